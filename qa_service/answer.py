@@ -1,0 +1,274 @@
+"""Answering: rank passages, pick the answer sentence, decide to abstain, use the chat history.
+
+:class:`Engine` is what the web app, the CLI and the evaluation all call.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .config import Settings
+from .index import Hit, Index
+from .ingest import Corpus, load_corpus
+from .text import Span, Tokenizer, clean_question, sentence_spans
+
+__all__ = ["Answer", "Engine", "PassageResult", "ShortAnswer", "Turn"]
+
+# Pronouns that point back to an earlier turn when the question names nobody itself.
+_PRONOUNS = frozenset("he she they him her them his hers their theirs it its this that these those there then".split())
+_CONNECTIVES = ("and ", "but ", "so ", "also ", "what about ", "how about ", "what else", "anything else")
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_YEAR_OR_DATE_RE = re.compile(
+    r"\b(1[5-9]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|"
+    r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|"
+    r"tomorrow|century|decade)\b")
+_NUMBER_RE = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|"
+                        r"billion|dozen)\b", re.IGNORECASE)
+_NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+_MAX_CHAIN = 3  # a follow-up reaches back at most this many turns
+
+
+@dataclass(frozen=True)
+class ShortAnswer:
+    """The sentence that best answers the question, and where it is."""
+
+    text: str
+    passage_id: str
+    score: float
+    start: int  # offsets in the passage text
+    end: int
+
+
+@dataclass(frozen=True)
+class PassageResult:
+    hit: Hit
+    document_title: str
+    highlights: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A question's terms with the weight they carry in the combined query."""
+
+    question: str
+    terms: tuple[str, ...]
+    weight: float
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: ShortAnswer | None
+    message: str
+    passages: tuple[PassageResult, ...]
+    took_ms: float
+    follow_up: bool = False
+    context: tuple[str, ...] = field(default=())  # earlier questions that shaped this answer
+    missing: tuple[str, ...] = field(default=())  # question words the documents do not contain
+
+
+class Engine:
+    """A corpus, its index and the settings that answer questions over it."""
+
+    def __init__(self, corpus: Corpus, settings: Settings | None = None) -> None:
+        self.settings = settings or Settings()
+        s = self.settings
+        self.corpus = corpus
+        self.tokenizer = Tokenizer(lemmatize=s.lemmatize, stem=s.stem, stopwords=s.stopwords, split_hyphens=s.split_hyphens,
+                                   fold_accents=s.fold_accents, language=s.language)
+        self.index = Index(corpus.passages, self.tokenizer, scorer=s.scorer, k1=s.k1, b=s.b, delta=s.delta)
+        self._titles = {d.id: d.title for d in corpus.documents}
+        self._title_terms = frozenset(t for d in corpus.documents for t in self.tokenizer.terms(d.title))
+        self._sentences = [sentence_spans(p.text) for p in corpus.passages]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> "Engine":
+        return cls(load_corpus(Path(settings.corpus_dir)), settings)
+
+    # ------------------------------------------------------------ the question
+
+    def _known(self, term: str) -> bool:
+        return self.index.document_frequency(term) > 0 or term in self._title_terms
+
+    def _resolve(self, term: str) -> tuple[str, ...]:
+        """The indexed terms a question term stands for: itself, or near-spellings when unknown."""
+        if self._known(term):
+            return (term,)
+        return tuple(self.index.similar(term))
+
+    def _query_terms(self, text: str) -> tuple[str, ...]:
+        return tuple(r for t in self.tokenizer.terms(text) for r in (self._resolve(t) or (t,)))
+
+    def is_follow_up(self, question: str) -> bool:
+        """Whether a question leans on earlier turns: it opens with a connective, names too
+        little to stand alone, or uses a pronoun while naming nobody and little else."""
+        low = question.lower()
+        if low.startswith(_CONNECTIVES):
+            return True
+        known = [t for t in dict.fromkeys(self.tokenizer.terms(question)) if self._resolve(t)]
+        if len(known) <= 1:
+            return True
+        words = [w.lower() for w in _WORD_RE.findall(question)]
+        pronoun = any(w in _PRONOUNS for w in words)
+        return pronoun and len(known) <= 2 and not _NAME_RE.search(question)
+
+    def turns(self, question: str, history: Sequence[str]) -> list[Turn]:
+        """The question, then as many earlier turns as the conversation needs, with decaying weights."""
+        turns = [Turn(question, self._query_terms(question), 1.0)]
+        weight = 1.0
+        current = question
+        for earlier in reversed(history[-_MAX_CHAIN * 4 :]):
+            if len(turns) > _MAX_CHAIN or not self.is_follow_up(current):
+                break
+            earlier = clean_question(earlier)
+            if not earlier:
+                continue
+            weight *= self.settings.history_weight
+            if weight <= 0:
+                break
+            turns.append(Turn(earlier, self._query_terms(earlier), weight))
+            current = earlier
+        return turns
+
+    # ------------------------------------------------------------ answering
+
+    def ask(self, question: str, history: Sequence[str] = (), top_k: int | None = None) -> Answer:
+        started = time.perf_counter()
+        question = clean_question(question)
+        if not question:
+            raise ValueError("the question is empty")
+        k = top_k or self.settings.top_k
+        turns = self.turns(question, history)
+        weights: dict[str, float] = {}
+        for turn in turns:
+            for term in turn.terms:
+                weights[term] = max(weights.get(term, 0.0), turn.weight)
+
+        scores = np.zeros(len(self.index))
+        for turn in turns:
+            if turn.terms:
+                scores += turn.weight * self.index.scores(turn.terms)
+        hits = self.index.rank(scores, self.index.candidates(weights), weights, k) if weights else []
+        results = tuple(
+            PassageResult(h, self._titles.get(h.passage.document, h.passage.document),
+                          tuple(self.tokenizer.highlights(h.passage.text, weights)))
+            for h in hits
+        )
+        short, message, missing = self._decide(question, turns, weights, hits)
+        return Answer(
+            question=question,
+            answer=short,
+            message=message,
+            passages=results,
+            took_ms=(time.perf_counter() - started) * 1000,
+            follow_up=len(turns) > 1,
+            context=tuple(t.question for t in turns[1:]),
+            missing=missing,
+        )
+
+    def _decide(
+        self, question: str, turns: list[Turn], weights: dict[str, float], hits: list[Hit]
+    ) -> tuple[ShortAnswer | None, str, tuple[str, ...]]:
+        """The short answer, or None with the reason we abstain."""
+        if not weights:
+            return None, "Your question has no words to search for. Ask about something in the document.", ()
+        missing = self._missing_words(turns[0].question)
+        names = [w for w in missing if _NAME_RE.search(" " + w) and w[0].isupper()]
+        coverage = self._coverage(weights)
+        if names or coverage < self.settings.min_coverage or not hits:
+            shown = ", ".join(f"“{w}”" for w in (names or missing)[:5])
+            reason = f" It does not mention {shown}." if shown else ""
+            return None, f"The document does not seem to answer this.{reason}", tuple(missing)
+        short = self._best_sentence(question, weights, hits)
+        title = self._titles.get(hits[0].passage.document, "")
+        return short, f"Best answer from “{title}”, passage {short.passage_id}.", tuple(missing)
+
+    def _missing_words(self, question: str) -> list[str]:
+        """The question's words (as written) whose terms no document contains."""
+        words = []
+        for token in self.tokenizer.tokens(question):
+            if not self._resolve(token.term):
+                word = question[token.start : token.end]
+                if word not in words and "-" not in token.term:
+                    words.append(word)
+        return words
+
+    def _coverage(self, weights: dict[str, float]) -> float:
+        """Rarity-weighted share of the query's terms that the documents contain (1.0 = all)."""
+        total = found = 0.0
+        for term, weight in weights.items():
+            if "-" in term and self.tokenizer.split_hyphens:
+                continue  # a hyphenated word counts through its parts
+            w = weight * self.index.rarity(term)
+            total += w
+            if self._known(term):
+                found += w
+        return found / total if total else 0.0
+
+    def _best_sentence(self, question: str, weights: dict[str, float], hits: list[Hit]) -> ShortAnswer:
+        """Sentence-level scoring over the top passages: rarity of the terms a sentence matches,
+        a share of its passage's score, and a bonus when it holds the kind of thing asked for."""
+        wants = _answer_kind(question)
+        top_score = hits[0].score or 1.0
+        best: tuple[float, int, int, ShortAnswer] | None = None
+        for hit in hits[:3]:
+            position = self.index.position(hit.passage.id)
+            text = hit.passage.text
+            for n, (start, end) in enumerate(self._sentences[position]):
+                sentence = text[start:end]
+                terms = set(self.tokenizer.terms(sentence))
+                score = sum(w * self.index.rarity(t) for t, w in weights.items() if t in terms)
+                if score <= 0:
+                    continue
+                score += 0.5 * hit.score / top_score
+                if wants is not None and wants.search(sentence):
+                    score *= 1.25
+                key = (score, -hit.rank, -n)
+                if best is None or key > best[:3]:
+                    best = (score, -hit.rank, -n, ShortAnswer(sentence, hit.passage.id, round(score, 4), start, end))
+        if best is None:  # the hits matched only through hyphenated wholes; fall back to the top passage
+            p = hits[0].passage
+            start, end = self._sentences[self.index.position(p.id)][0]
+            return ShortAnswer(p.text[start:end], p.id, 0.0, start, end)
+        return best[3]
+
+    def examples(self, limit: int = 4) -> list[str]:
+        """Example questions for the chat page, from the corpus's question set if it has one."""
+        return _example_questions(Path(self.settings.corpus_dir) / "questions.jsonl", limit)
+
+
+def _answer_kind(question: str) -> re.Pattern[str] | None:
+    """What a sentence must contain to be the kind of answer asked for, from the question word."""
+    low = question.lower()
+    if re.search(r"\b(when|what year|which year|what date|what day|how long ago)\b", low):
+        return _YEAR_OR_DATE_RE
+    if re.search(r"\bhow (much|many|old|long|far)\b", low):
+        return _NUMBER_RE
+    if re.search(r"\b(who|whom|whose)\b", low):
+        return _NAME_RE
+    return None
+
+
+def _example_questions(path: Path, limit: int) -> list[str]:
+    import json
+
+    if not path.is_file():
+        return []
+    out: list[str] = []
+    try:
+        for line in path.read_text(encoding="utf-8").splitlines():
+            record = json.loads(line) if line.strip() else None
+            if (isinstance(record, dict) and isinstance(record.get("question"), str)
+                    and record.get("answers") and not record.get("history")):
+                out.append(record["question"])
+            if len(out) >= limit:
+                break
+    except (OSError, ValueError):
+        return []
+    return out

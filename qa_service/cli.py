@@ -1,0 +1,139 @@
+"""The command line: ``index``, ``serve`` and ``ask``, thin wrappers over the library.
+
+Every failure is one line on stderr and a non-zero exit, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from .config import SETTINGS, Settings, SettingsError, load_settings
+
+__all__ = ["main"]
+
+# Which settings each command takes as flags.
+_COMMAND_SETTINGS = {
+    "index": ("passage_words",),
+    "serve": ("corpus", "host", "port", "threads", "scorer", "k1", "b", "delta", "lemmatize", "stem", "stopwords",
+              "split_hyphens", "fold_accents", "language", "top_k", "min_coverage", "history_weight"),
+    "ask": ("corpus", "scorer", "k1", "b", "delta", "lemmatize", "stem", "stopwords", "split_hyphens",
+            "fold_accents", "language", "top_k", "min_coverage", "history_weight"),
+}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line and exit 2, like argparse, minus the usage dump
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+    for setting in SETTINGS:
+        if setting.name in names:
+            default = "bundled corpus/" if setting.name == "corpus" else setting.default
+            parser.add_argument(setting.flag, dest=setting.name, default=None, metavar=setting.name.upper(),
+                                help=f"{setting.help} (default: {default}; env {setting.env})")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="qa-service", description="Ask questions about documents; answers come with their source.")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    index = commands.add_parser("index", help="prepare a corpus folder from .txt, .md or .html documents")
+    index.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="source files or folders")
+    index.add_argument("--out", type=Path, required=True, help="folder to write the corpus to")
+    _add_settings(index, _COMMAND_SETTINGS["index"])
+
+    serve = commands.add_parser("serve", help="serve the chat page and the JSON API with waitress")
+    _add_settings(serve, _COMMAND_SETTINGS["serve"])
+
+    ask = commands.add_parser("ask", help="answer one question in the terminal")
+    ask.add_argument("question", help="the question")
+    ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
+                     help="an earlier question of the conversation (repeat, oldest first)")
+    ask.add_argument("--json", action="store_true", help="print the same JSON as the API")
+    _add_settings(ask, _COMMAND_SETTINGS["ask"])
+    return parser
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides = {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name, None) is not None}
+    return load_settings(overrides)
+
+
+def _index(args: argparse.Namespace) -> int:
+    from .ingest import ingest_paths, write_corpus
+
+    settings = _settings(args)
+    corpus = ingest_paths(args.sources, settings.passage_words)
+    write_corpus(corpus, args.out, settings.passage_words)
+    words = [p.words for p in corpus.passages]
+    print(f"wrote {len(corpus.documents)} document(s), {len(words)} passages "
+          f"(mean {sum(words) / len(words):.1f} words, {min(words)}-{max(words)}) to {args.out}")
+    return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import waitress
+
+    from .answer import Engine
+    from .web import create_app
+
+    settings = _settings(args)
+    engine = Engine.from_settings(settings)
+    app = create_app(engine)
+    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
+                                    max_request_body_size=1024 * 1024, ident="qa-service")
+    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    port = server.effective_port  # type: ignore[union-attr]
+    print(f"qa-service: {len(engine.corpus.passages)} passages from {len(engine.corpus.documents)} document(s) "
+          f"in {settings.corpus_dir}", flush=True)
+    print(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    try:
+        server.run()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def _ask(args: argparse.Namespace) -> int:
+    from .answer import Engine
+    from .web import answer_json
+
+    settings = _settings(args)
+    engine = Engine.from_settings(settings)
+    answer = engine.ask(args.question, history=args.history, top_k=settings.top_k)
+    if args.json:
+        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        return 0
+    if answer.answer is not None:
+        print(f"{answer.answer.text}\n  [{answer.answer.passage_id}]")
+    else:
+        print(f"Not in the document. {answer.message}")
+    for result in answer.passages:
+        p = result.hit.passage
+        print(f"\n#{result.hit.rank} {p.id}  score {result.hit.score:.2f}\n  {p.text}")
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from .index import EmptyCorpusError
+    from .ingest import CorpusError, IngestError
+
+    args = _parser().parse_args(argv)
+    handlers = {"index": _index, "serve": _serve, "ask": _ask}
+    try:
+        return handlers[args.command](args)
+    except (IngestError, CorpusError, SettingsError, EmptyCorpusError, ValueError) as exc:
+        print(f"qa-service {args.command}: error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"qa-service {args.command}: error: {exc.strerror or exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

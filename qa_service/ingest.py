@@ -1,0 +1,452 @@
+"""Ingestion: source documents in, clean text and passages with stable ids out.
+
+``seeds/*.txt|md|html`` -> :func:`read_source` -> :func:`clean_lines` -> :func:`split_passages`
+-> :func:`write_corpus` (``documents.jsonl``, ``passages.jsonl``, ``manifest.json``), and
+:func:`load_corpus` reads it back, checking every record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+import re
+from dataclasses import asdict, dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Iterable, Iterator, Sequence
+
+from .text import sentence_spans, word_count
+
+__all__ = [
+    "CORPUS_FORMAT",
+    "Corpus",
+    "CorpusError",
+    "Document",
+    "IngestError",
+    "Passage",
+    "SOURCE_SUFFIXES",
+    "clean_lines",
+    "ingest_file",
+    "ingest_paths",
+    "load_corpus",
+    "read_source",
+    "split_passages",
+    "write_corpus",
+]
+
+CORPUS_FORMAT = 1
+SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+MAX_SOURCE_BYTES = 20 * 1024 * 1024
+
+# Web page furniture that is never content, whatever the site. Matched on whole lines.
+_NAV_RE = re.compile(
+    r"^(skip to (main )?content|read (also|more|next)|see also|related( articles| stories)?|latest( news)?"
+    r"|share( this)?( article)?|advertisement|menu|home|subscribe|sign (in|up)|log ?in|cookies?|"
+    r"back to top|print|email|comments?|tags?|follow us)\b.{0,20}$",
+    re.IGNORECASE,
+)
+_LIST_MARKER_RE = re.compile(r"^\s*(?:[-*+•–·]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s+")
+_SENTENCE_PUNCT_RE = re.compile(r"[.!?…][\"'”’)\]]*$")
+
+
+class IngestError(Exception):
+    """A source document cannot be read; the message names the file."""
+
+
+class CorpusError(Exception):
+    """A prepared corpus folder is missing or broken; the message names the file."""
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of a document's cleaned text, the unit we rank."""
+
+    id: str
+    document: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def words(self) -> int:
+        return word_count(self.text)
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    source: str
+    sha256: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Corpus:
+    documents: tuple[Document, ...]
+    passages: tuple[Passage, ...]
+
+    def document(self, doc_id: str) -> Document | None:
+        return next((d for d in self.documents if d.id == doc_id), None)
+
+
+# ---------------------------------------------------------------- reading sources
+
+
+def read_source(path: Path) -> tuple[str, str]:
+    """(text, sha256 of the bytes) of a source file, or :class:`IngestError` saying what is wrong."""
+    if not path.exists():
+        raise IngestError(f"{path}: no such file")
+    if not path.is_file():
+        raise IngestError(f"{path}: not a regular file")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise IngestError(f"{path}: cannot read ({exc.strerror})") from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise IngestError(f"{path}: larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
+    if not data.strip():
+        raise IngestError(f"{path}: the file is empty")
+    if b"\x00" in data:
+        raise IngestError(f"{path}: binary file, expected UTF-8 text")
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise IngestError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
+    return text.replace("\r\n", "\n").replace("\r", "\n"), hashlib.sha256(data).hexdigest()
+
+
+class _HTMLText(HTMLParser):
+    """Visible text of an HTML page as lines, without scripts, navigation or page furniture."""
+
+    SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template",
+            "svg", "button", "select", "iframe", "head"}
+    BLOCK = {"p", "div", "section", "article", "main", "li", "ul", "ol", "br", "tr", "table",
+             "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt", "figcaption", "hr"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.lines: list[str] = []
+        self.title = ""
+        self.h1 = ""
+        self._buf: list[str] = []
+        self._skip = 0
+        self._in: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self.SKIP and tag not in ("br", "hr"):
+            self._skip += 1
+        if tag in self.BLOCK:
+            self._flush()
+        if tag == "li" and not self._skip:
+            self._buf.append("- ")
+        self._in.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+        if tag in self.BLOCK:
+            self._flush(blank=tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote"))
+        if tag in self._in:
+            del self._in[len(self._in) - 1 - self._in[::-1].index(tag)]
+
+    def handle_data(self, data: str) -> None:
+        if self._in and self._in[-1] == "title":
+            self.title += data
+            return
+        if self._skip:
+            return
+        if "h1" in self._in and not self.h1:
+            self.h1 = " ".join(data.split())
+        self._buf.append(data)
+
+    def _flush(self, blank: bool = False) -> None:
+        line = " ".join("".join(self._buf).split())
+        self._buf = []
+        if line:
+            self.lines.append(line)
+        if blank and self.lines and self.lines[-1] != "":
+            self.lines.append("")
+
+    def close(self) -> None:
+        super().close()
+        self._flush()
+
+
+def _markdown_lines(text: str) -> tuple[str, list[str]]:
+    """Markdown as plain lines, and its first heading."""
+    title = ""
+    lines = []
+    in_fence = False
+    for line in text.split("\n"):
+        if line.strip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        heading = re.match(r"^\s{0,3}#{1,6}\s+(.*?)\s*#*\s*$", line)
+        if heading and not in_fence:
+            if not title:
+                title = heading.group(1)
+                continue
+            line = heading.group(1)
+        line = re.sub(r"!\[[^\]]*\]\([^)]*\)", "", line)  # images
+        line = re.sub(r"\[([^\]]+)\]\([^)]*\)", r"\1", line)  # links keep their text
+        line = re.sub(r"(\*\*|__|`)", "", line)
+        line = re.sub(r"(?<!\w)[*_](\S(?:.*?\S)?)[*_](?!\w)", r"\1", line)
+        line = re.sub(r"^\s{0,3}>\s?", "", line)
+        lines.append(line)
+    return title, lines
+
+
+def _raw_lines(path: Path, text: str) -> tuple[str, list[str]]:
+    """(title from markup or "", lines of text) for any supported source."""
+    suffix = path.suffix.lower()
+    if suffix in (".html", ".htm"):
+        parser = _HTMLText()
+        parser.feed(text)
+        parser.close()
+        return (parser.h1 or " ".join(parser.title.split())), parser.lines
+    if suffix in (".md", ".markdown"):
+        return _markdown_lines(text)
+    return "", text.split("\n")
+
+
+# ---------------------------------------------------------------- cleaning
+
+
+def _is_boilerplate(line: str) -> bool:
+    """Navigation and page furniture: known phrases, or short lines without sentence punctuation."""
+    if _NAV_RE.match(line):
+        return True
+    return word_count(line) <= 6 and not _SENTENCE_PUNCT_RE.search(line)
+
+
+def clean_lines(lines: Iterable[str], title: str = "") -> tuple[str, list[str]]:
+    """(title, paragraphs): boilerplate, list markers and repeated lines removed.
+
+    Without a title from the markup, the headline is the first line that is neither
+    navigation nor a full paragraph. A headline or line seen before is dropped.
+    """
+    seen: set[str] = set()
+    if title:
+        title = " ".join(html.unescape(title).split())
+        seen.add(title.casefold().rstrip("."))
+    paragraphs: list[str] = []
+    for raw in lines:
+        line = " ".join(_LIST_MARKER_RE.sub("", raw).split())
+        if not line:
+            continue
+        key = line.casefold().rstrip(".")
+        if key in seen:
+            continue
+        if not title and not _NAV_RE.match(line) and 2 <= word_count(line) <= 25:
+            title = line.rstrip(".") if line.count(".") <= 1 else line
+            seen.add(key)
+            continue
+        if _is_boilerplate(line):
+            continue
+        seen.add(key)
+        paragraphs.append(line)
+    return title, paragraphs
+
+
+# ---------------------------------------------------------------- passages
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
+    return slug or "document"
+
+
+def split_passages(doc_id: str, text: str, target_words: int = 60) -> list[Passage]:
+    """Passages of about ``target_words`` words that never cut a sentence.
+
+    Paragraphs (separated by blank lines) are kept whole when they fit; short ones join
+    the next, long ones are cut at sentence boundaries into near-equal parts. No passage
+    goes over 1.5 x target unless a single sentence does.
+    """
+    if target_words < 1:
+        raise ValueError("target_words must be positive")
+    low, high = target_words // 2, target_words * 3 // 2
+    units: list[list[tuple[int, int, int]]] = []  # per paragraph: (start, end, words) sentences
+    for para in re.finditer(r"[^\n]+(?:\n(?!\n)[^\n]*)*", text):
+        sentences = [(s.start, s.end, word_count(text[s.start : s.end]))
+                     for s in sentence_spans(text, para.start(), para.end())]
+        if sentences:
+            units.append(sentences)
+
+    chunks: list[tuple[int, int, int]] = []
+    for sentences in units:
+        total = sum(w for _, _, w in sentences)
+        parts = max(1, round(total / target_words)) if total > high else 1
+        goal = total / parts
+        current: list[tuple[int, int, int]] = []
+        for sent in sentences:
+            words = sum(w for _, _, w in current)
+            if current and (words + sent[2] > high or (parts > 1 and words + sent[2] / 2 > goal)):
+                chunks.append((current[0][0], current[-1][1], words))
+                current = []
+            current.append(sent)
+        if current:
+            chunks.append((current[0][0], current[-1][1], sum(w for _, _, w in current)))
+
+    passages: list[tuple[int, int, int]] = []
+    pending: tuple[int, int, int] | None = None
+    for chunk in chunks:
+        if pending is not None:
+            if pending[2] + chunk[2] <= high:
+                chunk = (pending[0], chunk[1], pending[2] + chunk[2])
+            else:
+                passages.append(pending)
+            pending = None
+        if chunk[2] < low:
+            pending = chunk
+        else:
+            passages.append(chunk)
+    if pending is not None:
+        if passages and passages[-1][2] + pending[2] <= high:
+            last = passages.pop()
+            pending = (last[0], pending[1], last[2] + pending[2])
+        passages.append(pending)
+
+    return [Passage(f"{doc_id}-p{i:03d}", doc_id, i, start, end, text[start:end])
+            for i, (start, end, _) in enumerate(passages, start=1)]
+
+
+# ---------------------------------------------------------------- whole files and folders
+
+
+def ingest_file(path: Path, target_words: int = 60) -> tuple[Document, list[Passage]]:
+    """One source file as a document and its passages."""
+    raw, digest = read_source(path)
+    markup_title, lines = _raw_lines(path, raw)
+    title, paragraphs = clean_lines(lines, markup_title)
+    if not paragraphs:
+        raise IngestError(f"{path}: no text left after removing page furniture")
+    text = "\n\n".join(paragraphs)
+    doc_id = _slug(path.stem)
+    document = Document(
+        id=doc_id,
+        title=title or path.stem,
+        source=path.name,
+        sha256=digest,
+        text=text,
+    )
+    return document, split_passages(doc_id, text, target_words)
+
+
+def _source_files(paths: Sequence[Path]) -> Iterator[Path]:
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES)
+            if not found:
+                raise IngestError(f"{path}: no .txt, .md or .html files in this folder")
+            yield from found
+        else:
+            if path.exists() and path.suffix.lower() not in SOURCE_SUFFIXES:
+                raise IngestError(f"{path}: unsupported file type (use .txt, .md or .html)")
+            yield path
+
+
+def ingest_paths(paths: Sequence[Path], target_words: int = 60) -> Corpus:
+    """Every source file under ``paths`` (files or folders), in a stable order."""
+    documents: list[Document] = []
+    passages: list[Passage] = []
+    for path in _source_files(paths):
+        document, doc_passages = ingest_file(path, target_words)
+        if any(d.id == document.id for d in documents):
+            raise IngestError(f"{path}: another source already gives the document id {document.id!r}")
+        documents.append(document)
+        passages.extend(doc_passages)
+    if not documents:
+        raise IngestError("no source files given")
+    return Corpus(tuple(documents), tuple(passages))
+
+
+def _jsonl(records: Iterable[dict]) -> str:
+    return "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in records)
+
+
+def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
+    """Write the corpus as files a person can read and diff; returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    files = {
+        "documents.jsonl": _jsonl(asdict(d) for d in corpus.documents),
+        "passages.jsonl": _jsonl(
+            {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end,
+             "words": p.words, "text": p.text}
+            for p in corpus.passages
+        ),
+        "manifest.json": json.dumps(
+            {"format": CORPUS_FORMAT, "passage_words": target_words,
+             "documents": len(corpus.documents), "passages": len(corpus.passages)},
+            indent=2,
+        ) + "\n",
+    }
+    written = []
+    for name, content in files.items():
+        (out / name).write_text(content, encoding="utf-8")
+        written.append(out / name)
+    return written
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise CorpusError(f"{path}: missing (build the corpus with `qa-service index SRC --out DIR`)")
+    records = []
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not valid UTF-8") from None
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CorpusError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        if not isinstance(record, dict):
+            raise CorpusError(f"{path}:{number}: expected a JSON object")
+        records.append(record)
+    return records
+
+
+def _field(record: dict, name: str, kind: type, where: str):
+    value = record.get(name)
+    if not isinstance(value, kind) or isinstance(value, bool):
+        raise CorpusError(f"{where}: field {name!r} must be {kind.__name__}")
+    return value
+
+
+def load_corpus(folder: Path) -> Corpus:
+    """Read and check a corpus written by :func:`write_corpus`."""
+    if not folder.is_dir():
+        raise CorpusError(f"{folder}: corpus folder not found")
+    documents = []
+    for n, r in enumerate(_read_jsonl(folder / "documents.jsonl"), start=1):
+        where = f"{folder / 'documents.jsonl'}:{n}"
+        documents.append(Document(*(_field(r, f, str, where) for f in ("id", "title", "source", "sha256", "text"))))
+    by_id = {d.id: d for d in documents}
+    if len(by_id) != len(documents):
+        raise CorpusError(f"{folder / 'documents.jsonl'}: duplicate document ids")
+    passages = []
+    seen: set[str] = set()
+    for n, r in enumerate(_read_jsonl(folder / "passages.jsonl"), start=1):
+        where = f"{folder / 'passages.jsonl'}:{n}"
+        p = Passage(_field(r, "id", str, where), _field(r, "document", str, where), _field(r, "index", int, where),
+                    _field(r, "start", int, where), _field(r, "end", int, where), _field(r, "text", str, where))
+        doc = by_id.get(p.document)
+        if doc is None:
+            raise CorpusError(f"{where}: unknown document {p.document!r}")
+        if p.id in seen:
+            raise CorpusError(f"{where}: duplicate passage id {p.id!r}")
+        if doc.text[p.start : p.end] != p.text:
+            raise CorpusError(f"{where}: text does not match the document at {p.start}:{p.end}")
+        if not p.text.strip():
+            raise CorpusError(f"{where}: empty passage")
+        seen.add(p.id)
+        passages.append(p)
+    if not passages:
+        raise CorpusError(f"{folder / 'passages.jsonl'}: no passages")
+    return Corpus(tuple(documents), tuple(passages))

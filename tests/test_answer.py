@@ -1,0 +1,131 @@
+"""Answers: the extracted sentence, abstention and follow-ups, on the tiny and the bundled corpus."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_service.answer import Engine
+from qa_service.config import Settings
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("When was the lighthouse at Vardø built?", "built in 1896"),
+        ("What did the lamp burn?", "whale oil"),
+        ("Who ran the station?", "Ingrid Solberg"),
+        ("How much does it cost to visit the museum?", "120 kroner"),
+        ("Where did supplies come from?", "Kirkenes"),
+    ],
+    ids=["when", "what", "who", "how-much", "where"],
+)
+def test_short_answer_is_the_sentence_holding_the_fact(tiny_engine: Engine, question: str, expected: str) -> None:
+    answer = tiny_engine.ask(question)
+    assert answer.answer is not None, answer.message
+    assert expected in answer.answer.text
+    passage = tiny_engine.index.passage(answer.answer.passage_id)
+    assert passage is not None
+    assert passage.text[answer.answer.start : answer.answer.end] == answer.answer.text
+    assert answer.answer.passage_id in [p.hit.passage.id for p in answer.passages]
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["Who painted the Mona Lisa?", "What is the weather in Paris?", "How many goals did Messi score?",
+     "What is the population of Norway?", "the of and", "???"],
+    ids=["mona-lisa", "weather", "football", "population", "only-stopwords", "punctuation"],
+)
+def test_abstains_when_the_document_has_no_answer(tiny_engine: Engine, question: str) -> None:
+    answer = tiny_engine.ask(question)
+    assert answer.answer is None
+    assert answer.message
+
+
+def test_abstention_names_the_missing_words_and_still_lists_close_passages(engine: Engine) -> None:
+    answer = engine.ask("What did Lukashenko say about Macron?")
+    assert answer.answer is None
+    assert "Macron" in answer.message and "Macron" in answer.missing
+    assert answer.passages, "the closest passages are still listed"
+    assert any("Lukashenko" in p.hit.passage.text for p in answer.passages)
+
+
+@pytest.mark.parametrize(
+    ("question", "expected"),
+    [
+        ("why did Armenia recall its envoy?", "ambassador in Minsk"),
+        ("How much does Armenia owe the CSTO?", "$598,000"),
+        ("Who supplied weapons to Azerbaijan?", "provider of weaponry"),
+        ("When did Pashinyan announce that Armenia would leave the CSTO?", "June 12"),
+        ("What did Belarus do in response?", "recalling its ambassador in Yerevan"),
+    ],
+    ids=["card-example", "amount", "near-spelling", "date", "derived-word"],
+)
+def test_bundled_article_answers(engine: Engine, question: str, expected: str) -> None:
+    answer = engine.ask(question)
+    assert answer.answer is not None, answer.message
+    assert expected in answer.answer.text
+
+
+def test_card_example_ranks_the_recall_passage_first(engine: Engine) -> None:
+    top = engine.ask("why did Armenia recall its envoy?").passages[0].hit.passage.text
+    assert "ambassador in Minsk" in top or ("Belarus" in top and "Azerbaijan" in top)
+
+
+@pytest.mark.parametrize(
+    ("history", "question", "expected"),
+    [
+        (["When was the station automated?"], "And what is the tower today?", "museum"),
+        (["Who ran the station?"], "What did she write?", "winter storms"),
+        (["What did the lamp burn?"], "What replaced it?", "paraffin"),
+    ],
+    ids=["connective", "pronoun", "short"],
+)
+def test_follow_ups_use_the_conversation(tiny_engine: Engine, history: list[str], question: str,
+                                         expected: str) -> None:
+    answer = tiny_engine.ask(question, history=history)
+    assert answer.follow_up and answer.context == tuple(history)
+    assert answer.answer is not None and expected in answer.answer.text
+
+
+def test_pronoun_follow_up_on_the_bundled_article(engine: Engine) -> None:
+    history = ["When did Pashinyan announce that Armenia would leave the CSTO?"]
+    answer = engine.ask("And when was that?", history=history)
+    assert answer.answer is not None and "June 12" in answer.answer.text
+    alone = engine.ask("And when was that?")
+    assert alone.answer is None  # without the conversation there is nothing to go on
+
+
+def test_self_contained_question_ignores_unrelated_history(tiny_engine: Engine) -> None:
+    history = ["Who ran the station?", "When did she leave?"]
+    with_history = tiny_engine.ask("How much does it cost to visit the museum?", history=history)
+    without = tiny_engine.ask("How much does it cost to visit the museum?")
+    assert not with_history.follow_up
+    assert [p.hit.passage.id for p in with_history.passages] == [p.hit.passage.id for p in without.passages]
+    assert with_history.answer == without.answer
+
+
+def test_history_weight_zero_turns_follow_ups_off(tiny_corpus_dir) -> None:
+    engine = Engine.from_settings(Settings(corpus=tiny_corpus_dir, history_weight=0.0))
+    answer = engine.ask("What did she write?", history=["Who ran the station?"])
+    assert not answer.follow_up
+
+
+def test_highlights_cover_question_terms(tiny_engine: Engine) -> None:
+    answer = tiny_engine.ask("Who ran the lighthouse station?")
+    for result in answer.passages:
+        text = result.hit.passage.text
+        marked = {text[s:e].lower() for s, e in result.highlights}
+        assert marked and marked <= {"lighthouse", "station", "ran", "run"}
+
+
+def test_top_k_limits_passages(tiny_engine: Engine) -> None:
+    assert len(tiny_engine.ask("station lighthouse keepers museum", top_k=1).passages) == 1
+
+
+def test_empty_question_is_a_value_error(tiny_engine: Engine) -> None:
+    with pytest.raises(ValueError):
+        tiny_engine.ask(" \x00 ")
+
+
+def test_examples_come_from_the_question_set(tiny_engine: Engine) -> None:
+    assert tiny_engine.examples() == ["When was the lighthouse built?"]

@@ -1,0 +1,88 @@
+"""Ranking with rank-bm25, and its edges on small corpora."""
+
+from __future__ import annotations
+
+import pytest
+from rank_bm25 import BM25Okapi, BM25Plus
+
+from qa_service.index import EmptyCorpusError, Index
+from qa_service.ingest import Passage
+from qa_service.text import Tokenizer
+
+
+def passages(*texts: str) -> list[Passage]:
+    return [Passage(f"d-p{i:03d}", "d", i, 0, len(t), t) for i, t in enumerate(texts, start=1)]
+
+
+TWO = passages("The cat sat on the mat.", "The dog chased a ball in the park.")
+
+
+def test_empty_corpus_is_refused_clearly() -> None:
+    with pytest.raises(EmptyCorpusError, match="no passages"):
+        Index([])
+    with pytest.raises(EmptyCorpusError, match="no searchable words"):
+        Index(passages("The and of.", "..."))
+
+
+def test_two_passage_corpus_still_ranks_with_the_default_scorer() -> None:
+    """BM25Okapi gives IDF 0 to a term in exactly half the passages; our default does not."""
+    okapi = Index(TWO, scorer="okapi")
+    assert [h.score for h in okapi.search("cat")] == [0.0]
+    hits = Index(TWO).search("cat")
+    assert [h.passage.id for h in hits] == ["d-p001"] and hits[0].score > 0
+
+
+def test_scores_are_exactly_rank_bm25s() -> None:
+    tok = Tokenizer()
+    docs = [tok.terms(p.text) for p in TWO]
+    for scorer, cls in (("plus", BM25Plus), ("okapi", BM25Okapi)):
+        ours = Index(TWO, tok, scorer=scorer).scores(tok.terms("cat dog park"))
+        assert list(ours) == list(cls(docs).get_scores(tok.terms("cat dog park")))
+
+
+def test_rarer_terms_weigh_more() -> None:
+    index = Index(passages("apple banana", "apple cherry", "apple banana", "apple date"))
+    apple, banana, date = (index.tokenizer.terms(w)[0] for w in ("apple", "banana", "date"))
+    assert index.rarity(date) > index.rarity(banana) > index.rarity(apple) > 0
+    assert index.rarity("unseen") > index.rarity(date)
+    # a passage matching the rarer term ranks above one matching the commoner term
+    assert index.search("banana date", 4)[0].passage.id == "d-p004"
+
+
+def test_passages_matching_nothing_are_never_returned() -> None:
+    index = Index(passages("red apples", "green pears", "yellow lemons"))
+    assert [h.passage.id for h in index.search("apples", 10)] == ["d-p001"]
+    assert index.search("bananas", 10) == []
+    assert index.search("the of and", 10) == []
+
+
+def test_ties_are_broken_by_passage_order() -> None:
+    index = Index(passages("same words here", "other text", "same words here", "same words here"))
+    assert [h.passage.id for h in index.search("same words", 10)] == ["d-p001", "d-p003", "d-p004"]
+    assert [h.rank for h in index.search("same words", 10)] == [1, 2, 3]
+
+
+def test_matched_terms_are_reported() -> None:
+    hit = Index(TWO).search("dog park cat", 1)[0]
+    assert hit.passage.id == "d-p002" and hit.matched == {"dog", "park"}
+
+
+@pytest.mark.parametrize("kwargs", [{"scorer": "tfidf"}], ids=["unknown-scorer"])
+def test_bad_settings(kwargs: dict) -> None:
+    with pytest.raises(ValueError):
+        Index(TWO, **kwargs)
+
+
+def test_similar_finds_near_spellings_only() -> None:
+    index = Index(passages("The organization responded quickly.", "A weaponry report."))
+    tok = Tokenizer()
+    assert index.similar(tok.terms("organisation")[0]) == ["organiz"]
+    assert index.similar(tok.terms("response")[0]) == ["respond"]
+    assert index.similar(tok.terms("weapon")[0]) == ["weaponri"]
+    assert index.similar("report") == []  # known terms are not expanded by callers, and nothing else is close
+    assert index.similar("cat") == []
+
+
+def test_bundled_card_example(engine) -> None:
+    top = engine.index.search("why did Armenia recall its envoy?", 3)[0].passage.text
+    assert "ambassador in Minsk" in top or ("Belarus" in top and "Azerbaijan" in top)

@@ -1,0 +1,203 @@
+"""Ingestion: cleaning, passage splitting, corpus files, and bad sources."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from qa_service.cli import main
+from qa_service.ingest import (
+    CorpusError,
+    IngestError,
+    clean_lines,
+    ingest_file,
+    ingest_paths,
+    load_corpus,
+    split_passages,
+    write_corpus,
+)
+from qa_service.text import sentence_spans, word_count
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = next((ROOT / "seeds").glob("*.txt"))
+
+
+def test_cleaning_drops_navigation_and_duplicates_and_keeps_headline() -> None:
+    lines = [
+        "Skip to content", "", "Storm hits the coast of Norway", "", "Latest", "Share this article",
+        "The storm reached the coast on Monday night.", "The storm reached the coast on Monday night.",
+        "Storm hits the coast of Norway", "  1. Roads were closed across the region.",
+        "- Ferries stopped running.", "Read also:", "Weather", "Advertisement",
+    ]
+    title, paragraphs = clean_lines(lines)
+    assert title == "Storm hits the coast of Norway"
+    assert paragraphs == ["The storm reached the coast on Monday night.",
+                          "Roads were closed across the region.", "Ferries stopped running."]
+
+
+def test_bundled_article_is_cleaned() -> None:
+    document, passages = ingest_file(SEED)
+    assert document.title.startswith("Armenia withdraws envoy from Belarus")
+    for junk in ("Skip to content", "Read also", "Latest"):
+        assert junk not in document.text
+    assert document.text.count("Russia feels provoked by Armenia's friendly overtures towards Ukraine.") == 1
+    assert "1. The ongoing troubles" not in document.text and "The ongoing troubles" in document.text
+    assert "Armenia withdraws envoy" not in document.text  # the headline is the title, not a passage
+
+
+def test_passages_have_stable_ids_offsets_and_whole_sentences() -> None:
+    document, passages = ingest_file(SEED)
+    assert [p.id for p in passages] == [f"{document.id}-p{i:03d}" for i in range(1, len(passages) + 1)]
+    sentences = {document.text[s:e] for s, e in sentence_spans(document.text)}
+    for p in passages:
+        assert document.text[p.start : p.end] == p.text
+        # every passage is a run of whole sentences: it starts and ends on sentence boundaries
+        inner = [p.text[s:e] for s, e in sentence_spans(p.text)]
+        assert all(s in sentences for s in inner), p.id
+    words = [p.words for p in passages]
+    assert max(words) <= 90 and sum(words) / len(words) >= 30
+
+
+@pytest.mark.parametrize("target", [20, 40, 60, 120], ids=lambda t: f"target-{t}")
+def test_split_respects_target_size(target: int) -> None:
+    sentence = "The committee met on Tuesday and agreed on a new budget for the year. "
+    text = "\n\n".join(sentence * n for n in (1, 2, 9, 3, 14, 1))
+    passages = split_passages("doc", text.strip(), target)
+    for p in passages:
+        assert p.words <= target * 3 // 2 or len(sentence_spans(p.text)) == 1
+        assert p.text.endswith(".")
+    assert "".join(p.text for p in passages).replace("\n", "").replace(" ", "") == text.replace("\n", "").replace(" ", "")
+
+
+def test_a_single_long_sentence_is_never_cut() -> None:
+    text = " ".join(["word"] * 300) + "."
+    (passage,) = split_passages("doc", text, 40)
+    assert passage.text == text
+
+
+def test_html_and_markdown_sources(tmp_path: Path) -> None:
+    html = tmp_path / "page.html"
+    html.write_text(
+        "<html><head><title>Site | Page</title><script>var x = 'secret script';</script></head><body>"
+        "<nav><a href='/'>Home</a> <a href='/news'>News about everything today</a></nav>"
+        "<h1>Bridge reopens after repairs</h1><p>The old bridge reopened on Friday after two years of work.</p>"
+        "<ul><li>Cars may cross again from Monday.</li></ul><footer>Copyright notice for the site.</footer>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+    md = tmp_path / "notes.md"
+    md.write_text("# Garden notes\n\nTomatoes need **full sun** and [regular](http://x) watering.\n\n"
+                  "* Basil grows well beside them.\n", encoding="utf-8")
+    corpus = ingest_paths([tmp_path], target_words=30)
+    docs = {d.id: d for d in corpus.documents}
+    assert docs["page"].title == "Bridge reopens after repairs"
+    assert "secret script" not in docs["page"].text and "News about" not in docs["page"].text
+    assert "Copyright" not in docs["page"].text
+    assert "Cars may cross again from Monday." in docs["page"].text
+    assert docs["notes"].title == "Garden notes"
+    assert docs["notes"].text == "Tomatoes need full sun and regular watering.\n\nBasil grows well beside them."
+
+
+def test_rebuilding_the_bundled_corpus_gives_identical_files(tmp_path: Path) -> None:
+    manifest = json.loads((ROOT / "corpus" / "manifest.json").read_text())
+    code = main(["index", str(ROOT / "seeds"), "--out", str(tmp_path), "--passage-words", str(manifest["passage_words"])])
+    assert code == 0
+    for name in ("documents.jsonl", "passages.jsonl", "manifest.json"):
+        assert (tmp_path / name).read_bytes() == (ROOT / "corpus" / name).read_bytes(), name
+
+
+# sha256 of ../shared/seeds/000_c4eb1e42974b06b8.txt, the article as published to us
+SEED_SHA256 = "5001881d312c6187b2bdfad8c9e2db6c9c34e44df7e761ff92341f28c134117f"
+
+
+def test_seed_is_the_shared_article_byte_for_byte() -> None:
+    assert hashlib.sha256(SEED.read_bytes()).hexdigest() == SEED_SHA256
+    document, _ = ingest_file(SEED)
+    assert document.sha256 == SEED_SHA256  # the corpus records which version it was built from
+
+
+BAD_SOURCES = {
+    "missing": None,
+    "empty": b"",
+    "blank": b"   \n\n  ",
+    "binary": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR",
+    "latin1": "Caf\xe9 cr\xe8me".encode("latin-1"),
+    "only-boilerplate": b"Skip to content\nLatest\nRead also:\n",
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_SOURCES), ids=list(BAD_SOURCES))
+def test_bad_source_gives_one_line_error_and_non_zero_exit(tmp_path: Path, kind: str) -> None:
+    src = tmp_path / f"{kind}.txt"
+    if BAD_SOURCES[kind] is not None:
+        src.write_bytes(BAD_SOURCES[kind])
+    result = subprocess.run(
+        [sys.executable, "-m", "qa_service", "index", str(src), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and str(src) in lines[0]
+    with pytest.raises(IngestError):
+        ingest_file(src)
+
+
+def test_unsupported_suffix_and_empty_folder(tmp_path: Path) -> None:
+    (tmp_path / "data.pdf").write_bytes(b"%PDF-1.4")
+    with pytest.raises(IngestError, match="unsupported"):
+        ingest_paths([tmp_path / "data.pdf"])
+    with pytest.raises(IngestError, match="no .txt"):
+        ingest_paths([tmp_path])
+
+
+@pytest.mark.parametrize(
+    ("file", "content", "message"),
+    [
+        ("passages.jsonl", "{not json\n", "invalid JSON"),
+        ("passages.jsonl", "[1, 2]\n", "expected a JSON object"),
+        ("passages.jsonl", "", "no passages"),
+        ("documents.jsonl", '{"id": 5}\n', "field 'id'"),
+        ("passages.jsonl", None, "missing"),
+    ],
+    ids=["bad-json", "not-object", "empty", "wrong-type", "missing-file"],
+)
+def test_broken_corpus_is_refused_with_the_file_named(tmp_path: Path, file: str, content: str | None,
+                                                      message: str) -> None:
+    write_corpus(ingest_paths([SEED]), tmp_path, 60)
+    target = tmp_path / file
+    if content is None:
+        target.unlink()
+    else:
+        target.write_text(content, encoding="utf-8")
+    with pytest.raises(CorpusError, match=message) as info:
+        load_corpus(tmp_path)
+    assert file in str(info.value)
+
+
+def test_passage_that_does_not_match_its_document_is_refused(tmp_path: Path) -> None:
+    write_corpus(ingest_paths([SEED]), tmp_path, 60)
+    lines = (tmp_path / "passages.jsonl").read_text().splitlines()
+    record = json.loads(lines[0])
+    record["text"] = "Edited by hand."
+    lines[0] = json.dumps(record)
+    (tmp_path / "passages.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError, match="does not match"):
+        load_corpus(tmp_path)
+
+
+def test_cli_on_a_broken_corpus_exits_non_zero_with_a_message(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "documents.jsonl").write_text("oops\n")
+    assert main(["ask", "anything", "--corpus", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "documents.jsonl" in err and err.count("\n") == 1
+
+
+def test_word_count() -> None:
+    assert word_count("  one two\nthree ") == 3
