@@ -86,7 +86,7 @@ def _serve(args: argparse.Namespace) -> int:
     engine = Engine.from_settings(settings)
     app = create_app(engine)
     server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
-                                    max_request_body_size=1024 * 1024, ident="qa-service")
+                                    max_request_body_size=1024 * 1024)
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     port = server.effective_port  # type: ignore[union-attr]
     print(f"qa-service: {len(engine.corpus.passages)} passages from {len(engine.corpus.documents)} document(s) "

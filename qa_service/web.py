@@ -137,7 +137,10 @@ def _ask_request(settings: Settings) -> tuple[str, int, list[str]]:
         return question, top_k, [_question(h, "history") for h in args.getlist("history")][:MAX_HISTORY]
     if not request.is_json:
         raise ApiError(415, "unsupported_media_type", "send the question as JSON (Content-Type: application/json)")
-    body = request.get_json(silent=True)
+    try:
+        body = request.get_json(silent=True)
+    except RecursionError:  # json.loads on very deep nesting
+        body = None
     if body is None:
         raise ApiError(400, "invalid_json", "the request body is not valid JSON")
     if not isinstance(body, Mapping):
@@ -151,6 +154,10 @@ def _ask_request(settings: Settings) -> tuple[str, int, list[str]]:
 
 
 # ---------------------------------------------------------------- the app
+
+
+def _is_api(path: str) -> bool:
+    return path == "/api" or path.startswith("/api/")
 
 
 def create_app(engine: Engine | None = None, settings: Settings | None = None) -> Flask:
@@ -205,7 +212,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | HTTPException:
-        if not request.path.startswith("/api/"):
+        if not _is_api(request.path):
             return error
         status = error.code or 500
         messages = {
@@ -228,7 +235,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     def headers(response: Response) -> Response:
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
-        if request.path.startswith("/api/"):
+        if _is_api(request.path):
             response.headers["Cache-Control"] = "no-store"
         return response
 

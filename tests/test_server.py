@@ -1,0 +1,244 @@
+"""The real server: `python -m qa_service serve` on a free port, spoken to over HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+import pytest
+
+pytestmark = pytest.mark.server
+
+ROOT = Path(__file__).resolve().parent.parent
+STARTUP_SECONDS = 20.0
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _clean_env() -> dict[str, str]:
+    """The environment without QA_* settings, so only our flags configure the server."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+
+
+class _Output:
+    """Collects a pipe's lines on a thread, so the server never blocks on a full pipe."""
+
+    def __init__(self, stream) -> None:
+        self.lines: list[str] = []
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream) -> None:
+        for line in iter(stream.readline, ""):
+            self.lines.append(line)
+        stream.close()
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.lines)
+
+
+class Server:
+    def __init__(self, proc: subprocess.Popen, port: int, stdout: _Output, stderr: _Output) -> None:
+        self.proc = proc
+        self.port = port
+        self.base = f"http://127.0.0.1:{port}"
+        self.stdout = stdout
+        self.stderr = stderr
+
+
+def _http(request: urllib.request.Request | str, timeout: float = 10.0):
+    """(status, headers, body bytes) for any status, 4xx and 5xx included."""
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.headers, error.read()
+
+
+def _post(server: Server, path: str, data: bytes, content_type: str = "application/json"):
+    request = urllib.request.Request(server.base + path, data=data, method="POST",
+                                     headers={"Content-Type": content_type})
+    return _http(request)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_corpus_dir: Path) -> Iterator[Server]:
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa_service", "serve", "--port", str(port), "--corpus", str(tiny_corpus_dir)],
+        cwd=ROOT, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    srv = Server(proc, port, _Output(proc.stdout), _Output(proc.stderr))
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            if proc.poll() is not None:
+                srv.stderr.join(2)
+                pytest.fail(f"the server exited with {proc.returncode}: {srv.stderr.text}")
+            try:
+                status, _, _ = _http(srv.base + "/api/health", timeout=1.0)
+                if status == 200:
+                    break
+            except OSError:
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(f"the server did not answer /api/health within {STARTUP_SECONDS:.0f} s; "
+                            f"stdout: {srv.stdout.text!r} stderr: {srv.stderr.text!r}")
+            time.sleep(0.1)
+        yield srv
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
+
+
+def _assert_success(body: Any) -> None:
+    assert isinstance(body["question"], str)
+    assert isinstance(body["message"], str) and body["message"]
+    assert isinstance(body["took_ms"], float)
+    passages = body["passages"]
+    assert isinstance(passages, list) and passages
+    for p in passages:
+        assert isinstance(p["id"], str) and isinstance(p["document"], str) and isinstance(p["text"], str)
+        assert isinstance(p["score"], float)
+        assert all(0 <= s < e <= len(p["text"]) for s, e in p["highlights"])
+    scores = [p["score"] for p in passages]
+    assert scores == sorted(scores, reverse=True)
+    answer = body["answer"]
+    assert isinstance(answer["text"], str) and isinstance(answer["score"], float)
+    assert answer["passage_id"] in {p["id"] for p in passages}
+
+
+def _assert_error(status: int, headers, raw: bytes, expected: int) -> dict[str, Any]:
+    assert status == expected, raw[:300]
+    assert headers.get_content_type() == "application/json", headers.get("Content-Type")
+    body = json.loads(raw)
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}, body
+    assert isinstance(body["error"]["code"], str) and isinstance(body["error"]["message"], str)
+    return body["error"]
+
+
+def test_server_prints_its_url(server: Server) -> None:
+    url = f"http://127.0.0.1:{server.port}/"
+    assert url in server.stdout.text, server.stdout.text
+    assert "Traceback" not in server.stderr.text
+
+
+def test_health_over_http(server: Server) -> None:
+    status, headers, raw = _http(server.base + "/api/health")
+    assert status == 200
+    assert headers.get_content_type() == "application/json"
+    assert json.loads(raw) == {"status": "ok", "documents": 1, "passages": 3}
+
+
+def test_post_ask_over_http(server: Server) -> None:
+    data = json.dumps({"question": "When was the lighthouse built?", "top_k": 2}).encode()
+    status, headers, raw = _post(server, "/api/ask", data)
+    assert status == 200
+    assert headers.get_content_type() == "application/json"
+    body = json.loads(raw)
+    _assert_success(body)
+    assert len(body["passages"]) <= 2
+    assert "1896" in body["answer"]["text"]
+
+
+def test_get_ask_over_http_matches_post(server: Server) -> None:
+    question = "When was the station automated?"
+    status, _, raw = _http(server.base + "/api/ask?" + urlencode({"q": question}))
+    assert status == 200
+    got = json.loads(raw)
+    _assert_success(got)
+    assert "1985" in got["answer"]["text"]
+    _, _, posted = _post(server, "/api/ask", json.dumps({"question": question}).encode())
+    drop = lambda b: {k: v for k, v in b.items() if k != "took_ms"}  # noqa: E731
+    assert drop(got) == drop(json.loads(posted))
+
+
+def test_follow_up_over_http(server: Server) -> None:
+    data = json.dumps({"question": "And when was that?", "history": ["When was the station automated?"]}).encode()
+    status, _, raw = _post(server, "/api/ask", data)
+    assert status == 200
+    assert "1985" in json.loads(raw)["answer"]["text"]
+
+
+def test_served_by_waitress_not_the_werkzeug_dev_server(server: Server) -> None:
+    _, headers, _ = _http(server.base + "/api/health")
+    assert headers.get("Server", "") == "waitress"
+
+
+def test_page_over_http_has_security_headers(server: Server) -> None:
+    status, headers, raw = _http(server.base + "/")
+    assert status == 200
+    assert headers.get_content_type() == "text/html"
+    assert "default-src 'self'" in headers.get("Content-Security-Policy", "")
+    assert headers.get("X-Content-Type-Options") == "nosniff"
+    assert b"Vard" in raw
+
+
+@pytest.mark.parametrize(
+    "data, content_type, expected",
+    [
+        (b'{"question": ', "application/json", 400),
+        (json.dumps({"question": "lighthouse", "top_k": 0}).encode(), "application/json", 400),
+        (json.dumps({"question": "   "}).encode(), "application/json", 400),
+        (b"question=lighthouse", "application/x-www-form-urlencoded", 415),
+        (json.dumps({"question": "lighthouse", "padding": "x" * (100 * 1024)}).encode(), "application/json", 413),
+    ],
+    ids=["invalid-json", "top-k-0", "blank-question", "form-body", "body-100-kib"],
+)
+def test_bad_requests_get_json_errors_over_http(server: Server, data: bytes, content_type: str,
+                                                expected: int) -> None:
+    status, headers, raw = _post(server, "/api/ask", data, content_type)
+    _assert_error(status, headers, raw, expected)
+    assert b"Traceback" not in raw and b"<html" not in raw.lower()
+
+
+def test_unknown_endpoint_is_json_404_over_http(server: Server) -> None:
+    status, headers, raw = _http(server.base + "/api/nope")
+    _assert_error(status, headers, raw, 404)
+
+
+def test_server_still_answers_after_bad_requests(server: Server) -> None:
+    _post(server, "/api/ask", b"[" * 1000, "application/json")
+    status, _, raw = _http(server.base + "/api/ask?" + urlencode({"q": "Who ran the station?"}))
+    assert status == 200
+    assert server.proc.poll() is None
+
+
+def test_serve_with_an_empty_corpus_folder_fails_cleanly(tmp_path: Path) -> None:
+    empty = tmp_path / "empty-corpus"
+    empty.mkdir()
+    started = time.monotonic()
+    result = subprocess.run(
+        [sys.executable, "-m", "qa_service", "serve", "--port", str(_free_port()), "--corpus", str(empty)],
+        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=30,
+    )
+    assert result.returncode != 0
+    assert time.monotonic() - started < 15
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1, result.stderr
+    assert str(empty) in lines[0], lines[0]
+    assert "Traceback" not in result.stderr
+    assert "Serving on" not in result.stdout
