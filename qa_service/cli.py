@@ -56,6 +56,22 @@ def _parser() -> argparse.ArgumentParser:
                      help="an earlier question of the conversation (repeat, oldest first)")
     ask.add_argument("--json", action="store_true", help="print the same JSON as the API")
     _add_settings(ask, _COMMAND_SETTINGS["ask"])
+    ev = commands.add_parser("eval", help="measure answer quality on a question set")
+    ev.add_argument("--questions", type=Path, metavar="FILE",
+                    help="question set, JSON Lines (default: questions.jsonl in the corpus folder)")
+    ev.add_argument("--squad", type=Path, metavar="FILE", help="evaluate on a SQuAD v1.1/v2.0 JSON file instead")
+    ev.add_argument("--pool", choices=("article", "global"), default="article",
+                    help="with --squad: rank within each article (default) or across all of them")
+    ev.add_argument("--k", default="1,3,5,10", metavar="K,K,...", help="cut-offs for hit@k (default: 1,3,5,10)")
+    ev.add_argument("--url", metavar="URL", help="evaluate a running server over HTTP instead of in-process")
+    ev.add_argument("--json", action="store_true", help="print the report as one JSON document")
+    ev.add_argument("--html", type=Path, metavar="FILE", help="also write a self-contained HTML report")
+    ev.add_argument("--fail-under", nargs="+", default=[], metavar="METRIC=VALUE",
+                    help="exit 1 when a metric is below its floor, e.g. hit@1=0.85 mrr@10=0.9")
+    ev.add_argument("--grid", nargs="+", default=[], metavar="NAME=V1,V2",
+                    help="compare settings side by side, e.g. scorer=okapi,plus k1=1.2,1.5 passage_words=40,80")
+    ev.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the rank-bm25 baseline")
+    _add_settings(ev, _COMMAND_SETTINGS["ask"])
     return parser
 
 
@@ -119,12 +135,68 @@ def _ask(args: argparse.Namespace) -> int:
     return 0
 
 
+def _eval(args: argparse.Namespace) -> int:
+    from . import evaluate as ev
+    from .ingest import load_corpus
+
+    settings = _settings(args)
+    try:
+        ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
+    except ValueError:
+        raise ev.EvalError(f"--k {args.k!r}: expected whole numbers like 1,3,5,10") from None
+    if not ks or ks[0] < 1:
+        raise ev.EvalError("--k: cut-offs must be whole numbers of at least 1")
+    if args.squad:
+        if args.url:
+            raise ev.EvalError("--squad ranks its own articles; it cannot be combined with --url")
+        corpus, questions = ev.load_squad(args.squad)
+        per_pool, name = args.pool == "article", f"qa-service on {args.squad.name} ({args.pool} pool)"
+    else:
+        corpus = None if args.url else load_corpus(settings.corpus_dir)
+        questions = ev.load_questions(args.questions or settings.corpus_dir / "questions.jsonl")
+        per_pool, name = False, "qa-service" if not args.url else f"qa-service at {args.url}"
+
+    if args.grid:
+        if args.url:
+            raise ev.EvalError("--grid changes settings in-process; it cannot be combined with --url")
+        rows = []
+        for combo in ev.parse_grid(args.grid):
+            words = combo.pop("passage_words", None)
+            if words is not None and args.squad:
+                raise ev.EvalError("passage_words cannot vary with --squad: its passages are the paragraphs")
+            grid_corpus = ev.regrouped(corpus, int(words)) if words is not None else corpus
+            report = ev.evaluate(questions, grid_corpus, settings.replace(**combo), per_pool=per_pool, ks=ks,
+                                 baseline=False)
+            rows.append(({**combo, **({"passage_words": words} if words else {})}, report))
+        if args.json:
+            print(json.dumps([{"settings": c, "metrics": r.metrics} for c, r in rows], indent=2))
+        else:
+            print(ev.format_grid(rows, ks))
+        return 0
+
+    report = ev.evaluate(questions, corpus, settings, url=args.url, per_pool=per_pool, ks=ks,
+                         baseline=args.baseline, name=name)
+    broken = ev.check_floors(report, args.fail_under)
+    if args.json:
+        print(json.dumps({**report.to_json(), "failed_floors": broken}, indent=2, ensure_ascii=False))
+    else:
+        print(ev.format_report(report))
+    if args.html:
+        args.html.write_text(ev.html_report(report), encoding="utf-8")
+        print(f"wrote {args.html}", file=sys.stderr)
+    if broken:
+        for line in broken:
+            print(f"qa-service eval: below the floor: {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .index import EmptyCorpusError
     from .ingest import CorpusError, IngestError
 
     args = _parser().parse_args(argv)
-    handlers = {"index": _index, "serve": _serve, "ask": _ask}
+    handlers = {"index": _index, "serve": _serve, "ask": _ask, "eval": _eval}
     try:
         return handlers[args.command](args)
     except (IngestError, CorpusError, SettingsError, EmptyCorpusError, ValueError) as exc:

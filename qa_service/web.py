@@ -14,6 +14,7 @@ from werkzeug.exceptions import HTTPException
 
 from .answer import Answer, Engine, PassageResult
 from .config import Settings
+from .ingest import Passage
 from .text import clean_question
 
 __all__ = ["ApiError", "answer_json", "create_app"]
@@ -107,6 +108,20 @@ def _question(value: Any, field: str = "question") -> str:
     return question
 
 
+def _passage_record(p: Passage) -> dict[str, Any]:
+    return {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end, "text": p.text}
+
+
+def _bounded_int(value: str, name: str, low: int, high: int) -> int:
+    try:
+        number = int(value.strip())
+    except ValueError:
+        number = low - 1
+    if not low <= number <= high:
+        raise ApiError(400, "invalid_field", f"'{name}' must be a whole number from {low} to {high}")
+    return number
+
+
 def _top_k(value: Any) -> int:
     if isinstance(value, str):
         try:
@@ -198,13 +213,20 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
             for d in engine.corpus.documents
         ]})
 
+    @app.get("/api/passages")
+    def passages() -> Response:
+        offset = _bounded_int(request.args.get("offset", "0"), "offset", 0, len(engine.corpus.passages))
+        limit = _bounded_int(request.args.get("limit", "100"), "limit", 1, 1000)
+        page = engine.corpus.passages[offset : offset + limit]
+        return jsonify({"total": len(engine.corpus.passages), "offset": offset,
+                        "passages": [_passage_record(p) for p in page]})
+
     @app.get("/api/passages/<path:passage_id>")
     def passage(passage_id: str) -> Response:
         p = engine.index.passage(passage_id)
         if p is None:
             raise ApiError(404, "not_found", f"no passage with id {passage_id!r}")
-        return jsonify({"id": p.id, "document": p.document, "index": p.index, "start": p.start,
-                        "end": p.end, "text": p.text})
+        return jsonify(_passage_record(p))
 
     @app.errorhandler(ApiError)
     def api_error(error: ApiError) -> Response:
