@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Sequence
 
 import numpy as np
+import wordfreq
 
 from .config import Settings
 from .index import Hit, Index
@@ -180,7 +181,7 @@ class Engine:
             return None, "Your question has no words to search for. Ask about something in the document.", ()
         missing = self._missing_words(turns[0].question)
         names = [w for w in missing if _NAME_RE.search(" " + w) and w[0].isupper()]
-        coverage = self._coverage(weights)
+        coverage = self.coverage(turns)
         if names or coverage < self.settings.min_coverage or not hits:
             shown = ", ".join(f"“{w}”" for w in (names or missing)[:5])
             reason = f" It does not mention {shown}." if shown else ""
@@ -199,16 +200,23 @@ class Engine:
                     words.append(word)
         return words
 
-    def _coverage(self, weights: dict[str, float]) -> float:
-        """Rarity-weighted share of the query's terms that the documents contain (1.0 = all)."""
+    def coverage(self, turns: Sequence[Turn]) -> float:
+        """Share of the question's information that the documents contain (1.0 = all of it).
+
+        Each word counts by how rare it is in English at large (wordfreq): in a short document
+        most everyday words are missing by chance, so a missing "article" or "year" says little,
+        while a missing "injured" or "tallest" says the document is about something else.
+        Earlier turns of a follow-up count with their weight.
+        """
         total = found = 0.0
-        for term, weight in weights.items():
-            if "-" in term and self.tokenizer.split_hyphens:
-                continue  # a hyphenated word counts through its parts
-            w = weight * self.index.rarity(term)
-            total += w
-            if self._known(term):
-                found += w
+        for turn in turns:
+            for token in self.tokenizer.tokens(turn.question):
+                if "-" in token.term and self.tokenizer.split_hyphens:
+                    continue  # a hyphenated word counts through its parts
+                w = turn.weight * _informativeness(turn.question[token.start : token.end])
+                total += w
+                if self._resolve(token.term):
+                    found += w
         return found / total if total else 0.0
 
     def _best_sentence(self, question: str, weights: dict[str, float], hits: list[Hit]) -> ShortAnswer:
@@ -241,6 +249,12 @@ class Engine:
     def examples(self, limit: int = 4) -> list[str]:
         """Example questions for the chat page, from the corpus's question set if it has one."""
         return _example_questions(Path(self.settings.corpus_dir) / "questions.jsonl", limit)
+
+
+def _informativeness(word: str) -> float:
+    """How much a word tells, from its frequency in English: about 1 for "the", 6 for "Zakharova"."""
+    zipf = wordfreq.zipf_frequency(word.casefold().replace("’", "'"), "en")
+    return max(0.5, 8.0 - zipf)
 
 
 def _answer_kind(question: str) -> re.Pattern[str] | None:
