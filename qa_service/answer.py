@@ -33,6 +33,7 @@ _NUMBER_RE = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten
                         r"billion|dozen)\b", re.IGNORECASE)
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 _MAX_CHAIN = 3  # a follow-up reaches back at most this many turns
+_RERANK_DEPTH = 20  # how many BM25 hits the sentence-level re-ranking looks at
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class Engine:
         self._titles = {d.id: d.title for d in corpus.documents}
         self._title_terms = frozenset(t for d in corpus.documents for t in self.tokenizer.terms(d.title))
         self._sentences = [sentence_spans(p.text) for p in corpus.passages]
+        self._sentence_terms = [[frozenset(self.tokenizer.terms(p.text[a:b])) for a, b in spans]
+                                for p, spans in zip(corpus.passages, self._sentences)]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Engine":
@@ -155,7 +158,8 @@ class Engine:
         for turn in turns:
             if turn.terms:
                 scores += turn.weight * self.index.scores(turn.terms)
-        hits = self.index.rank(scores, self.index.candidates(weights), weights, k) if weights else []
+        hits = self.index.rank(scores, self.index.candidates(weights), weights, max(k, _RERANK_DEPTH)) if weights else []
+        hits = self._rerank(hits, weights)[:k]
         results = tuple(
             PassageResult(h, self._titles.get(h.passage.document, h.passage.document),
                           tuple(self.tokenizer.highlights(h.passage.text, weights)))
@@ -172,6 +176,29 @@ class Engine:
             context=tuple(t.question for t in turns[1:]),
             missing=missing,
         )
+
+    def _sentence_coverage(self, position: int, weights: dict[str, float]) -> tuple[float, int]:
+        """(share of the query's rarity mass in the passage's best sentence, that sentence's number)."""
+        mass = sum(w * self.index.rarity(t) for t, w in weights.items()) or 1.0
+        best, best_n = 0.0, 0
+        for n, terms in enumerate(self._sentence_terms[position]):
+            share = sum(w * self.index.rarity(t) for t, w in weights.items() if t in terms) / mass
+            if share > best:
+                best, best_n = share, n
+        return best, best_n
+
+    def _rerank(self, hits: list[Hit], weights: dict[str, float]) -> list[Hit]:
+        """Passages whose question terms meet in one sentence move up: BM25 scores a passage as a
+        bag of words, but an answer usually sits in a single sentence."""
+        alpha = self.settings.sentence_weight
+        if not hits or alpha <= 0:
+            return hits
+        top = hits[0].score if hits[0].score > 0 else 1.0
+        rescored = [h.score + alpha * top * self._sentence_coverage(self.index.position(h.passage.id), weights)[0]
+                    for h in hits]
+        order = sorted(range(len(hits)), key=lambda i: (-rescored[i], i))
+        return [Hit(hits[i].passage, rescored[i], rank, hits[i].matched, bm25=hits[i].bm25)
+                for rank, i in enumerate(order, start=1)]
 
     def _decide(
         self, question: str, turns: list[Turn], weights: dict[str, float], hits: list[Hit]
@@ -230,7 +257,7 @@ class Engine:
             text = hit.passage.text
             for n, (start, end) in enumerate(self._sentences[position]):
                 sentence = text[start:end]
-                terms = set(self.tokenizer.terms(sentence))
+                terms = self._sentence_terms[position][n]
                 score = sum(w * self.index.rarity(t) for t, w in weights.items() if t in terms)
                 if score <= 0:
                     continue

@@ -19,9 +19,9 @@ __all__ = ["main"]
 _COMMAND_SETTINGS = {
     "index": ("passage_words",),
     "serve": ("corpus", "host", "port", "threads", "scorer", "k1", "b", "delta", "lemmatize", "stem", "stopwords",
-              "split_hyphens", "fold_accents", "language", "top_k", "min_coverage", "history_weight"),
+              "split_hyphens", "fold_accents", "language", "top_k", "min_coverage", "sentence_weight", "history_weight"),
     "ask": ("corpus", "scorer", "k1", "b", "delta", "lemmatize", "stem", "stopwords", "split_hyphens",
-            "fold_accents", "language", "top_k", "min_coverage", "history_weight"),
+            "fold_accents", "language", "top_k", "min_coverage", "sentence_weight", "history_weight"),
 }
 
 

@@ -74,6 +74,9 @@ SETTINGS: tuple[Setting, ...] = (
             "between 1 and 20"),
     Setting("min_coverage", 0.5, "Abstain when the rarity-weighted share of the question's terms that the "
             "documents contain is below this.", float, lambda v: 0 <= v <= 1, "between 0 and 1"),
+    Setting("sentence_weight", 1.0, "Re-rank the top 20 passages: add this x the top BM25 score x the share of the "
+            "question found in a passage's best sentence (0 = plain BM25 order).", float, lambda v: 0 <= v <= 10,
+            "between 0 and 10"),
     Setting("history_weight", 0.5, "Weight of the previous turn's scores for a follow-up question.", float,
             lambda v: 0 <= v <= 1, "between 0 and 1"),
     Setting("host", "127.0.0.1", "Address `serve` listens on.", str),
@@ -99,6 +102,7 @@ class Settings:
     passage_words: int = 60
     top_k: int = 3
     min_coverage: float = 0.5
+    sentence_weight: float = 1.0
     history_weight: float = 0.5
     host: str = "127.0.0.1"
     port: int = 8000

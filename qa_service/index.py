@@ -38,6 +38,11 @@ class Hit:
     score: float
     rank: int
     matched: frozenset[str]
+    bm25: float | None = None  # rank-bm25's own score, when ``score`` was re-ranked from it
+
+    def __post_init__(self) -> None:
+        if self.bm25 is None:
+            object.__setattr__(self, "bm25", self.score)
 
 
 class Index:

@@ -66,6 +66,7 @@ def _passage_json(result: PassageResult) -> dict[str, Any]:
         "document_title": result.document_title,
         "text": p.text,
         "score": _number(result.hit.score),
+        "bm25": _number(result.hit.bm25 if result.hit.bm25 is not None else result.hit.score),
         "rank": result.hit.rank,
         "highlights": [[s.start, s.end] for s in result.highlights],
         "matched_terms": sorted(result.hit.matched),
