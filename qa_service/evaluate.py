@@ -321,6 +321,7 @@ class Report:
     failures: list[dict[str, Any]] = field(default_factory=list)
     baseline: dict[str, float] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
+    by_type: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -423,6 +424,19 @@ def _failures(outcomes: Sequence[Outcome]) -> list[dict[str, Any]]:
     return failures
 
 
+def _by_type(outcomes: Sequence[Outcome]) -> dict[str, dict[str, float]]:
+    """hit@1, short-answer accuracy (abstention for unanswerable ones) and count per question type."""
+    table: dict[str, dict[str, float]] = {}
+    for qtype in dict.fromkeys(o.question.type for o in outcomes):
+        group = [o for o in outcomes if o.question.type == qtype]
+        if qtype == "unanswerable":
+            table[qtype] = {"questions": len(group), "abstained": _mean(o.answer is None for o in group)}
+        else:
+            table[qtype] = {"questions": len(group), "hit@1": _mean(o.first_hit == 1 for o in group),
+                            "short_answer": _mean(o.answer_correct for o in group)}
+    return table
+
+
 def evaluate(
     questions: Sequence[Question],
     corpus: Corpus | None = None,
@@ -462,6 +476,7 @@ def evaluate(
             "passages": len(corpus.passages),
         },
         failures=_failures(outcomes),
+        by_type=_by_type(outcomes),
         settings={} if url else {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
                                  if k not in ("host", "port", "threads")},
     )
@@ -525,6 +540,13 @@ def format_report(report: Report, failures: int = 50) -> str:
         lines.append(f"{metric:<20}{_fmt(metric, value):>12}{_fmt(metric, base):>12}")
     if report.baseline is not None:
         lines.append("baseline: rank-bm25 BM25Okapi, lowercase whitespace tokens, same passages")
+    if len(report.by_type) > 1:
+        lines.append("")
+        lines.append(f"{'by type':<20}{'questions':>12}{'hit@1':>12}{'short':>12}{'abstained':>12}")
+        for qtype, row in report.by_type.items():
+            cells = [f"{row['questions']:.0f}"] + [f"{row[k]:.3f}" if k in row else "-"
+                                                   for k in ("hit@1", "short_answer", "abstained")]
+            lines.append(f"{qtype:<20}" + "".join(f"{c:>12}" for c in cells))
     lines.append("")
     lines.append(f"failures: {len(report.failures)}")
     for f in report.failures[:failures]:
@@ -567,9 +589,11 @@ def format_grid(rows: Sequence[tuple[dict[str, str], Report]], ks: Sequence[int]
     keys = [k for k in keys if k in rows[0][1].metrics]
     ranked = sorted(rows, key=lambda r: (-r[1].metrics.get("hit@1", 0), -r[1].metrics.get("mrr@10", 0)))
     width = max(len(_combo(c)) for c, _ in ranked) + 2
-    lines = [f"{'settings':<{width}}" + "".join(f"{k:>14}" for k in keys)]
+    cols = [max(len(k) + 2, 10) for k in keys]
+    lines = [f"{'settings':<{width}}" + "".join(f"{k:>{c}}" for k, c in zip(keys, cols))]
     for combo, report in ranked:
-        lines.append(f"{_combo(combo):<{width}}" + "".join(f"{_fmt(k, report.metrics[k]):>14}" for k in keys))
+        lines.append(f"{_combo(combo):<{width}}"
+                     + "".join(f"{_fmt(k, report.metrics[k]):>{c}}" for k, c in zip(keys, cols)))
     return "\n".join(lines)
 
 

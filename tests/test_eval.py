@@ -1,0 +1,232 @@
+"""Evaluation: metric arithmetic against hand-computed values, question sets, and `qa-service eval`."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import threading
+from pathlib import Path
+
+import pytest
+import waitress
+
+from qa_service.answer import Engine
+from qa_service.cli import main
+from qa_service.config import Settings
+from qa_service.evaluate import (
+    EvalError,
+    contains_answer,
+    evaluate,
+    load_questions,
+    load_squad,
+    mrr_at,
+    ndcg_at,
+)
+from qa_service.ingest import load_corpus
+from qa_service.web import create_app
+
+ROOT = Path(__file__).resolve().parent.parent
+QUESTIONS = ROOT / "corpus" / "questions.jsonl"
+SQUAD = ROOT / "corpus" / "squad-expmrc" / "expmrc-squad-dev.json"
+
+
+# ---------------------------------------------------------------- metric arithmetic
+
+
+@pytest.mark.parametrize(
+    ("ranks", "k", "expected"),
+    [([1, 2, None, 4], 10, (1 + 1 / 2 + 0 + 1 / 4) / 4), ([11], 10, 0.0), ([3], 3, 1 / 3), ([3], 2, 0.0), ([], 10, 0.0)],
+    ids=["mixed", "beyond-k", "at-k", "cut-off", "empty"],
+)
+def test_mrr_by_hand(ranks: list, k: int, expected: float) -> None:
+    assert mrr_at(ranks, k) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("relevance", "totals", "expected"),
+    [
+        ([[True, False, True]], [2], (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))),
+        ([[True]], [3], 1 / (1 + 1 / math.log2(3) + 1 / math.log2(4))),
+        ([[False, True]], [1], 1 / math.log2(3)),
+        ([[False, False]], [0], 0.0),
+        ([[True], [False]], [1, 1], 0.5),
+    ],
+    ids=["two-of-two", "one-of-three-found", "second-place", "nothing-relevant", "mean-over-questions"],
+)
+def test_ndcg_by_hand(relevance: list, totals: list, expected: float) -> None:
+    assert ndcg_at(relevance, totals, 10) == pytest.approx(expected)
+
+
+def test_answer_matching_ignores_case_quotes_and_spacing() -> None:
+    assert contains_answer('It was “free to  leave” the pact.', ['"free to leave"'])
+    assert contains_answer("OWES $598,000", ["$598,000"])
+    assert not contains_answer("owes $598", ["$598,000"])
+    assert not contains_answer(None, ["x"])
+
+
+# ---------------------------------------------------------------- the question set
+
+
+def test_bundled_question_set_meets_the_brief() -> None:
+    questions = load_questions(QUESTIONS)
+    types = [q.type for q in questions]
+    assert len(questions) >= 50
+    assert types.count("paraphrase") >= 10 and types.count("unanswerable") >= 6 and types.count("followup") >= 8
+    assert all(q.history for q in questions if q.type == "followup")
+    text = load_corpus(ROOT / "corpus").documents[0].text
+    for q in questions:
+        for answer in q.answers:  # gold answers are strings of the article, whatever the passage split
+            assert answer in text, (q.id, answer)
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("{oops", "invalid JSON"),
+        ('{"id": "a", "question": "", "answers": ["x"]}', "'question'"),
+        ('{"id": "a", "question": "Q?", "answers": "x"}', "'answers'"),
+        ('{"id": "a", "question": "Q?", "answers": ["x"], "type": "riddle"}', "'type'"),
+        ('{"id": "a", "question": "Q?", "answers": [], "type": "fact"}', "unanswerable"),
+        ('{"question": "Q?", "answers": ["x"]}', "'id'"),
+    ],
+    ids=["bad-json", "empty-question", "answers-not-list", "unknown-type", "fact-without-answer", "no-id"],
+)
+def test_bad_question_lines_are_named(tmp_path: Path, line: str, message: str) -> None:
+    path = tmp_path / "q.jsonl"
+    path.write_text('{"id": "ok", "question": "Fine?", "answers": ["yes"]}\n' + line + "\n")
+    with pytest.raises(EvalError, match=message) as info:
+        load_questions(path)
+    assert f"{path}:2" in str(info.value)
+
+
+# ---------------------------------------------------------------- SQuAD
+
+
+def _squad_fixture(path: Path) -> Path:
+    data = {"version": "v2.0", "data": [
+        {"title": "Lighthouses", "paragraphs": [
+            {"context": "The Vardø lighthouse was built in 1896. Its lamp burned whale oil.",
+             "qas": [{"id": "a1", "question": "When was the Vardø lighthouse built?",
+                      "answers": [{"text": "1896", "answer_start": 35}],
+                      "evidences": ["The Vardø lighthouse was built in 1896."]},
+                     {"id": "a2", "question": "Who designed the Eiffel Tower?", "answers": [], "is_impossible": True}]},
+            {"context": "Keepers left the island in 1985 when the station was automated.",
+             "qas": [{"id": "a3", "question": "When was the station automated?",
+                      "answers": [{"text": "1985", "answer_start": 27}]}]},
+        ]},
+        {"title": "Bridges", "paragraphs": [
+            {"context": "The old stone bridge over the river reopened in 2001 after repairs.",
+             "qas": [{"id": "b1", "question": "When did the stone bridge reopen?",
+                      "answers": [{"text": "2001", "answer_start": 48}]}]},
+        ]},
+    ]}
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return path
+
+
+def test_squad_maps_articles_and_paragraphs(tmp_path: Path) -> None:
+    corpus, questions = load_squad(_squad_fixture(tmp_path / "squad.json"))
+    assert [d.id for d in corpus.documents] == ["lighthouses", "bridges"]
+    assert [p.id for p in corpus.passages] == ["lighthouses-p001", "lighthouses-p002", "bridges-p001"]
+    for p in corpus.passages:
+        assert corpus.document(p.document).text[p.start : p.end] == p.text
+    by_id = {q.id: q for q in questions}
+    assert by_id["a3"].gold_passages == ("lighthouses-p002",) and by_id["a3"].pool == "lighthouses"
+    assert not by_id["a2"].answerable
+
+
+@pytest.mark.parametrize("pool", ["article", "global"])
+def test_squad_eval_scores_gold_paragraphs_and_abstention(tmp_path: Path, pool: str,
+                                                          capsys: pytest.CaptureFixture[str]) -> None:
+    squad = _squad_fixture(tmp_path / "squad.json")
+    assert main(["eval", "--squad", str(squad), "--pool", pool, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    m = report["metrics"]
+    assert m["hit@1"] == 1.0 and m["short_answer"] == 1.0 and m["evidence"] == pytest.approx(1 / 3)
+    assert m["abstain_recall"] == 1.0 and m["abstain_precision"] == 1.0
+    assert report["counts"] == {"questions": 4, "answerable": 3, "unanswerable": 1, "followups": 0,
+                                "documents": 2, "passages": 3}
+    assert report["baseline"]["hit@1"] <= 1.0
+
+
+def test_squad_file_that_is_not_squad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "x.json"
+    bad.write_text('{"data": [{"title": "T"}]}')
+    assert main(["eval", "--squad", str(bad)]) == 1
+    assert "not SQuAD JSON" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the command
+
+
+def test_text_report_has_metrics_baseline_types_and_failures(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval"]) == 0
+    out = capsys.readouterr().out
+    for needle in ("hit@1", "hit@10", "mrr@10", "ndcg@10", "short_answer", "abstain_precision", "abstain_recall",
+                   "followup", "latency_p50_ms", "latency_p95_ms", "baseline", "by type", "failures:"):
+        assert needle in out
+    assert re.search(r"first relevant passage: (\d+|none in top 10)", out)
+
+
+def test_json_report_and_floors(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--json", "--k", "1,2", "--fail-under", "hit@1=0.0"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert {"hit@1", "hit@2", "mrr@10"} <= set(report["metrics"]) and report["failed_floors"] == []
+    assert main(["eval", "--fail-under", "hit@1=1.01"]) == 1
+    assert "below the floor: hit@1" in capsys.readouterr().err
+    assert main(["eval", "--fail-under", "nonsense=1"]) == 1
+    err = capsys.readouterr().err
+    assert "unknown metric" in err and err.count("\n") == 1
+
+
+def test_html_report_is_self_contained(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["eval", "--html", str(out)]) == 0
+    page = out.read_text(encoding="utf-8")
+    assert "<svg" in page and "baseline" in page and "Failures" in page
+    assert not re.search(r"(src|href)=[\"']?https?:", page)
+    assert "<script" not in page
+
+
+def test_grid_prints_one_row_per_combination(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--grid", "scorer=okapi,plus", "passage_words=40,80"]) == 0
+    rows = capsys.readouterr().out.strip().splitlines()
+    assert rows[0].startswith("settings") and len(rows) == 5
+    assert main(["eval", "--grid", "k1=abc"]) == 1
+
+
+def test_url_mode_gives_the_same_report_as_in_process(engine: Engine) -> None:
+    server = waitress.create_server(create_app(engine), host="127.0.0.1", port=0, threads=2)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.effective_port}"
+        questions = load_questions(QUESTIONS)
+        remote = evaluate(questions, url=url, baseline=False)
+        local = evaluate(questions, engine.corpus, engine.settings, baseline=False)
+        quality = {k: v for k, v in local.metrics.items() if not k.startswith("latency")}
+        assert {k: remote.metrics[k] for k in quality} == quality
+        assert remote.counts == local.counts
+    finally:
+        server.close()
+
+
+def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["eval", "--url", "http://127.0.0.1:9"]) == 1
+    assert "cannot reach the server" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the quality gate (floors we reach)
+
+OWN_FLOORS = ["hit@1=0.73", "hit@3=0.80", "mrr@10=0.78", "ndcg@10=0.77", "short_answer=0.62", "followup=0.50",
+              "abstain_recall=0.33"]
+SQUAD_FLOORS = ["hit@1=0.85", "hit@3=0.95", "mrr@10=0.90", "short_answer=0.70"]
+
+
+def test_quality_gate_on_the_bundled_question_set() -> None:
+    assert main(["eval", "--no-baseline", "--fail-under", *OWN_FLOORS]) == 0
+
+
+def test_quality_gate_on_the_external_benchmark() -> None:
+    assert main(["eval", "--no-baseline", "--squad", str(SQUAD), "--fail-under", *SQUAD_FLOORS]) == 0
