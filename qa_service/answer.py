@@ -165,7 +165,11 @@ class Engine:
                           tuple(self.tokenizer.highlights(h.passage.text, weights)))
             for h in hits
         )
-        short, message, missing = self._decide(question, turns, weights, hits)
+        avoid = None
+        if len(turns) > 1:  # a follow-up asks for something new: not the sentence we just gave
+            previous = self.ask(history[-1], history=history[-_MAX_CHAIN:-1], top_k=k).answer
+            avoid = (previous.passage_id, previous.start) if previous else None
+        short, message, missing = self._decide(question, turns, weights, hits, avoid)
         return Answer(
             question=question,
             answer=short,
@@ -201,7 +205,8 @@ class Engine:
                 for rank, i in enumerate(order, start=1)]
 
     def _decide(
-        self, question: str, turns: list[Turn], weights: dict[str, float], hits: list[Hit]
+        self, question: str, turns: list[Turn], weights: dict[str, float], hits: list[Hit],
+        avoid: tuple[str, int] | None = None,
     ) -> tuple[ShortAnswer | None, str, tuple[str, ...]]:
         """The short answer, or None with the reason we abstain."""
         if not weights:
@@ -213,7 +218,7 @@ class Engine:
             shown = ", ".join(f"“{w}”" for w in (names or missing)[:5])
             reason = f" It does not mention {shown}." if shown else ""
             return None, f"The document does not seem to answer this.{reason}", tuple(missing)
-        short = self._best_sentence(question, weights, hits)
+        short = self._best_sentence(question, weights, hits, avoid)
         title = self._titles.get(hits[0].passage.document, "")
         return short, f"Best answer from “{title}”, passage {short.passage_id}.", tuple(missing)
 
@@ -246,9 +251,11 @@ class Engine:
                     found += w
         return found / total if total else 0.0
 
-    def _best_sentence(self, question: str, weights: dict[str, float], hits: list[Hit]) -> ShortAnswer:
+    def _best_sentence(self, question: str, weights: dict[str, float], hits: list[Hit],
+                       avoid: tuple[str, int] | None = None) -> ShortAnswer:
         """Sentence-level scoring over the top passages: rarity of the terms a sentence matches,
-        a share of its passage's score, and a bonus when it holds the kind of thing asked for."""
+        a share of its passage's score, and a bonus when it holds the kind of thing asked for.
+        The ``avoid`` sentence (the previous turn's answer) counts half."""
         wants = _answer_kind(question)
         top_score = hits[0].score or 1.0
         best: tuple[float, int, int, ShortAnswer] | None = None
@@ -264,6 +271,8 @@ class Engine:
                 score += 0.5 * hit.score / top_score
                 if wants is not None and wants.search(sentence):
                     score *= 1.25
+                if avoid == (hit.passage.id, start):
+                    score *= 0.5
                 key = (score, -hit.rank, -n)
                 if best is None or key > best[:3]:
                     best = (score, -hit.rank, -n, ShortAnswer(sentence, hit.passage.id, round(score, 4), start, end))
