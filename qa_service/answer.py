@@ -32,6 +32,8 @@ _YEAR_OR_DATE_RE = re.compile(
 _NUMBER_RE = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|"
                         r"billion|dozen)\b", re.IGNORECASE)
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+# The word naming the kind of answer wanted: "what year", "which city", "how many people".
+_ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
 _MAX_CHAIN = 3  # a follow-up reaches back at most this many turns
 _RERANK_DEPTH = 20  # how many BM25 hits the sentence-level re-ranking looks at
 
@@ -242,12 +244,16 @@ class Engine:
         """
         total = found = 0.0
         for turn in turns:
+            asked_for = {m.start(1) for m in _ASKED_FOR_RE.finditer(turn.question)}
             for token in self.tokenizer.tokens(turn.question):
                 if "-" in token.term and self.tokenizer.split_hyphens:
                     continue  # a hyphenated word counts through its parts
+                known = bool(self._resolve(token.term))
+                if not known and token.start in asked_for:
+                    continue  # "what year", "which city": the document gives the year, not the word
                 w = turn.weight * _informativeness(turn.question[token.start : token.end])
                 total += w
-                if self._resolve(token.term):
+                if known:
                     found += w
         return found / total if total else 0.0
 

@@ -41,6 +41,12 @@ def test_abstains_when_the_document_has_no_answer(tiny_engine: Engine, question:
     assert answer.message
 
 
+def test_the_kind_of_answer_asked_for_need_not_be_in_the_document(tiny_engine: Engine) -> None:
+    answer = tiny_engine.ask("In what year was the lighthouse built?")  # the text says 1896, never "year"
+    assert answer.answer is not None and "1896" in answer.answer.text
+    assert tiny_engine.ask("In what year did the tallest volcano erupt?").answer is None
+
+
 def test_abstention_names_the_missing_words_and_still_lists_close_passages(engine: Engine) -> None:
     answer = engine.ask("What did Lukashenko say about Macron?")
     assert answer.answer is None
