@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from dataclasses import dataclass, field
@@ -312,8 +313,6 @@ def _answer_kind(question: str) -> re.Pattern[str] | None:
 
 
 def _example_questions(path: Path, limit: int) -> list[str]:
-    import json
-
     if not path.is_file():
         return []
     out: list[str] = []

@@ -125,10 +125,7 @@ def _bounded_int(value: str, name: str, low: int, high: int) -> int:
 
 def _top_k(value: Any) -> int:
     if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            raise ApiError(400, "invalid_field", "'top_k' must be a whole number from 1 to 20") from None
+        return _bounded_int(value, "top_k", 1, 20)
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
         raise ApiError(400, "invalid_field", "'top_k' must be a whole number from 1 to 20")
     return value
