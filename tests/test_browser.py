@@ -535,3 +535,46 @@ def test_screenshots_of_an_answered_conversation(open_page: Callable[..., Tab], 
         data = path.read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n"
         assert len(data) > 10 * 1024, f"{path} is only {len(data)} bytes"
+
+
+def test_pending_indicator_while_waiting(tab: Tab) -> None:
+    page = tab.page
+    held: list[Any] = []
+    page.route("**/api/ask", lambda route: held.append(route))  # hold the request until we let it go
+    tab.question.fill("why did Armenia recall its envoy?")
+    tab.question.press("Enter")
+    pending = tab.turn(1).locator(".pending")
+    expect(pending).to_be_visible()
+    expect(pending).to_contain_text("Searching")
+    expect(tab.turn(1)).to_have_attribute("aria-busy", "true")
+    expect(page.locator("#send")).to_be_disabled()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert held, "the question was never sent"
+    held[0].continue_()
+    card = tab.wait_turn(1)
+    expect(card.locator(".answer-text")).to_contain_text("Minsk")
+
+
+def test_an_api_error_is_shown_in_plain_words(tab: Tab) -> None:
+    page = tab.page
+    body = json.dumps({"error": {"code": "invalid_field", "message": "'question' must be at most 1000 characters"}})
+    page.route("**/api/ask", lambda route: route.fulfill(status=400, content_type="application/json", body=body))
+    card = tab.ask("What is in the document?", 1)
+    expect(card).to_have_class(re.compile(r"\berror\b"))
+    expect(card).to_contain_text("'question' must be at most 1000 characters")
+    tab.expected_console = re.compile(r"status of 400")  # Chromium logs the failed fetch itself
+    page.unroute("**/api/ask")
+    card = tab.ask("How much does Armenia owe the CSTO?", 2)
+    expect(card.locator(".answer-text")).to_contain_text("$598,000")
+    assert tab.asks[-1]["history"] == []  # the failed turn is not part of the conversation
+
+
+def test_nothing_is_loaded_from_other_origins(open_page: Callable[..., Tab], server: Server) -> None:
+    urls: list[str] = []
+    tab = open_page()
+    tab.page.on("request", lambda r: urls.append(r.url))
+    tab.page.reload()
+    tab.ask("Who is Tigran Ter-Margaryan?", 1)
+    assert urls and all(u.startswith(server.base + "/") for u in urls), urls
