@@ -36,7 +36,10 @@ _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 # The word naming the kind of answer wanted: "what year", "which city", "how many people".
 _ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
 _MAX_CHAIN = 3  # a follow-up reaches back at most this many turns
-_RERANK_DEPTH = 20  # how many BM25 hits the sentence-level re-ranking looks at
+_RERANK_DEPTH = 20
+# The previous answer counts half as much as the previous question: it is longer, and only
+# part of it is what a pronoun points at.
+_ANSWER_WEIGHT = 0.5  # how many BM25 hits the sentence-level re-ranking looks at
 
 
 @dataclass(frozen=True)
@@ -64,6 +67,7 @@ class Turn:
     question: str
     terms: tuple[str, ...]
     weight: float
+    from_answer: bool = False  # the previous turn's answer sentence, not a question
 
 
 @dataclass(frozen=True)
@@ -152,6 +156,15 @@ class Engine:
             raise ValueError("the question is empty")
         k = top_k or self.settings.top_k
         turns = self.turns(question, history)
+        avoid = None
+        if len(turns) > 1:
+            # "she", "there", "that" often point at what the last answer said, not only at the
+            # last question; and a follow-up asks for something new, not the sentence just given.
+            previous = self.ask(history[-1], history=history[-_MAX_CHAIN:-1], top_k=k).answer
+            if previous is not None:
+                avoid = (previous.passage_id, previous.start)
+                turns.append(Turn(previous.text, self._query_terms(previous.text), turns[1].weight * _ANSWER_WEIGHT,
+                                  from_answer=True))
         weights: dict[str, float] = {}
         for turn in turns:
             for term in turn.terms:
@@ -168,10 +181,6 @@ class Engine:
                           tuple(self.tokenizer.highlights(h.passage.text, weights)))
             for h in hits
         )
-        avoid = None
-        if len(turns) > 1:  # a follow-up asks for something new: not the sentence we just gave
-            previous = self.ask(history[-1], history=history[-_MAX_CHAIN:-1], top_k=k).answer
-            avoid = (previous.passage_id, previous.start) if previous else None
         short, message, missing = self._decide(question, turns, weights, hits, avoid)
         return Answer(
             question=question,
@@ -180,7 +189,7 @@ class Engine:
             passages=results,
             took_ms=(time.perf_counter() - started) * 1000,
             follow_up=len(turns) > 1,
-            context=tuple(t.question for t in turns[1:]),
+            context=tuple(t.question for t in turns[1:] if not t.from_answer),
             missing=missing,
         )
 

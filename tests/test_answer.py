@@ -101,6 +101,13 @@ def test_pronoun_follow_up_on_the_bundled_article(engine: Engine) -> None:
     assert alone.answer is None  # without the conversation there is nothing to go on
 
 
+def test_a_pronoun_can_point_at_the_previous_answer(engine: Engine) -> None:
+    """ "she" is the spokesperson named in the last answer, not in the last question."""
+    answer = engine.ask("What did she call the visit?", history=["Who is the spokesperson of the Russian Foreign Ministry?"])
+    assert answer.answer is not None and "openly hostile move" in answer.answer.text
+    assert answer.context == ("Who is the spokesperson of the Russian Foreign Ministry?",)
+
+
 def test_self_contained_question_ignores_unrelated_history(tiny_engine: Engine) -> None:
     history = ["Who ran the station?", "When did she leave?"]
     with_history = tiny_engine.ask("How much does it cost to visit the museum?", history=history)
