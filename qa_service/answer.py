@@ -32,14 +32,15 @@ _YEAR_OR_DATE_RE = re.compile(
     r"tomorrow|century|decade)\b")
 _NUMBER_RE = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|"
                         r"billion|dozen)\b", re.IGNORECASE)
+_SENTENCE_START_RE = re.compile(r"(^|[.!?:;]\s*|[\"“(]\s*)$")  # what comes before a sentence's first word
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 # The word naming the kind of answer wanted: "what year", "which city", "how many people".
 _ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
 _MAX_CHAIN = 3  # a follow-up reaches back at most this many turns
-_RERANK_DEPTH = 20
+_RERANK_DEPTH = 20  # how many BM25 hits the sentence-level re-ranking looks at
 # The previous answer counts half as much as the previous question: it is longer, and only
 # part of it is what a pronoun points at.
-_ANSWER_WEIGHT = 0.5  # how many BM25 hits the sentence-level re-ranking looks at
+_ANSWER_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -89,8 +90,8 @@ class Engine:
         self.settings = settings or Settings()
         s = self.settings
         self.corpus = corpus
-        self.tokenizer = Tokenizer(lemmatize=s.lemmatize, stem=s.stem, stopwords=s.stopwords, split_hyphens=s.split_hyphens,
-                                   fold_accents=s.fold_accents, language=s.language)
+        self.tokenizer = Tokenizer(lemmatize=s.lemmatize, stem=s.stem, stopwords=s.stopwords,
+                                   split_hyphens=s.split_hyphens, fold_accents=s.fold_accents, language=s.language)
         self.index = Index(corpus.passages, self.tokenizer, scorer=s.scorer, k1=s.k1, b=s.b, delta=s.delta)
         self._titles = {d.id: d.title for d in corpus.documents}
         self._title_terms = frozenset(t for d in corpus.documents for t in self.tokenizer.terms(d.title))
@@ -193,15 +194,11 @@ class Engine:
             missing=missing,
         )
 
-    def _sentence_coverage(self, position: int, weights: dict[str, float]) -> tuple[float, int]:
-        """(share of the query's rarity mass in the passage's best sentence, that sentence's number)."""
+    def _sentence_coverage(self, position: int, weights: dict[str, float]) -> float:
+        """Share of the query's rarity mass found in the passage's best sentence."""
         mass = sum(w * self.index.rarity(t) for t, w in weights.items()) or 1.0
-        best, best_n = 0.0, 0
-        for n, terms in enumerate(self._sentence_terms[position]):
-            share = sum(w * self.index.rarity(t) for t, w in weights.items() if t in terms) / mass
-            if share > best:
-                best, best_n = share, n
-        return best, best_n
+        return max((sum(w * self.index.rarity(t) for t, w in weights.items() if t in terms) / mass
+                    for terms in self._sentence_terms[position]), default=0.0)
 
     def _rerank(self, hits: list[Hit], weights: dict[str, float]) -> list[Hit]:
         """Passages whose question terms meet in one sentence move up: BM25 scores a passage as a
@@ -210,7 +207,7 @@ class Engine:
         if not hits or alpha <= 0:
             return hits
         top = hits[0].score if hits[0].score > 0 else 1.0
-        rescored = [h.score + alpha * top * self._sentence_coverage(self.index.position(h.passage.id), weights)[0]
+        rescored = [h.score + alpha * top * self._sentence_coverage(self.index.position(h.passage.id), weights)
                     for h in hits]
         order = sorted(range(len(hits)), key=lambda i: (-rescored[i], i))
         return [Hit(hits[i].passage, rescored[i], rank, hits[i].matched, bm25=hits[i].bm25)
@@ -223,8 +220,7 @@ class Engine:
         """The short answer, or None with the reason we abstain."""
         if not weights:
             return None, "Your question has no words to search for. Ask about something in the document.", ()
-        missing = self._missing_words(turns[0].question)
-        names = [w for w in missing if _NAME_RE.search(" " + w) and w[0].isupper()]
+        missing, names = self._missing_words(turns[0].question)
         coverage = self.coverage(turns)
         if names or coverage < self.settings.min_coverage or not hits:
             shown = ", ".join(f"“{w}”" for w in (names or missing)[:5])
@@ -234,15 +230,19 @@ class Engine:
         title = self._titles.get(hits[0].passage.document, "")
         return short, f"Best answer from “{title}”, passage {short.passage_id}.", tuple(missing)
 
-    def _missing_words(self, question: str) -> list[str]:
-        """The question's words (as written) whose terms no document contains."""
-        words = []
+    def _missing_words(self, question: str) -> tuple[list[str], list[str]]:
+        """The question's words (as written) whose terms no document contains, and those of
+        them that are names: capitalised where a sentence does not start."""
+        words: list[str] = []
+        names: list[str] = []
         for token in self.tokenizer.tokens(question):
-            if not self._resolve(token.term):
-                word = question[token.start : token.end]
-                if word not in words and "-" not in token.term:
-                    words.append(word)
-        return words
+            word = question[token.start : token.end]
+            if self._resolve(token.term) or word in words or "-" in token.term:
+                continue
+            words.append(word)
+            if word[0].isupper() and not _SENTENCE_START_RE.search(question[: token.start]):
+                names.append(word)
+        return words, names
 
     def coverage(self, turns: Sequence[Turn]) -> float:
         """Share of the question's information that the documents contain (1.0 = all of it).

@@ -41,6 +41,17 @@ def test_abstains_when_the_document_has_no_answer(tiny_engine: Engine, question:
     assert answer.message
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Tell me about the CSTO debt.", "Explain the CSTO debt", "Summarise: the CSTO debt?", "(Describe) the CSTO debt"],
+    ids=["tell", "explain", "after-colon", "after-bracket"],
+)
+def test_a_capitalised_first_word_is_not_taken_for_a_missing_name(engine: Engine, question: str) -> None:
+    answer = engine.ask(question)
+    assert answer.answer is not None, answer.message
+    assert "$598,000" in answer.answer.text
+
+
 def test_the_kind_of_answer_asked_for_need_not_be_in_the_document(tiny_engine: Engine) -> None:
     answer = tiny_engine.ask("In what year was the lighthouse built?")  # the text says 1896, never "year"
     assert answer.answer is not None and "1896" in answer.answer.text
