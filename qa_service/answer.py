@@ -175,11 +175,13 @@ class Engine:
         for turn in turns:
             if turn.terms:
                 scores += turn.weight * self.index.scores(turn.terms)
-        hits = self.index.rank(scores, self.index.candidates(weights), weights, max(k, _RERANK_DEPTH)) if weights else []
+        # Passages must match a question of the conversation; the previous answer only helps rank.
+        asked = {t for turn in turns if not turn.from_answer for t in turn.terms}
+        hits = self.index.rank(scores, self.index.candidates(asked), asked, max(k, _RERANK_DEPTH)) if asked else []
         hits = self._rerank(hits, weights)[:k]
         results = tuple(
             PassageResult(h, self._titles.get(h.passage.document, h.passage.document),
-                          tuple(self.tokenizer.highlights(h.passage.text, weights)))
+                          tuple(self.tokenizer.highlights(h.passage.text, asked)))
             for h in hits
         )
         short, message, missing = self._decide(question, turns, weights, hits, avoid)
