@@ -98,6 +98,7 @@ class Engine:
         self._sentences = [sentence_spans(p.text) for p in corpus.passages]
         self._sentence_terms = [[frozenset(self.tokenizer.terms(p.text[a:b])) for a, b in spans]
                                 for p, spans in zip(corpus.passages, self._sentences)]
+        _informativeness("the")  # load the word-frequency list now, not during the first question
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Engine":
