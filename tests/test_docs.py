@@ -48,3 +48,12 @@ def test_environment_and_overrides() -> None:
 def test_bad_settings_name_the_setting(overrides: dict, env: dict, message: str) -> None:
     with pytest.raises(SettingsError, match=message):
         load_settings(overrides, env=env)
+
+
+def test_readme_screenshot_exists_and_is_a_png() -> None:
+    import re
+
+    images = re.findall(r"!\[[^\]]*\]\(([^)]+)\)", README)
+    assert "docs/screenshot.png" in images
+    data = (ROOT / "docs" / "screenshot.png").read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
