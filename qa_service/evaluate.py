@@ -559,6 +559,8 @@ def format_report(report: Report, failures: int = 50) -> str:
         lines.append(f"      got: {_clip(got, 160)}")
     if len(report.failures) > failures:
         lines.append(f"  ... and {len(report.failures) - failures} more (see --json)")
+    lines.append("")
+    lines.append("summary: " + " ".join(f"{m}={_fmt(m, v).replace(' ', '')}" for m, v in report.metrics.items()))
     return "\n".join(lines)
 
 
