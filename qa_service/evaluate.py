@@ -23,7 +23,7 @@ import time
 import unicodedata
 import urllib.error
 import urllib.request
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Callable, Iterable, Protocol, Sequence
 
@@ -460,7 +460,7 @@ def evaluate(
         else:
             ask = engine_asker(Engine(corpus, settings))
     if not per_pool:
-        questions = [Question(**{**asdict(q), "pool": ""}) for q in questions]
+        questions = [replace(q, pool="") for q in questions]
     depth = max(10, *ks)
     counter = _relevant_counter(corpus, per_pool)
     outcomes = run_questions(questions, ask, counter, depth)
@@ -477,11 +477,9 @@ def evaluate(
         },
         failures=_failures(outcomes),
         by_type=_by_type(outcomes),
-        settings={} if url else {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(settings).items()
-                                 if k not in ("host", "port", "threads")},
+        settings={"url": url} if url else {k: (str(v) if isinstance(v, Path) else v)
+                                           for k, v in asdict(settings).items() if k not in ("host", "port", "threads")},
     )
-    if url:
-        report.settings = {"url": url}
     if baseline:
         answerable = [q for q in questions if q.answerable]
         base = run_questions(answerable, baseline_asker(corpus, per_pool), counter, depth)
