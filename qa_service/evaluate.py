@@ -18,7 +18,6 @@ import itertools
 import json
 import math
 import re
-import statistics
 import time
 import unicodedata
 import urllib.error
@@ -32,7 +31,6 @@ from rank_bm25 import BM25Okapi
 from .answer import Engine
 from .config import Settings, load_settings
 from .ingest import Corpus, Document, Passage, load_corpus, split_passages
-from .text import sentence_spans
 
 __all__ = [
     "EvalError",

@@ -414,7 +414,7 @@ def test_phone_has_no_horizontal_scroll(open_page: Callable[..., Tab]) -> None:
 def test_keyboard_only(tab: Tab) -> None:
     page = tab.page
     # From the page start, the first Tab reaches the skip link, and Enter on it the question box.
-    info = _tab_to(page, lambda i: i["cls"] == "skip-link", limit=1)
+    _tab_to(page, lambda i: i["cls"] == "skip-link", limit=1)
     expect(page.locator(".skip-link")).to_be_in_viewport()
     page.keyboard.press("Enter")
     expect(tab.question).to_be_focused()

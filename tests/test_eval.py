@@ -13,7 +13,6 @@ import waitress
 
 from qa_service.answer import Engine
 from qa_service.cli import main
-from qa_service.config import Settings
 from qa_service.evaluate import (
     EvalError,
     contains_answer,
