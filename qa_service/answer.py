@@ -9,6 +9,7 @@ import json
 import re
 import time
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Sequence
 
@@ -69,6 +70,7 @@ class Turn:
     terms: tuple[str, ...]
     weight: float
     from_answer: bool = False  # the previous turn's answer sentence, not a question
+    priors: tuple[float, ...] = ()  # per term: how much the word says in English at large (0..1]
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,16 @@ class Engine:
     def _query_terms(self, text: str) -> tuple[str, ...]:
         return tuple(r for t in self.tokenizer.terms(text) for r in (self._resolve(t) or (t,)))
 
+    def _turn(self, text: str, weight: float, from_answer: bool = False) -> Turn:
+        terms: list[str] = []
+        priors: list[float] = []
+        for token in self.tokenizer.tokens(text):
+            prior = _prior(text[token.start : token.end], self.settings.word_prior)
+            for r in self._resolve(token.term) or (token.term,):
+                terms.append(r)
+                priors.append(prior)
+        return Turn(text, tuple(terms), weight, from_answer, tuple(priors))
+
     def is_follow_up(self, question: str) -> bool:
         """Whether a question leans on earlier turns: it opens with a connective, names too
         little to stand alone, or uses a pronoun while naming nobody and little else."""
@@ -133,7 +145,7 @@ class Engine:
 
     def turns(self, question: str, history: Sequence[str]) -> list[Turn]:
         """The question, then as many earlier turns as the conversation needs, with decaying weights."""
-        turns = [Turn(question, self._query_terms(question), 1.0)]
+        turns = [self._turn(question, 1.0)]
         weight = 1.0
         current = question
         for earlier in reversed(history[-_MAX_CHAIN * 4 :]):
@@ -145,7 +157,7 @@ class Engine:
             weight *= self.settings.history_weight
             if weight <= 0:
                 break
-            turns.append(Turn(earlier, self._query_terms(earlier), weight))
+            turns.append(self._turn(earlier, weight))
             current = earlier
         return turns
 
@@ -165,17 +177,16 @@ class Engine:
             previous = self.ask(history[-1], history=history[-_MAX_CHAIN:-1], top_k=k).answer
             if previous is not None:
                 avoid = (previous.passage_id, previous.start)
-                turns.append(Turn(previous.text, self._query_terms(previous.text), turns[1].weight * _ANSWER_WEIGHT,
-                                  from_answer=True))
+                turns.append(self._turn(previous.text, turns[1].weight * _ANSWER_WEIGHT, from_answer=True))
         weights: dict[str, float] = {}
         for turn in turns:
-            for term in turn.terms:
-                weights[term] = max(weights.get(term, 0.0), turn.weight)
+            for term, prior in zip(turn.terms, turn.priors):
+                weights[term] = max(weights.get(term, 0.0), turn.weight * prior)
 
         scores = np.zeros(len(self.index))
         for turn in turns:
             if turn.terms:
-                scores += turn.weight * self.index.scores(turn.terms)
+                scores += turn.weight * self.index.scores(turn.terms, turn.priors)
         # Passages must match a question of the conversation; the previous answer only helps rank.
         asked = {t for turn in turns if not turn.from_answer for t in turn.terms}
         hits = self.index.rank(scores, self.index.candidates(asked), asked, max(k, _RERANK_DEPTH)) if asked else []
@@ -306,10 +317,20 @@ class Engine:
         return _example_questions(Path(self.settings.corpus_dir) / "questions.jsonl", limit)
 
 
+@lru_cache(maxsize=100_000)
 def _informativeness(word: str) -> float:
     """How much a word tells, from its frequency in English: about 1 for "the", 6 for "Zakharova"."""
     zipf = wordfreq.zipf_frequency(word.casefold().replace("’", "'"), "en")
     return max(0.5, 8.0 - zipf)
+
+
+def _prior(word: str, scale: float) -> float:
+    """A query word's weight: 1 for a telling word, less for an everyday one ("go" about 0.35
+    at scale 4). In a short document BM25's IDF cannot tell "went" from "Lukashenko" when both
+    occur once; how common the word is in English at large can."""
+    if scale <= 0:
+        return 1.0
+    return min(1.0, _informativeness(word) / scale)
 
 
 def _answer_kind(question: str) -> re.Pattern[str] | None:

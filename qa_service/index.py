@@ -128,9 +128,15 @@ class Index:
             found.update(self._postings.get(term, ()))
         return found
 
-    def scores(self, terms: Sequence[str]) -> np.ndarray:
-        """rank-bm25's score of every passage for the query ``terms``."""
-        return np.asarray(self._bm25.get_scores(list(terms)), dtype=float)
+    def scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        """rank-bm25's score of every passage for the query ``terms``; with ``weights``, the sum
+        of each term's own score times its weight (BM25 adds up over query terms)."""
+        if weights is None or all(w == 1.0 for w in weights):
+            return np.asarray(self._bm25.get_scores(list(terms)), dtype=float)
+        total = np.zeros(len(self.passages))
+        for term, weight in zip(terms, weights):
+            total += weight * np.asarray(self._bm25.get_scores([term]), dtype=float)
+        return total
 
     def rank(self, scores: np.ndarray, candidates: Iterable[int], terms: Iterable[str], k: int) -> list[Hit]:
         """The ``k`` best candidates, by score then passage order (rank-bm25's argsort breaks ties backwards)."""

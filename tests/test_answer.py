@@ -153,3 +153,14 @@ def test_empty_question_is_a_value_error(tiny_engine: Engine) -> None:
 
 def test_examples_come_from_the_question_set(tiny_engine: Engine) -> None:
     assert tiny_engine.examples() == ["When was the lighthouse built?"]
+
+
+def test_everyday_words_weigh_less_than_telling_ones(engine: Engine) -> None:
+    # "go" matches the article's "went unanswered" once; in a 13-passage document BM25's IDF
+    # rates that single hit as highly as a rare name, the English-wide word prior does not.
+    question = "Which leader would have to be out of power before Pashinyan agrees to go to Belarus?"
+    flat = Engine(engine.corpus, engine.settings.replace(word_prior=0.0)).ask(question)
+    weighted = engine.ask(question)
+    assert flat.answer is not None and "Lukashenko" not in flat.answer.text
+    assert weighted.answer is not None and "Lukashenko" in weighted.answer.text
+    assert weighted.passages[0].hit.passage.id.endswith("p002")

@@ -86,3 +86,15 @@ def test_similar_finds_near_spellings_only() -> None:
 def test_bundled_card_example(engine) -> None:
     top = engine.index.search("why did Armenia recall its envoy?", 3)[0].passage.text
     assert "ambassador in Minsk" in top or ("Belarus" in top and "Azerbaijan" in top)
+
+
+def test_weighted_scores_are_the_weighted_sum_of_each_terms_rank_bm25_score() -> None:
+    index = Index(passages("The cat sat on the mat.", "The dog chased the cat in the park.", "A bird sang."))
+    terms = ["cat", "dog", "cat"]
+    plain = index.scores(terms)
+    assert list(index.scores(terms, [1.0, 1.0, 1.0])) == list(plain)
+    weighted = index.scores(terms, [0.5, 2.0, 0.5])
+    single = {t: index.scores([t]) for t in ("cat", "dog")}
+    expected = 0.5 * single["cat"] + 2.0 * single["dog"] + 0.5 * single["cat"]
+    assert weighted == pytest.approx(expected)
+    assert weighted[0] == pytest.approx(plain[0] / 2)  # passage 1 holds only "cat"
