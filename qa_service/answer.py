@@ -31,7 +31,7 @@ _YEAR_OR_DATE_RE = re.compile(
     r"\b(1[5-9]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|"
     r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|"
     r"tomorrow|century|decade)\b")
-_NUMBER_RE = re.compile(r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|"
+_NUMBER_RE = re.compile(r"\d+(?:[.,]\d+)*|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|million|"
                         r"billion|dozen)\b", re.IGNORECASE)
 _SENTENCE_START_RE = re.compile(r"(^|[.!?:;]\s*|[\"“(]\s*)$")  # what comes before a sentence's first word
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
@@ -299,7 +299,7 @@ class Engine:
                 if score <= 0:
                     continue
                 score += 0.5 * hit.score / top_score
-                if wants is not None and wants.search(sentence):
+                if wants is not None and _gives_new(wants, sentence, question):
                     score *= 1.25
                 if avoid == (hit.passage.id, start):
                     score *= 0.5
@@ -331,6 +331,13 @@ def _prior(word: str, scale: float) -> float:
     if scale <= 0:
         return 1.0
     return min(1.0, _informativeness(word) / scale)
+
+
+def _gives_new(kind: re.Pattern[str], sentence: str, question: str) -> bool:
+    """Whether ``sentence`` holds something of the ``kind`` asked for that the question does not
+    already say ("June 12" does not answer "how many were hurt on June 12?")."""
+    said = {m.group().casefold().replace(",", "") for m in kind.finditer(question)}
+    return any(m.group().casefold().replace(",", "") not in said for m in kind.finditer(sentence))
 
 
 def _answer_kind(question: str) -> re.Pattern[str] | None:

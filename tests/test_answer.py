@@ -164,3 +164,14 @@ def test_everyday_words_weigh_less_than_telling_ones(engine: Engine) -> None:
     assert flat.answer is not None and "Lukashenko" not in flat.answer.text
     assert weighted.answer is not None and "Lukashenko" in weighted.answer.text
     assert weighted.passages[0].hit.passage.id.endswith("p002")
+
+
+def test_the_answer_kind_bonus_needs_something_the_question_does_not_already_say() -> None:
+    from qa_service.answer import _NUMBER_RE, _YEAR_OR_DATE_RE, _gives_new
+
+    question = "How many people were hurt in the June 12 protests?"
+    assert not _gives_new(_NUMBER_RE, "The protests escalated violently on June 12.", question)
+    assert _gives_new(_NUMBER_RE, "On June 12, 1,200 people were hurt.", question)
+    assert _gives_new(_NUMBER_RE, "Three people were hurt.", question)
+    assert not _gives_new(_YEAR_OR_DATE_RE, "It happened in June.", "What happened in June?")
+    assert _gives_new(_YEAR_OR_DATE_RE, "It happened in 2024.", "When did it happen?")
