@@ -25,6 +25,8 @@ __all__ = ["Answer", "Engine", "PassageResult", "ShortAnswer", "Turn"]
 
 # Pronouns that point back to an earlier turn when the question names nobody itself.
 _PRONOUNS = frozenset("he she they him her them his hers their theirs it its this that these those there then".split())
+# Pronouns for a person: with no name before them in the question, they point at an earlier turn.
+_PERSONAL_RE = re.compile(r"\b(he|she|him|her|his|hers|himself|herself)\b", re.IGNORECASE)
 _CONNECTIVES = ("and ", "but ", "so ", "also ", "what about ", "how about ", "what else", "anything else")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _YEAR_OR_DATE_RE = re.compile(
@@ -38,6 +40,8 @@ _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 # The word naming the kind of answer wanted: "what year", "which city", "how many people".
 _ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
 _MAX_CHAIN = 3  # a follow-up reaches back at most this many turns
+# A follow-up usually asks for something new, so the previous answer sentence counts this much.
+_REPEAT_WEIGHT = 0.5
 _RERANK_DEPTH = 20  # how many BM25 hits the sentence-level re-ranking looks at
 # The previous answer counts half as much as the previous question: it is longer, and only
 # part of it is what a pronoun points at.
@@ -132,9 +136,13 @@ class Engine:
 
     def is_follow_up(self, question: str) -> bool:
         """Whether a question leans on earlier turns: it opens with a connective, names too
-        little to stand alone, or uses a pronoun while naming nobody and little else."""
+        little to stand alone, speaks of "he" or "she" before naming anyone, or uses another
+        pronoun while naming nobody and little else."""
         low = question.lower()
         if low.startswith(_CONNECTIVES):
+            return True
+        personal = _PERSONAL_RE.search(question)
+        if personal and not _NAME_RE.search(question[: personal.start()]):
             return True
         known = [t for t in dict.fromkeys(self.tokenizer.terms(question)) if self._resolve(t)]
         if len(known) <= 1:
@@ -285,7 +293,7 @@ class Engine:
                        avoid: tuple[str, int] | None = None) -> ShortAnswer:
         """Sentence-level scoring over the top passages: rarity of the terms a sentence matches,
         a share of its passage's score, and a bonus when it holds the kind of thing asked for.
-        The ``avoid`` sentence (the previous turn's answer) counts half."""
+        The ``avoid`` sentence (the previous turn's answer) counts ``_REPEAT_WEIGHT``."""
         wants = _answer_kind(question)
         top_score = hits[0].score or 1.0
         best: tuple[float, int, int, ShortAnswer] | None = None
@@ -295,14 +303,15 @@ class Engine:
             for n, (start, end) in enumerate(self._sentences[position]):
                 sentence = text[start:end]
                 terms = self._sentence_terms[position][n]
+                repeat = avoid == (hit.passage.id, start)
                 score = sum(w * self.index.rarity(t) for t, w in weights.items() if t in terms)
                 if score <= 0:
                     continue
                 score += 0.5 * hit.score / top_score
                 if wants is not None and _gives_new(wants, sentence, question):
                     score *= 1.25
-                if avoid == (hit.passage.id, start):
-                    score *= 0.5
+                if repeat:
+                    score *= _REPEAT_WEIGHT
                 key = (score, -hit.rank, -n)
                 if best is None or key > best[:3]:
                     best = (score, -hit.rank, -n, ShortAnswer(sentence, hit.passage.id, round(score, 4), start, end))

@@ -175,3 +175,14 @@ def test_the_answer_kind_bonus_needs_something_the_question_does_not_already_say
     assert _gives_new(_NUMBER_RE, "Three people were hurt.", question)
     assert not _gives_new(_YEAR_OR_DATE_RE, "It happened in June.", "What happened in June?")
     assert _gives_new(_YEAR_OR_DATE_RE, "It happened in 2024.", "When did it happen?")
+
+
+def test_he_or_she_before_any_name_leans_on_the_conversation(engine: Engine) -> None:
+    assert engine.is_follow_up("How did she describe the Bucha visit?")
+    assert not engine.is_follow_up("How did Zakharova describe her reaction to the Bucha visit?")
+    history = ["Who is the spokesperson of the Russian Foreign Ministry?"]
+    answer = engine.ask("How did she describe the Bucha visit?", history=history)
+    assert answer.follow_up and answer.context == tuple(history)
+    assert answer.passages[0].hit.passage.id.endswith("p007")  # Zakharova's words, not only the visit
+    alone = engine.ask("How did she describe the Bucha visit?")
+    assert not alone.passages[0].hit.passage.id.endswith("p007")
