@@ -78,6 +78,7 @@ class Index:
         self._term_sets = [frozenset(doc) for doc in docs]
         self._vocabulary = sorted(self._postings)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
+        self._deletes: dict[str, list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -100,14 +101,22 @@ class Index:
         n = len(self.passages)
         return math.log((n + 1) / (self.document_frequency(term) + 0.5))
 
-    def similar(self, term: str, min_prefix: int = 5) -> list[str]:
-        """Indexed terms that differ from ``term`` only in their last letter or two.
+    def similar(self, term: str, min_prefix: int = 5, min_typo: int = 6) -> list[str]:
+        """Indexed terms that differ from ``term`` only in their last letter or two, or else,
+        for terms of at least ``min_typo`` letters, by one letter added, dropped or changed.
 
-        For words the stemmer leaves apart though they share a root: response/respond,
-        organisation/organization. Only for terms the index lacks.
+        For words the stemmer leaves apart though they share a root (response/respond,
+        organisation/organization) and for misspelt names (Bedigo/Bendigo). Only for terms
+        the index lacks.
         """
         if len(term) < min_prefix or not term.isalpha():
             return []
+        found = self._same_root(term, min_prefix)
+        if not found and len(term) >= min_typo:
+            found = self._one_edit(term)
+        return found
+
+    def _same_root(self, term: str, min_prefix: int) -> list[str]:
         start = bisect.bisect_left(self._vocabulary, term[:min_prefix])
         found = []
         for other in itertools.islice(self._vocabulary, start, None):
@@ -117,6 +126,23 @@ class Index:
             if other != term and other.isalpha() and shared >= min(len(term), len(other)) - 1:
                 found.append(other)
         return found
+
+    def _one_edit(self, term: str) -> list[str]:
+        """Indexed terms one edit from ``term``, through a table of every term with one letter
+        deleted (built on first use: about ten entries per indexed word)."""
+        if self._deletes is None:
+            table: dict[str, list[str]] = defaultdict(list)
+            for other in self._vocabulary:
+                if other.isalpha() and len(other) >= 5:
+                    for variant in {other} | _deletions(other):
+                        table[variant].append(other)
+            self._deletes = table
+        found: set[str] = set()
+        for variant in {term} | _deletions(term):
+            for other in self._deletes.get(variant, ()):
+                if other != term and _one_edit_apart(term, other):
+                    found.add(other)
+        return sorted(found)
 
     def terms_of(self, position: int) -> frozenset[str]:
         return self._term_sets[position]
@@ -153,3 +179,17 @@ class Index:
         if not terms:
             return []
         return self.rank(self.scores(terms), self.candidates(terms), terms, k)
+
+
+def _deletions(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _one_edit_apart(a: str, b: str) -> bool:
+    """One letter inserted, deleted or substituted (a shared deletion can also be two edits)."""
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b)) == 1
+    if abs(len(a) - len(b)) != 1:
+        return False
+    short, long_ = (a, b) if len(a) < len(b) else (b, a)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))

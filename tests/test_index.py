@@ -98,3 +98,14 @@ def test_weighted_scores_are_the_weighted_sum_of_each_terms_rank_bm25_score() ->
     expected = 0.5 * single["cat"] + 2.0 * single["dog"] + 0.5 * single["cat"]
     assert weighted == pytest.approx(expected)
     assert index.scores(["cat", "dog"], [1.0, 0.0]) == pytest.approx(single["cat"])
+
+
+def test_similar_forgives_one_misspelt_letter_in_longer_words() -> None:
+    tok = Tokenizer()
+    index = Index(passages("Bendigo and Geelong favour Labor.", "The Khwarezmid empire fell.", "A cat sat."), tok)
+    assert index.similar(tok.terms("Bedigo")[0]) == ["bendigo"]  # a letter dropped
+    assert index.similar(tok.terms("Kharezmid")[0]) == ["khwarezmid"]
+    assert index.similar(tok.terms("Geelonk")[0]) == ["geelong"]  # a letter changed
+    assert index.similar("bendigos") == ["bendigo"]  # same root, found first
+    assert index.similar("cet") == []  # too short to guess
+    assert index.similar("bedico") == []  # two edits away
