@@ -11,6 +11,7 @@ import bisect
 import itertools
 import math
 import os
+import string
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Iterable, Sequence
@@ -78,7 +79,6 @@ class Index:
         self._term_sets = [frozenset(doc) for doc in docs]
         self._vocabulary = sorted(self._postings)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
-        self._deletes: dict[str, list[str]] | None = None
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -128,21 +128,17 @@ class Index:
         return found
 
     def _one_edit(self, term: str) -> list[str]:
-        """Indexed terms one edit from ``term``, through a table of every term with one letter
-        deleted (built on first use: about ten entries per indexed word)."""
-        if self._deletes is None:
-            table: dict[str, list[str]] = defaultdict(list)
-            for other in self._vocabulary:
-                if other.isalpha() and len(other) >= 5:
-                    for variant in {other} | _deletions(other):
-                        table[variant].append(other)
-            self._deletes = table
-        found: set[str] = set()
-        for variant in {term} | _deletions(term):
-            for other in self._deletes.get(variant, ()):
-                if other != term and _one_edit_apart(term, other):
-                    found.add(other)
-        return sorted(found)
+        """Indexed terms one letter added, dropped or changed away from ``term``: every such
+        spelling is generated and looked up (about 55 per letter), so no table grows with the index."""
+        letters = sorted(set(string.ascii_lowercase) | set(term))
+        found = {term[:i] + term[i + 1 :] for i in range(len(term))}
+        for i in range(len(term) + 1):
+            for c in letters:
+                found.add(term[:i] + c + term[i:])
+                if i < len(term) and c != term[i]:
+                    found.add(term[:i] + c + term[i + 1 :])
+        found.discard(term)
+        return sorted(t for t in found if len(t) >= 5 and t in self._postings)
 
     def terms_of(self, position: int) -> frozenset[str]:
         return self._term_sets[position]
@@ -180,16 +176,3 @@ class Index:
             return []
         return self.rank(self.scores(terms), self.candidates(terms), terms, k)
 
-
-def _deletions(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
-def _one_edit_apart(a: str, b: str) -> bool:
-    """One letter inserted, deleted or substituted (a shared deletion can also be two edits)."""
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b)) == 1
-    if abs(len(a) - len(b)) != 1:
-        return False
-    short, long_ = (a, b) if len(a) < len(b) else (b, a)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
