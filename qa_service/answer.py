@@ -76,6 +76,12 @@ class Turn:
     from_answer: bool = False  # the previous turn's answer sentence, not a question
     priors: tuple[float, ...] = ()  # per term: how much the word says in English at large (0..1]
 
+    def __post_init__(self) -> None:
+        if not self.priors:
+            object.__setattr__(self, "priors", (1.0,) * len(self.terms))
+        if len(self.priors) != len(self.terms):
+            raise ValueError("a turn needs one prior per term")
+
 
 @dataclass(frozen=True)
 class Answer:
@@ -121,10 +127,8 @@ class Engine:
             return (term,)
         return tuple(self.index.similar(term))
 
-    def _query_terms(self, text: str) -> tuple[str, ...]:
-        return tuple(r for t in self.tokenizer.terms(text) for r in (self._resolve(t) or (t,)))
-
     def _turn(self, text: str, weight: float, from_answer: bool = False) -> Turn:
+        """A turn's terms (near-spellings standing in for unknown words) and each one's prior."""
         terms: list[str] = []
         priors: list[float] = []
         for token in self.tokenizer.tokens(text):
