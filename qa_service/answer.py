@@ -297,8 +297,11 @@ class Engine:
                        avoid: tuple[str, int] | None = None) -> ShortAnswer:
         """Sentence-level scoring over the top passages: rarity of the terms a sentence matches,
         a share of its passage's score, and a bonus when it holds the kind of thing asked for.
-        The ``avoid`` sentence (the previous turn's answer) counts ``_REPEAT_WEIGHT``."""
+        The ``avoid`` sentence (the previous turn's answer) counts ``_REPEAT_WEIGHT`` unless it
+        holds a word of this question: "what did she write?" wants something new, "how did she
+        describe the visit?" may be answered by the sentence that named her."""
         wants = _answer_kind(question)
+        own = frozenset(r for t in self.tokenizer.terms(question) for r in self._resolve(t) or (t,))
         top_score = hits[0].score or 1.0
         best: tuple[float, int, int, ShortAnswer] | None = None
         for hit in hits[:3]:
@@ -307,7 +310,8 @@ class Engine:
             for n, (start, end) in enumerate(self._sentences[position]):
                 sentence = text[start:end]
                 terms = self._sentence_terms[position][n]
-                repeat = avoid == (hit.passage.id, start)
+                # The last answer again only if it holds a word of this question itself.
+                repeat = avoid == (hit.passage.id, start) and not (own & terms)
                 score = sum(w * self.index.rarity(t) for t, w in weights.items() if t in terms)
                 if score <= 0:
                     continue

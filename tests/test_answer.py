@@ -184,5 +184,6 @@ def test_he_or_she_before_any_name_leans_on_the_conversation(engine: Engine) -> 
     answer = engine.ask("How did she describe the Bucha visit?", history=history)
     assert answer.follow_up and answer.context == tuple(history)
     assert answer.passages[0].hit.passage.id.endswith("p007")  # Zakharova's words, not only the visit
+    assert answer.answer is not None and "openly hostile move" in answer.answer.text
     alone = engine.ask("How did she describe the Bucha visit?")
     assert not alone.passages[0].hit.passage.id.endswith("p007")
