@@ -161,7 +161,10 @@ class Engine:
         weight = 1.0
         current = question
         for earlier in reversed(history[-_MAX_CHAIN * 4 :]):
-            if len(turns) > _MAX_CHAIN or not self.is_follow_up(current):
+            # Once in a conversation, an earlier "he" or "she" reaches back too, named or not
+            # ("Which Ukrainian town did he visit?": "Ukrainian" is not who "he" is).
+            leans = self.is_follow_up(current) or (current is not question and _PERSONAL_RE.search(current))
+            if len(turns) > _MAX_CHAIN or not leans:
                 break
             earlier = clean_question(earlier)
             if not earlier:

@@ -187,3 +187,10 @@ def test_he_or_she_before_any_name_leans_on_the_conversation(engine: Engine) -> 
     assert answer.answer is not None and "openly hostile move" in answer.answer.text
     alone = engine.ask("How did she describe the Bucha visit?")
     assert not alone.passages[0].hit.passage.id.endswith("p007")
+
+
+def test_an_earlier_he_reaches_back_even_behind_a_capitalised_adjective(engine: Engine) -> None:
+    history = ["Who is Armenia's ambassador to Ukraine?", "Which Ukrainian town did he visit?"]
+    turns = engine.turns("Who went there with him?", history)
+    assert [t.question for t in turns] == ["Who went there with him?", *reversed(history)]
+    assert [t.weight for t in turns] == [1.0, 0.5, 0.25]
