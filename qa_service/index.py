@@ -27,6 +27,11 @@ __all__ = ["EmptyCorpusError", "Hit", "Index", "SCORERS"]
 SCORERS = {"plus": BM25Plus, "l": BM25L, "okapi": BM25Okapi}
 
 
+# Longer "words" are not misspellings worth guessing at, and their candidate spellings grow as
+# the square of their length.
+_MAX_TYPO_LETTERS = 30
+
+
 class EmptyCorpusError(ValueError):
     """There is nothing to index (rank-bm25 would divide by zero)."""
 
@@ -112,7 +117,7 @@ class Index:
         if len(term) < min_prefix or not term.isalpha():
             return []
         found = self._same_root(term, min_prefix)
-        if not found and len(term) >= min_typo:
+        if not found and min_typo <= len(term) <= _MAX_TYPO_LETTERS:
             found = self._one_edit(term)
         return found
 

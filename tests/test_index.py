@@ -109,3 +109,12 @@ def test_similar_forgives_one_misspelt_letter_in_longer_words() -> None:
     assert index.similar("bendigos") == ["bendigo"]  # same root, found first
     assert index.similar("cet") == []  # too short to guess
     assert index.similar("bedico") == []  # two edits away
+
+
+def test_one_edit_guessing_stops_at_thirty_letters() -> None:
+    long_word = "supercalifragilisticexpialidocious"  # 34 letters
+    index = Index(passages(f"Bendigo is {long_word}.", "A cat sat."))
+    assert index.similar("zendigo") == ["bendigo"]
+    indexed = Tokenizer().terms(long_word)[0]
+    assert len(indexed) > 30 and index.document_frequency(indexed) == 1
+    assert index.similar("z" + indexed[1:]) == []  # one edit, but too long to guess at
