@@ -30,6 +30,7 @@ SCORERS = {"plus": BM25Plus, "l": BM25L, "okapi": BM25Okapi}
 # Longer "words" are not misspellings worth guessing at, and their candidate spellings grow as
 # the square of their length.
 _MAX_TYPO_LETTERS = 30
+_SIMILAR_CACHE_SIZE = 50_000
 
 
 class EmptyCorpusError(ValueError):
@@ -84,6 +85,8 @@ class Index:
         self._term_sets = [frozenset(doc) for doc in docs]
         self._vocabulary = sorted(self._postings)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
+        # A question's unknown words are looked up several times (follow-up test, query, coverage).
+        self._similar_cache: dict[tuple[str, int, int], tuple[str, ...]] = {}
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -116,10 +119,17 @@ class Index:
         """
         if len(term) < min_prefix or not term.isalpha():
             return []
-        found = self._same_root(term, min_prefix)
-        if not found and min_typo <= len(term) <= _MAX_TYPO_LETTERS:
-            found = self._one_edit(term)
-        return found
+        key = (term, min_prefix, min_typo)
+        cached = self._similar_cache.get(key)
+        if cached is None:
+            found = self._same_root(term, min_prefix)
+            if not found and min_typo <= len(term) <= _MAX_TYPO_LETTERS:
+                found = self._one_edit(term)
+            cached = tuple(found)
+            if len(self._similar_cache) >= _SIMILAR_CACHE_SIZE:
+                self._similar_cache.clear()
+            self._similar_cache[key] = cached
+        return list(cached)
 
     def _same_root(self, term: str, min_prefix: int) -> list[str]:
         start = bisect.bisect_left(self._vocabulary, term[:min_prefix])
