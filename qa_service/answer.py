@@ -255,7 +255,7 @@ class Engine:
             shown = ", ".join(f"“{w}”" for w in (names or missing)[:5])
             reason = f" It does not mention {shown}." if shown else ""
             return None, f"The document does not seem to answer this.{reason}", tuple(missing)
-        short = self._best_sentence(question, weights, hits, avoid)
+        short = self._best_sentence(question, frozenset(turns[0].terms), weights, hits, avoid)
         title = self._titles.get(hits[0].passage.document, "")
         return short, f"Best answer from “{title}”, passage {short.passage_id}.", tuple(missing)
 
@@ -296,15 +296,14 @@ class Engine:
                     found += w
         return found / total if total else 0.0
 
-    def _best_sentence(self, question: str, weights: dict[str, float], hits: list[Hit],
+    def _best_sentence(self, question: str, own: frozenset[str], weights: dict[str, float], hits: list[Hit],
                        avoid: tuple[str, int] | None = None) -> ShortAnswer:
         """Sentence-level scoring over the top passages: rarity of the terms a sentence matches,
         a share of its passage's score, and a bonus when it holds the kind of thing asked for.
         The ``avoid`` sentence (the previous turn's answer) counts ``_REPEAT_WEIGHT`` unless it
-        holds a word of this question: "what did she write?" wants something new, "how did she
-        describe the visit?" may be answered by the sentence that named her."""
+        holds one of ``own``, the question's own terms: "what did she write?" wants something
+        new, "how did she describe the visit?" may be answered by the sentence that named her."""
         wants = _answer_kind(question)
-        own = frozenset(r for t in self.tokenizer.terms(question) for r in self._resolve(t) or (t,))
         top_score = hits[0].score or 1.0
         best: tuple[float, int, int, ShortAnswer] | None = None
         for hit in hits[:3]:

@@ -77,8 +77,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("sentence_weight", 1.0, "Re-rank the top 20 passages: add this x the top BM25 score x the share of the "
             "question found in a passage's best sentence (0 = plain BM25 order).", float, lambda v: 0 <= v <= 10,
             "between 0 and 10"),
-    Setting("word_prior", 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its Zipf "
-            "frequency in English) / this), so \"go\" weighs about 0.35 and \"Lukashenko\" 1 (0 = all words count fully).",
+    Setting("word_prior", 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "
+            "Zipf frequency in English) / this), so \"go\" weighs about 0.35 and \"Lukashenko\" 1 "
+            "(0 = all words count fully).",
             float, lambda v: 0 <= v <= 8, "between 0 and 8"),
     Setting("history_weight", 0.5, "Weight of the previous turn's scores for a follow-up question.", float,
             lambda v: 0 <= v <= 1, "between 0 and 1"),

@@ -170,8 +170,11 @@ class Index:
         of each term's own score times its weight (BM25 adds up over query terms)."""
         if weights is None or all(w == 1.0 for w in weights):
             return np.asarray(self._bm25.get_scores(list(terms)), dtype=float)
-        total = np.zeros(len(self.passages))
+        per_term: dict[str, float] = defaultdict(float)
         for term, weight in zip(terms, weights):
+            per_term[term] += weight  # a repeated term is scored once
+        total = np.zeros(len(self.passages))
+        for term, weight in per_term.items():
             total += weight * np.asarray(self._bm25.get_scores([term]), dtype=float)
         return total
 
@@ -190,4 +193,3 @@ class Index:
         if not terms:
             return []
         return self.rank(self.scores(terms), self.candidates(terms), terms, k)
-
