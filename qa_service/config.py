@@ -1,21 +1,27 @@
-"""Every setting in one place: name, default, type and help.
+"""Every setting in one place, as data: name, type, default, bounds or choices, help, and the
+commands that take it.
 
-CLI flags, ``QA_*`` environment variables and the README's table all come from
-:data:`SETTINGS`; :func:`load_settings` is the one way settings enter the program.
+The :class:`Settings` object, the CLI flags, the ``QA_*`` environment variables and the
+README's table all come from :data:`SETTINGS`; :func:`load_settings` is the one way settings
+enter the program. Stages never see :class:`Settings`: ``pipeline.build_pipeline`` turns it
+into plain constructor arguments.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
-__all__ = ["SETTINGS", "Setting", "Settings", "SettingsError", "default_corpus_dir", "load_settings"]
+import Stemmer
 
+from .errors import SettingsError
 
-class SettingsError(ValueError):
-    """A setting has a value we cannot use; the message names the setting."""
+__all__ = ["COMMANDS", "SETTINGS", "Setting", "Settings", "default_corpus_dir", "load_settings"]
+
+COMMANDS = ("index", "serve", "ask", "eval")
+_ANSWERING = ("serve", "ask", "eval")  # every command that answers questions
 
 
 def default_corpus_dir() -> Path:
@@ -35,14 +41,38 @@ def _bool(value: str) -> bool:
     raise ValueError(f"expected true or false, got {value!r}")
 
 
+def _parse_int(value: str) -> int:
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise ValueError(f"expected a whole number, got {value!r}") from None
+
+
+def _parse_float(value: str) -> float:
+    try:
+        number = float(value.strip())
+    except ValueError:
+        raise ValueError(f"expected a number, got {value!r}") from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(f"expected a finite number, got {value!r}")
+    return number
+
+
+_PARSERS = {bool: _bool, int: _parse_int, float: _parse_float, str: str, Path: Path}
+
+
 @dataclass(frozen=True)
 class Setting:
+    """One setting. ``low``/``high`` bound numbers; ``choices`` lists the allowed strings."""
+
     name: str
+    type: type
     default: Any
     help: str
-    parse: Callable[[str], Any]
-    check: Callable[[Any], bool] = lambda v: True
-    rule: str = ""
+    commands: tuple[str, ...]
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[str, ...] = field(default=())
 
     @property
     def env(self) -> str:
@@ -52,88 +82,110 @@ class Setting:
     def flag(self) -> str:
         return "--" + self.name.replace("_", "-")
 
+    @property
+    def rule(self) -> str:
+        """What a valid value looks like, in words."""
+        if self.choices:
+            return "one of " + ", ".join(self.choices)
+        if self.low is not None and self.high is not None:
+            return f"between {_plain(self.low)} and {_plain(self.high)}"
+        return {bool: "true or false", int: "a whole number", float: "a number"}.get(self.type, "text")
+
+    def parse(self, raw: Any, source: str) -> Any:
+        """``raw`` (a string from a flag or env variable, or a Python value) checked and typed."""
+        try:
+            value = _PARSERS[self.type](raw) if isinstance(raw, str) else raw
+        except ValueError as exc:
+            raise SettingsError(f"{source}: {exc}") from None
+        if self.type is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if value is not None and not (isinstance(value, self.type) and (self.type is bool) == isinstance(value, bool)):
+            raise SettingsError(f"{source} must be {self.rule}, got {raw!r}")
+        if self.choices and value not in self.choices:
+            raise SettingsError(f"{source} must be {self.rule}, got {raw!r}")
+        if self.low is not None and self.high is not None and not self.low <= value <= self.high:
+            raise SettingsError(f"{source} must be {self.rule}, got {raw!r}")
+        return value
+
+
+def _plain(number: float) -> str:
+    return str(int(number)) if float(number).is_integer() else str(number)
+
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("corpus", None, "Prepared corpus folder (from `qa-service index`); default: the bundled `corpus/`.", Path),
-    Setting("scorer", "plus", "BM25 variant of rank-bm25: `plus` (BM25+), `l` (BM25L) or `okapi` (BM25Okapi).",
-            str, lambda v: v in ("plus", "l", "okapi"), "one of plus, l, okapi"),
-    Setting("k1", 1.5, "BM25 term-frequency saturation.", float, lambda v: 0 <= v <= 10, "between 0 and 10"),
-    Setting("b", 0.75, "BM25 length normalisation (0 = none, 1 = full).", float, lambda v: 0 <= v <= 1,
-            "between 0 and 1"),
-    Setting("delta", 1.0, "BM25+ / BM25L lower bound added for a matching term.", float, lambda v: 0 <= v <= 10,
-            "between 0 and 10"),
-    Setting("lemmatize", True, "Map inflected words to their lemma before stemming (simplemma): said/say.", _bool),
-    Setting("stem", True, "Snowball-stem terms (PyStemmer).", _bool),
-    Setting("stopwords", True, "Drop English stopwords.", _bool),
-    Setting("split_hyphens", True, "Index hyphenated words whole and by their parts.", _bool),
-    Setting("fold_accents", True, "Match words with and without accents.", _bool),
-    Setting("language", "english", "Snowball stemmer language.", str),
-    Setting("passage_words", 60, "Target passage size in words when preparing a corpus (passages stay "
-            "between half and one and a half times this).", int, lambda v: 10 <= v <= 1000, "between 10 and 1000"),
-    Setting("top_k", 3, "Passages returned when a request does not say.", int, lambda v: 1 <= v <= 20,
-            "between 1 and 20"),
-    Setting("min_coverage", 0.5, "Abstain when the rarity-weighted share of the question's terms that the "
-            "documents contain is below this.", float, lambda v: 0 <= v <= 1, "between 0 and 1"),
-    Setting("sentence_weight", 1.0, "Re-rank the top 20 passages: add this x the top BM25 score x the share of the "
-            "question found in a passage's best sentence (0 = plain BM25 order).", float, lambda v: 0 <= v <= 10,
-            "between 0 and 10"),
-    Setting("word_prior", 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "
+    Setting("corpus", Path, None, "Prepared corpus folder (from `qa-service index`); default: the bundled `corpus/`.",
+            _ANSWERING),
+    Setting("scorer", str, "plus", "BM25 variant of rank-bm25: `plus` (BM25+), `l` (BM25L) or `okapi` (BM25Okapi).",
+            _ANSWERING, choices=("plus", "l", "okapi")),
+    Setting("k1", float, 1.5, "BM25 term-frequency saturation.", _ANSWERING, 0, 10),
+    Setting("b", float, 0.75, "BM25 length normalisation (0 = none, 1 = full).", _ANSWERING, 0, 1),
+    Setting("delta", float, 1.0, "BM25+ / BM25L: rank-bm25 adds delta x IDF for every query term to every "
+            "passage (matched or not), so it shifts scores without changing their order.", _ANSWERING, 0, 10),
+    Setting("lemmatize", bool, True, "Map inflected words to their lemma before stemming (simplemma): said/say.",
+            _ANSWERING),
+    Setting("stem", bool, True, "Snowball-stem terms (PyStemmer).", _ANSWERING),
+    Setting("stopwords", bool, True, "Drop English stopwords.", _ANSWERING),
+    Setting("split_hyphens", bool, True, "Index hyphenated words whole and by their parts.", _ANSWERING),
+    Setting("fold_accents", bool, True, "Match words with and without accents.", _ANSWERING),
+    Setting("language", str, "english", "Snowball stemmer language (lemmatize needs english).", _ANSWERING,
+            choices=tuple(sorted(Stemmer.algorithms()))),
+    Setting("passage_words", int, 60, "Target passage size in words when preparing a corpus (passages stay "
+            "between half and one and a half times this).", ("index",), 10, 1000),
+    Setting("top_k", int, 3, "Passages returned when a request does not say.", _ANSWERING, 1, 20),
+    Setting("min_coverage", float, 0.5, "Abstain when the rarity-weighted share of the question's terms that the "
+            "documents contain is below this.", _ANSWERING, 0, 1),
+    Setting("sentence_weight", float, 1.0, "Re-rank the top `rerank_depth` passages: add this x the top BM25 score x "
+            "the share of the question found in a passage's best sentence (0 = plain BM25 order).", _ANSWERING, 0, 10),
+    Setting("rerank_depth", int, 20, "How many BM25 hits the sentence-level re-ranking looks at.", _ANSWERING, 1, 1000),
+    Setting("reader_passages", int, 3, "How many of the best passages the answer sentence is chosen from.",
+            _ANSWERING, 1, 20),
+    Setting("word_prior", float, 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "
             "Zipf frequency in English) / this), so \"go\" weighs about 0.35 and \"Lukashenko\" 1 "
-            "(0 = all words count fully).",
-            float, lambda v: 0 <= v <= 8, "between 0 and 8"),
-    Setting("history_weight", 0.5, "Weight of the previous turn's scores for a follow-up question.", float,
-            lambda v: 0 <= v <= 1, "between 0 and 1"),
-    Setting("host", "127.0.0.1", "Address `serve` listens on.", str),
-    Setting("port", 8000, "Port `serve` listens on (0 picks a free one).", int, lambda v: 0 <= v <= 65535,
-            "between 0 and 65535"),
-    Setting("threads", 4, "Waitress worker threads.", int, lambda v: 1 <= v <= 64, "between 1 and 64"),
+            "(0 = all words count fully).", _ANSWERING, 0, 8),
+    Setting("history_weight", float, 0.5, "Weight of each earlier turn a follow-up leans on, relative to the turn "
+            "after it (0 = follow-ups off).", _ANSWERING, 0, 1),
+    Setting("max_turns", int, 3, "How many earlier exchanges a follow-up can lean on.", _ANSWERING, 0, 10),
+    Setting("answer_weight", float, 0.5, "Weight of the previous answer sentence relative to the previous question "
+            "in a follow-up (a \"she\" is often someone the last answer named).", _ANSWERING, 0, 1),
+    Setting("repeat_weight", float, 0.5, "A follow-up's answer: the sentence just given counts this much unless it "
+            "holds a word of the new question (1 = no penalty).", _ANSWERING, 0, 1),
+    Setting("host", str, "127.0.0.1", "Address `serve` listens on.", ("serve",)),
+    Setting("port", int, 8000, "Port `serve` listens on (0 picks a free one).", ("serve",), 0, 65535),
+    Setting("threads", int, 4, "Waitress worker threads.", ("serve",), 1, 64),
 )
 
+_BY_NAME = {s.name: s for s in SETTINGS}
 
-@dataclass(frozen=True)
-class Settings:
-    corpus: Path | None = None
-    scorer: str = "plus"
-    k1: float = 1.5
-    b: float = 0.75
-    delta: float = 1.0
-    lemmatize: bool = True
-    stem: bool = True
-    stopwords: bool = True
-    split_hyphens: bool = True
-    fold_accents: bool = True
-    language: str = "english"
-    passage_words: int = 60
-    top_k: int = 3
-    min_coverage: float = 0.5
-    sentence_weight: float = 1.0
-    word_prior: float = 4.0
-    history_weight: float = 0.5
-    host: str = "127.0.0.1"
-    port: int = 8000
-    threads: int = 4
 
-    @property
-    def corpus_dir(self) -> Path:
-        return self.corpus if self.corpus is not None else default_corpus_dir()
+def _corpus_dir(self: Any) -> Path:
+    return self.corpus if self.corpus is not None else default_corpus_dir()
 
-    def replace(self, **changes: Any) -> "Settings":
-        return load_settings(changes, env={}, base=self)
+
+def _replace(self: Any, **changes: Any) -> Any:
+    """A copy with ``changes`` (strings are parsed), every value checked."""
+    return load_settings(changes, env={}, base=self)
+
+
+Settings = make_dataclass(
+    "Settings",
+    [(s.name, s.type if s.default is not None else (s.type | None), field(default=s.default)) for s in SETTINGS],
+    frozen=True,
+    namespace={"corpus_dir": property(_corpus_dir), "replace": _replace,
+               "__doc__": "Every setting's value; the fields are :data:`SETTINGS`, in order."},
+)
+Settings.__module__ = __name__
 
 
 def load_settings(
     overrides: Mapping[str, Any] | None = None,
     env: Mapping[str, str] | None = None,
-    base: Settings | None = None,
-) -> Settings:
-    """Defaults, then ``QA_*`` environment variables, then explicit overrides (None = unset).
-
-    String values are parsed; every value is checked. Raises :class:`SettingsError`.
-    """
+    base: Any = None,
+) -> Any:
+    """Defaults (or ``base``), then ``QA_*`` environment variables, then explicit overrides
+    (None = unset). String values are parsed; every value is checked. Raises :class:`SettingsError`."""
     env = os.environ if env is None else env
-    by_name = {s.name: s for s in SETTINGS}
     values = {f.name: getattr(base or Settings(), f.name) for f in fields(Settings)}
-    unknown = set(overrides or {}) - set(by_name)
+    unknown = set(overrides or {}) - set(_BY_NAME)
     if unknown:
         raise SettingsError(f"unknown setting(s): {', '.join(sorted(unknown))}")
     for setting in SETTINGS:
@@ -143,13 +195,8 @@ def load_settings(
             raw, source = overrides[setting.name], setting.flag
         if raw is None:
             continue
-        try:
-            value = setting.parse(raw) if isinstance(raw, str) else raw
-            if setting.parse is float and isinstance(value, int) and not isinstance(value, bool):
-                value = float(value)
-        except ValueError as exc:
-            raise SettingsError(f"{source}: {exc}") from None
-        if not setting.check(value):
-            raise SettingsError(f"{source} must be {setting.rule}, got {raw!r}")
-        values[setting.name] = value
-    return Settings(**values)
+        values[setting.name] = setting.parse(raw, source)
+    settings = Settings(**values)
+    if settings.lemmatize and settings.language != "english":
+        raise SettingsError("--lemmatize is only available for --language english (set --lemmatize false)")
+    return settings

@@ -1,8 +1,9 @@
-"""The BM25 index: passages in, ranked :class:`Hit` objects out.
+"""The retriever: passages in, a :class:`Query` in, ranked :class:`Hit` objects out.
 
 Scores are rank-bm25's own. Around it we add what it lacks: an inverted index so passages
-that match nothing are never returned, a stable order for ties, and a clear refusal of
-corpora it cannot score.
+that match nothing are never returned, a stable order for ties, per-term query weights, a
+clear refusal of corpora it cannot score, and the vocabulary look-ups the query analyser
+needs (document frequency, rarity, near-spellings).
 """
 
 from __future__ import annotations
@@ -13,16 +14,16 @@ import math
 import os
 import string
 from collections import defaultdict
-from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
-from .ingest import Passage
-from .text import Tokenizer
+from .errors import EmptyCorpusError
+from .text import Token, Tokenizer, merge_spans, sentence_spans
+from .values import Hit, Passage, Query, Span
 
-__all__ = ["EmptyCorpusError", "Hit", "Index", "SCORERS"]
+__all__ = ["Index", "SCORERS"]
 
 SCORERS = {"plus": BM25Plus, "l": BM25L, "okapi": BM25Okapi}
 
@@ -33,44 +34,39 @@ _MAX_TYPO_LETTERS = 30
 _SIMILAR_CACHE_SIZE = 50_000
 
 
-class EmptyCorpusError(ValueError):
-    """There is nothing to index (rank-bm25 would divide by zero)."""
-
-
-@dataclass(frozen=True)
-class Hit:
-    """A passage that matched, its BM25 score, and which query terms it contains."""
-
-    passage: Passage
-    score: float
-    rank: int
-    matched: frozenset[str]
-    bm25: float | None = None  # rank-bm25's own score, when ``score`` was re-ranked from it
-
-    def __post_init__(self) -> None:
-        if self.bm25 is None:
-            object.__setattr__(self, "bm25", self.score)
-
-
 class Index:
-    """BM25 over pre-tokenised passages (never rank-bm25's ``tokenizer=``, which starts a pool)."""
+    """The lexical retriever: BM25 over pre-tokenised passages (never rank-bm25's ``tokenizer=``,
+    which starts a pool), with an inverted index, stable ties and each passage's sentences.
+
+    Every passage is tokenised once, here; the BM25 statistics, the highlights and the
+    per-sentence terms the later stages read all come from those tokens.
+
+    Args:
+        passages: what to search, in corpus order.
+        tokenizer: the one tokeniser, also used on questions.
+        scorer, k1, b, delta: rank-bm25's variant and parameters.
+        extra_terms: terms that count as known though no passage holds them (document titles).
+    """
 
     def __init__(
         self,
         passages: Sequence[Passage],
-        tokenizer: Tokenizer | None = None,
-        scorer: str = "plus",
-        k1: float = 1.5,
-        b: float = 0.75,
-        delta: float = 1.0,
+        tokenizer: Tokenizer,
+        *,
+        scorer: str,
+        k1: float,
+        b: float,
+        delta: float,
+        extra_terms: Iterable[str] = (),
     ) -> None:
         if scorer not in SCORERS:
             raise ValueError(f"unknown scorer {scorer!r}; choose one of {', '.join(SCORERS)}")
         if not passages:
             raise EmptyCorpusError("cannot build an index over no passages")
         self.passages: tuple[Passage, ...] = tuple(passages)
-        self.tokenizer = tokenizer or Tokenizer()
-        docs = [self.tokenizer.terms(p.text) for p in self.passages]
+        self.tokenizer = tokenizer
+        self._tokens = [tokenizer.tokens(p.text) for p in self.passages]
+        docs = [[t.term for t in tokens] for tokens in self._tokens]
         if not any(docs):
             raise EmptyCorpusError("the passages contain no searchable words")
         self.scorer = scorer
@@ -84,9 +80,19 @@ class Index:
                 self._postings[term].append(position)
         self._term_sets = [frozenset(doc) for doc in docs]
         self._vocabulary = sorted(self._postings)
+        self._extra_terms = frozenset(extra_terms)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
-        # A question's unknown words are looked up several times (follow-up test, query, coverage).
+        self._sentences = [self._split(p.text, tokens) for p, tokens in zip(self.passages, self._tokens)]
+        # A question's unknown words are looked up again by follow-ups and later questions.
         self._similar_cache: dict[tuple[str, int, int], tuple[str, ...]] = {}
+
+    @staticmethod
+    def _split(text: str, tokens: Sequence[Token]) -> tuple[tuple[Span, frozenset[str]], ...]:
+        """The passage's sentences, each with the terms it holds (from the passage's tokens)."""
+        out = []
+        for span in sentence_spans(text):
+            out.append((span, frozenset(t.term for t in tokens if span.start <= t.start and t.end <= span.end)))
+        return tuple(out)
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -155,8 +161,18 @@ class Index:
         found.discard(term)
         return sorted(t for t in found if len(t) >= 5 and t in self._postings)
 
-    def terms_of(self, position: int) -> frozenset[str]:
-        return self._term_sets[position]
+    def known(self, term: str) -> bool:
+        """Whether a passage or a document title holds ``term``."""
+        return term in self._postings or term in self._extra_terms
+
+    def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]:
+        """The sentences of the passage at ``position``: span in its text, and its terms."""
+        return self._sentences[position]
+
+    def highlights(self, position: int, terms: Iterable[str]) -> list[Span]:
+        """Merged spans of the passage's words whose terms are in ``terms`` (no re-tokenising)."""
+        wanted = set(terms)
+        return merge_spans(Span(t.start, t.end) for t in self._tokens[position] if t.term in wanted)
 
     def candidates(self, terms: Iterable[str]) -> set[int]:
         """Positions of passages containing at least one of ``terms``."""
@@ -168,28 +184,80 @@ class Index:
     def scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         """rank-bm25's score of every passage for the query ``terms``; with ``weights``, the sum
         of each term's own score times its weight (BM25 adds up over query terms)."""
+        return _TermScores(self._bm25, len(self.passages)).query(terms, weights)
+
+    def search(self, query: Query, k: int) -> list[Hit]:
+        """The ``k`` best passages holding a term of the conversation's questions, best first.
+
+        Each turn adds its weight x its terms' prior-weighted rank-bm25 scores; the previous
+        answer helps rank but never selects a passage. Ties keep passage order (rank-bm25's
+        argsort breaks them backwards). ``scores["bm25"]`` is rank-bm25's own score for the
+        question's terms, ``scores["weighted"]`` the sum the passages are ranked by.
+        """
+        if k < 1:
+            raise ValueError("k must be at least 1")
+        asked = query.asked
+        if not asked:
+            return []
+        per_term = _TermScores(self._bm25, len(self.passages))
+        total = np.zeros(len(self.passages))
+        for turn in query.turns:
+            if turn.words:
+                total += turn.weight * per_term.query(turn.terms, turn.priors)
+        order = sorted(self.candidates(asked), key=lambda i: (-float(total[i]), i))[:k]
+        bm25 = per_term.query(query.question.terms)
+        return [Hit(self.passages[i], i, float(total[i]), rank, self._term_sets[i] & asked,
+                    {"bm25": float(bm25[i]), "weighted": float(total[i])})
+                for rank, i in enumerate(order, start=1)]
+
+    def explain(self, query: Query, passage_id: str) -> list[dict[str, Any]]:
+        """What each searched term of the query adds to one passage's ``weighted`` score: the
+        word as typed, the term, its IDF, its frequency in the passage, and its weight."""
+        position = self._by_id.get(passage_id)
+        if position is None:
+            raise KeyError(passage_id)
+        per_term = _TermScores(self._bm25, len(self.passages))
+        rows: list[dict[str, Any]] = []
+        for turn in query.turns:
+            for word in turn.words:
+                for term in word.searched or (word.term,):
+                    rows.append({
+                        "turn": turn.role, "word": turn.text[word.start : word.end], "term": term,
+                        "idf": float(self._bm25.idf.get(term, 0.0)),
+                        "frequency": int(self._bm25.doc_freqs[position].get(term, 0)),
+                        "weight": turn.weight * word.prior,
+                        "bm25": float(per_term.term(term)[position]),
+                        "contribution": turn.weight * word.prior * float(per_term.term(term)[position]),
+                    })
+        return rows
+
+
+class _TermScores:
+    """rank-bm25's scores one term at a time, each computed once per request.
+
+    rank-bm25 adds a term's contribution to a zero vector, so summing these in query order
+    reproduces ``get_scores(query)`` to the last bit."""
+
+    def __init__(self, bm25: Any, size: int) -> None:
+        self._bm25 = bm25
+        self._size = size
+        self._memo: dict[str, np.ndarray] = {}
+
+    def term(self, term: str) -> np.ndarray:
+        scores = self._memo.get(term)
+        if scores is None:
+            scores = self._memo[term] = np.asarray(self._bm25.get_scores([term]), dtype=float)
+        return scores
+
+    def query(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
+        total = np.zeros(self._size)
         if weights is None or all(w == 1.0 for w in weights):
-            return np.asarray(self._bm25.get_scores(list(terms)), dtype=float)
+            for term in terms:
+                total += self.term(term)
+            return total
         per_term: dict[str, float] = defaultdict(float)
         for term, weight in zip(terms, weights):
             per_term[term] += weight  # a repeated term is scored once
-        total = np.zeros(len(self.passages))
         for term, weight in per_term.items():
-            total += weight * np.asarray(self._bm25.get_scores([term]), dtype=float)
+            total += weight * self.term(term)
         return total
-
-    def rank(self, scores: np.ndarray, candidates: Iterable[int], terms: Iterable[str], k: int) -> list[Hit]:
-        """The ``k`` best candidates, by score then passage order (rank-bm25's argsort breaks ties backwards)."""
-        wanted = set(terms)
-        order = sorted(candidates, key=lambda i: (-float(scores[i]), i))[:k]
-        return [Hit(self.passages[i], float(scores[i]), rank, self._term_sets[i] & wanted)
-                for rank, i in enumerate(order, start=1)]
-
-    def search(self, query: str, k: int = 10) -> list[Hit]:
-        """Top ``k`` passages that share at least one term with ``query``, best first."""
-        if k < 1:
-            raise ValueError("k must be at least 1")
-        terms = self.tokenizer.terms(query)
-        if not terms:
-            return []
-        return self.rank(self.scores(terms), self.candidates(terms), terms, k)

@@ -2,7 +2,8 @@
 
 ``seeds/*.txt|md|html`` -> :func:`read_source` -> :func:`clean_lines` -> :func:`split_passages`
 -> :func:`write_corpus` (``documents.jsonl``, ``passages.jsonl``, ``manifest.json``), and
-:func:`load_corpus` reads it back, checking every record.
+:func:`load_corpus` reads it back (with ``questions.jsonl`` when the folder has one),
+checking every record.
 """
 
 from __future__ import annotations
@@ -11,25 +12,24 @@ import hashlib
 import html
 import json
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
-from .text import sentence_spans, word_count
+from .errors import CorpusError, IngestError
+from .text import sentence_spans, slugify, word_count
+from .values import Corpus, Document, Passage, Question
 
 __all__ = [
     "CORPUS_FORMAT",
-    "Corpus",
-    "CorpusError",
-    "Document",
-    "IngestError",
-    "Passage",
+    "QUESTION_TYPES",
     "SOURCE_SUFFIXES",
     "clean_lines",
     "ingest_file",
     "ingest_paths",
     "load_corpus",
+    "load_questions",
     "read_source",
     "split_passages",
     "write_corpus",
@@ -38,6 +38,7 @@ __all__ = [
 CORPUS_FORMAT = 1
 SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_SOURCE_BYTES = 20 * 1024 * 1024
+QUESTION_TYPES = ("fact", "why", "how", "paraphrase", "unanswerable", "followup")
 
 # Web page furniture that is never content, whatever the site. Matched on whole lines.
 _NAV_RE = re.compile(
@@ -48,48 +49,6 @@ _NAV_RE = re.compile(
 )
 _LIST_MARKER_RE = re.compile(r"^\s*(?:[-*+•–·]|\(?\d{1,3}[.)]|\(?[a-zA-Z][.)](?=\s))\s+")
 _SENTENCE_PUNCT_RE = re.compile(r"[.!?…][\"'”’)\]]*$")
-
-
-class IngestError(Exception):
-    """A source document cannot be read; the message names the file."""
-
-
-class CorpusError(Exception):
-    """A prepared corpus folder is missing or broken; the message names the file."""
-
-
-@dataclass(frozen=True)
-class Passage:
-    """A span of a document's cleaned text, the unit we rank."""
-
-    id: str
-    document: str
-    index: int
-    start: int
-    end: int
-    text: str
-
-    @property
-    def words(self) -> int:
-        return word_count(self.text)
-
-
-@dataclass(frozen=True)
-class Document:
-    id: str
-    title: str
-    source: str
-    sha256: str
-    text: str
-
-
-@dataclass(frozen=True)
-class Corpus:
-    documents: tuple[Document, ...]
-    passages: tuple[Passage, ...]
-
-    def document(self, doc_id: str) -> Document | None:
-        return next((d for d in self.documents if d.id == doc_id), None)
 
 
 # ---------------------------------------------------------------- reading sources
@@ -254,11 +213,6 @@ def clean_lines(lines: Iterable[str], title: str = "") -> tuple[str, list[str]]:
 # ---------------------------------------------------------------- passages
 
 
-def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-")
-    return slug or "document"
-
-
 def split_passages(doc_id: str, text: str, target_words: int = 60) -> list[Passage]:
     """Passages of about ``target_words`` words that never cut a sentence.
 
@@ -325,7 +279,7 @@ def ingest_file(path: Path, target_words: int = 60) -> tuple[Document, list[Pass
     if not paragraphs:
         raise IngestError(f"{path}: no text left after removing page furniture")
     text = "\n\n".join(paragraphs)
-    doc_id = _slug(path.stem)
+    doc_id = slugify(path.stem, "document")
     document = Document(
         id=doc_id,
         title=title or path.stem,
@@ -353,10 +307,12 @@ def ingest_paths(paths: Sequence[Path], target_words: int = 60) -> Corpus:
     """Every source file under ``paths`` (files or folders), in a stable order."""
     documents: list[Document] = []
     passages: list[Passage] = []
+    ids: set[str] = set()
     for path in _source_files(paths):
         document, doc_passages = ingest_file(path, target_words)
-        if any(d.id == document.id for d in documents):
+        if document.id in ids:
             raise IngestError(f"{path}: another source already gives the document id {document.id!r}")
+        ids.add(document.id)
         documents.append(document)
         passages.extend(doc_passages)
     if not documents:
@@ -370,7 +326,10 @@ def _jsonl(records: Iterable[dict]) -> str:
 
 def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
     """Write the corpus as files a person can read and diff; returns the files written."""
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot create the corpus folder ({exc.strerror or exc})") from None
     files = {
         "documents.jsonl": _jsonl(asdict(d) for d in corpus.documents),
         "passages.jsonl": _jsonl(
@@ -385,21 +344,29 @@ def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
         ) + "\n",
     }
     written = []
-    for name, content in files.items():
-        (out / name).write_text(content, encoding="utf-8")
-        written.append(out / name)
+    try:
+        for name, content in files.items():
+            (out / name).write_text(content, encoding="utf-8")
+            written.append(out / name)
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from None
     return written
+
+
+def _read_text(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not valid UTF-8") from None
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _read_jsonl(path: Path) -> list[dict]:
     if not path.is_file():
         raise CorpusError(f"{path}: missing (build the corpus with `qa-service index SRC --out DIR`)")
     records = []
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise CorpusError(f"{path}: not valid UTF-8") from None
-    for number, line in enumerate(lines, start=1):
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
         try:
@@ -419,8 +386,28 @@ def _field(record: dict, name: str, kind: type, where: str):
     return value
 
 
+def _check_manifest(folder: Path, documents: int, passages: int) -> None:
+    """The manifest says which format wrote the folder and how much it holds; a folder edited
+    by hand or half-copied disagrees with it."""
+    path = folder / "manifest.json"
+    if not path.is_file():
+        raise CorpusError(f"{path}: missing (build the corpus with `qa-service index SRC --out DIR`)")
+    try:
+        manifest = json.loads(_read_text(path))
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{path}: invalid JSON ({exc.msg})") from None
+    if not isinstance(manifest, dict):
+        raise CorpusError(f"{path}: expected a JSON object")
+    if manifest.get("format") != CORPUS_FORMAT:
+        raise CorpusError(f"{path}: corpus format {manifest.get('format')!r}, this version reads {CORPUS_FORMAT}; "
+                          "rebuild it with `qa-service index`")
+    for name, found in (("documents", documents), ("passages", passages)):
+        if manifest.get(name) != found:
+            raise CorpusError(f"{path}: says {manifest.get(name)!r} {name}, the folder holds {found}")
+
+
 def load_corpus(folder: Path) -> Corpus:
-    """Read and check a corpus written by :func:`write_corpus`."""
+    """Read and check a corpus written by :func:`write_corpus`, with its question set if any."""
     if not folder.is_dir():
         raise CorpusError(f"{folder}: corpus folder not found")
     documents = []
@@ -449,4 +436,45 @@ def load_corpus(folder: Path) -> Corpus:
         passages.append(p)
     if not passages:
         raise CorpusError(f"{folder / 'passages.jsonl'}: no passages")
-    return Corpus(tuple(documents), tuple(passages))
+    _check_manifest(folder, len(documents), len(passages))
+    questions = folder / "questions.jsonl"
+    return Corpus(tuple(documents), tuple(passages), tuple(load_questions(questions)) if questions.is_file() else ())
+
+
+def load_questions(path: Path) -> list[Question]:
+    """A JSON Lines question set (schema in the README); :class:`CorpusError` names the bad line."""
+    if not path.is_file():
+        raise CorpusError(f"{path}: question file not found")
+    questions: list[Question] = []
+    seen: set[str] = set()
+    for number, line in enumerate(_read_text(path).splitlines(), start=1):
+        if line.strip():
+            questions.append(_question(line, f"{path}:{number}", seen))
+    if not questions:
+        raise CorpusError(f"{path}: no questions")
+    return questions
+
+
+def _question(line: str, where: str, seen: set[str]) -> Question:
+    try:
+        r: Any = json.loads(line)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{where}: invalid JSON ({exc.msg})") from None
+    if not isinstance(r, dict):
+        raise CorpusError(f"{where}: expected a JSON object")
+    qid, text = r.get("id"), r.get("question")
+    answers, history = r.get("answers", []), r.get("history", [])
+    if not isinstance(qid, str) or not qid or qid in seen:
+        raise CorpusError(f"{where}: 'id' must be a unique non-empty string")
+    if not isinstance(text, str) or not text.strip():
+        raise CorpusError(f"{where}: 'question' must be a non-empty string")
+    for name, value in (("answers", answers), ("history", history), ("passages", r.get("passages", []))):
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise CorpusError(f"{where}: '{name}' must be a list of strings")
+    qtype = r.get("type", "fact" if answers else "unanswerable")
+    if qtype not in QUESTION_TYPES:
+        raise CorpusError(f"{where}: 'type' must be one of {', '.join(QUESTION_TYPES)}")
+    if (qtype == "unanswerable") != (not answers):
+        raise CorpusError(f"{where}: unanswerable questions, and only they, have no answers")
+    seen.add(qid)
+    return Question(qid, text, tuple(answers), qtype, tuple(history), tuple(r.get("passages", [])))

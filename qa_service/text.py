@@ -16,6 +16,8 @@ from typing import Iterable, NamedTuple
 import simplemma
 import Stemmer
 
+from .values import Span
+
 __all__ = [
     "STOPWORDS",
     "Span",
@@ -24,6 +26,7 @@ __all__ = [
     "clean_question",
     "merge_spans",
     "sentence_spans",
+    "slugify",
     "word_count",
 ]
 
@@ -69,13 +72,6 @@ _ABBREVIATIONS = frozenset(
 )
 
 
-class Span(NamedTuple):
-    """A half-open character range ``[start, end)`` in some text."""
-
-    start: int
-    end: int
-
-
 class Token(NamedTuple):
     """A term as indexed, and where it came from in the text."""
 
@@ -103,9 +99,11 @@ def _normalise_number(word: str) -> str:
     return word
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Tokenizer:
     """The one tokeniser: the same settings for passages, questions and highlights.
+
+    Every argument is required: the defaults live in ``config.SETTINGS`` alone.
 
     Args:
         lemmatize: map inflected forms to their lemma first (simplemma), so irregular
@@ -117,12 +115,12 @@ class Tokenizer:
         language: a Snowball language known to PyStemmer.
     """
 
-    lemmatize: bool = True
-    stem: bool = True
-    stopwords: bool = True
-    split_hyphens: bool = True
-    fold_accents: bool = True
-    language: str = "english"
+    lemmatize: bool
+    stem: bool
+    stopwords: bool
+    split_hyphens: bool
+    fold_accents: bool
+    language: str
 
     def __post_init__(self) -> None:
         for name in ("lemmatize", "stem", "stopwords", "split_hyphens", "fold_accents"):
@@ -255,3 +253,8 @@ def clean_question(text: str) -> str:
     """A question as we search it: control characters removed, white space collapsed."""
     text = _CONTROL_RE.sub(" ", unicodedata.normalize("NFC", text))
     return " ".join(text.split())
+
+
+def slugify(text: str, fallback: str) -> str:
+    """A lowercase ASCII id made of ``text``'s letters and digits, or ``fallback`` when none."""
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or fallback

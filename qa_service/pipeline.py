@@ -1,0 +1,166 @@
+"""The pipeline: a question analysed once, then retrieve -> re-rank -> read -> decide.
+
+Each stage is a small object behind a protocol, built from plain arguments; :func:`build_pipeline`
+is the one place settings become stages. The web app, the CLI and the evaluation all call
+:meth:`Pipeline.answer` (or :meth:`Pipeline.ask`, which also cleans its input).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Protocol, Sequence
+
+from .config import Settings
+from .decide import CoverageAbstainer
+from .errors import BadRequest, SettingsError
+from .index import Index
+from .ingest import load_corpus
+from .query import QueryAnalyser
+from .read import SentenceReader
+from .rerank import SentenceReranker
+from .text import Tokenizer, clean_question
+from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
+                     QueryTerm)
+
+__all__ = ["Abstainer", "Pipeline", "Reader", "Reranker", "Retriever", "build_pipeline", "build_tokenizer"]
+
+
+class Retriever(Protocol):
+    def search(self, query: Query, k: int) -> list[Hit]: ...
+
+
+class Reranker(Protocol):
+    depth: int  # how many hits it wants from the retriever
+
+    def rerank(self, query: Query, hits: list[Hit]) -> list[Hit]: ...
+
+
+class Reader(Protocol):
+    def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None: ...
+
+
+class Abstainer(Protocol):
+    def decide(self, query: Query, hits: list[Hit], sentence: AnswerSentence | None) -> Abstention | None: ...
+
+
+class Pipeline:
+    """A corpus, its index, and the stages that answer questions over it."""
+
+    def __init__(self, corpus: Corpus, index: Index, analyser: QueryAnalyser, reranker: Reranker, reader: Reader,
+                 abstainer: Abstainer, *, top_k: int, retriever: Retriever | None = None) -> None:
+        self.corpus = corpus
+        self.index = index
+        self.analyser = analyser
+        self.retriever: Retriever = retriever or index
+        self.reranker = reranker
+        self.reader = reader
+        self.abstainer = abstainer
+        self.top_k = top_k
+
+    def warm_up(self) -> None:
+        """Load what the stages need now, not during the first question."""
+        for stage in (self.analyser, self.retriever, self.reranker, self.reader, self.abstainer):
+            warm_up = getattr(stage, "warm_up", None)
+            if callable(warm_up):
+                warm_up()
+
+    def ask(self, question: str, history: Sequence[str | Exchange] = (), top_k: int | None = None) -> Answer:
+        """Answer a question as typed: it and the earlier questions are cleaned first."""
+        cleaned = clean_question(question)
+        if not cleaned:
+            raise BadRequest("the question is empty", code="invalid_field")
+        exchanges = []
+        for item in history:
+            if isinstance(item, Exchange):
+                exchanges.append(item)
+            elif clean_question(item):
+                exchanges.append(Exchange(clean_question(item)))
+        return self.answer(cleaned, exchanges, top_k)
+
+    def answer(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Answer:
+        """Answer a cleaned question after the conversation's earlier exchanges (oldest first).
+
+        An exchange without its answer (a client that sent only questions) gets it computed
+        once here, without highlights, and only when the question leans on it.
+        """
+        started = time.perf_counter()
+        k = top_k or self.top_k
+        query = self._analyse(question, list(self.analyser.window(history)), k, {}, {})
+        hits = self._rank(query, k)
+        sentence = self.reader.read(query, hits)
+        abstention = self.abstainer.decide(query, hits, sentence)
+        passages = tuple(
+            PassageResult(h, self.corpus.title(h.passage.document), tuple(self.index.highlights(h.position, query.asked)))
+            for h in hits[:k]
+        )
+        return Answer(
+            question=question,
+            answer=sentence if abstention is None else None,
+            abstention=abstention,
+            passages=passages,
+            took_ms=(time.perf_counter() - started) * 1000,
+            follow_up=query.follow_up,
+            context=query.context,
+            missing=() if abstention is not None and abstention.reason == "no_terms" else query.missing,
+        )
+
+    def analyse(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Query:
+        """The query the pipeline would answer (for explanations and tests)."""
+        return self._analyse(question, list(self.analyser.window(history)), top_k or self.top_k, {}, {})
+
+    def _rank(self, query: Query, k: int) -> list[Hit]:
+        return self.reranker.rerank(query, self.retriever.search(query, max(k, self.reranker.depth)))
+
+    def _analyse(self, question: str, window: list[Exchange], k: int, memo: dict[str, tuple[QueryTerm, ...]],
+                 answers: dict[int, Exchange]) -> Query:
+        def previous() -> Exchange | None:
+            return self._answer_of(window, len(window) - 1, k, memo, answers) if window else None
+
+        return self.analyser.analyse(question, window, previous, memo)
+
+    def _answer_of(self, window: list[Exchange], i: int, k: int, memo: dict[str, tuple[QueryTerm, ...]],
+                   answers: dict[int, Exchange]) -> Exchange:
+        """The exchange at ``window[i]`` with its answer: as sent, or computed from the ones before it."""
+        exchange = window[i]
+        if exchange.answered:
+            return exchange
+        if i not in answers:
+            query = self._analyse(exchange.question, window[:i], k, memo, answers)
+            hits = self._rank(query, k)
+            sentence = self.reader.read(query, hits)
+            if sentence is None or self.abstainer.decide(query, hits, sentence) is not None:
+                answers[i] = Exchange(exchange.question, None, answered=True)
+            else:
+                answers[i] = Exchange(exchange.question, sentence.text, sentence.passage_id, sentence.start, True)
+        return answers[i]
+
+
+def build_tokenizer(settings: Settings) -> Tokenizer:
+    """The tokeniser the settings describe."""
+    try:
+        return Tokenizer(lemmatize=settings.lemmatize, stem=settings.stem, stopwords=settings.stopwords,
+                         split_hyphens=settings.split_hyphens, fold_accents=settings.fold_accents,
+                         language=settings.language)
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline:
+    """The one place settings become stages: the corpus (from ``settings.corpus_dir`` unless
+    given), its index, and every stage with its plain arguments."""
+    if corpus is None:
+        corpus = load_corpus(Path(settings.corpus_dir))
+    tokenizer = build_tokenizer(settings)
+    titles = [t for d in corpus.documents for t in tokenizer.terms(d.title)]
+    index = Index(corpus.passages, tokenizer, scorer=settings.scorer, k1=settings.k1, b=settings.b,
+                  delta=settings.delta, extra_terms=titles)
+    analyser = QueryAnalyser(tokenizer, index, word_prior=settings.word_prior, history_weight=settings.history_weight,
+                             max_turns=settings.max_turns, answer_weight=settings.answer_weight)
+    return Pipeline(
+        corpus, index, analyser,
+        SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth),
+        SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight),
+        CoverageAbstainer(min_coverage=settings.min_coverage),
+        top_k=settings.top_k,
+    )

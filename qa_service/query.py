@@ -1,0 +1,223 @@
+"""The query analyser: a question and the conversation before it, analysed once into a :class:`Query`.
+
+Each text of the conversation is tokenised once; every later stage reads the query's terms,
+priors, coverage, missing words, answer kind and turns instead of looking at the text again.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Callable, Protocol, Sequence
+
+import wordfreq
+
+from .text import Tokenizer
+from .values import Exchange, Query, QueryTerm, Turn
+
+__all__ = ["KIND_PATTERNS", "QueryAnalyser", "Vocabulary", "informativeness", "word_prior"]
+
+# Pronouns that point back to an earlier turn when the question names nobody itself.
+_PRONOUNS = frozenset("he she they him her them his hers their theirs it its this that these those there then".split())
+# Pronouns for a person: with no name before them in the question, they point at an earlier turn.
+_PERSONAL_RE = re.compile(r"\b(he|she|him|her|his|hers|himself|herself)\b", re.IGNORECASE)
+_CONNECTIVES = ("and ", "but ", "so ", "also ", "what about ", "how about ", "what else", "anything else")
+_WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
+_SENTENCE_START_RE = re.compile(r"(^|[.!?:;]\s*|[\"“(]\s*)$")  # what comes before a sentence's first word
+_NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+# The word naming the kind of answer wanted: "what year", "which city", "how many people".
+_ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
+
+# What a sentence must hold to be the kind of answer asked for.
+KIND_PATTERNS: dict[str, re.Pattern[str]] = {
+    "date": re.compile(
+        r"\b(1[5-9]\d\d|20\d\d|January|February|March|April|May|June|July|August|September|October|"
+        r"November|December|Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday|yesterday|today|"
+        r"tomorrow|century|decade)\b"),
+    "number": re.compile(r"\d+(?:[.,]\d+)*|\b(one|two|three|four|five|six|seven|eight|nine|ten|hundred|thousand|"
+                         r"million|billion|dozen)\b", re.IGNORECASE),
+    "name": _NAME_RE,
+}
+_KIND_QUESTIONS = (
+    ("date", re.compile(r"\b(when|what year|which year|what date|what day|how long ago)\b")),
+    ("number", re.compile(r"\bhow (much|many|old|long|far)\b")),
+    ("name", re.compile(r"\b(who|whom|whose)\b")),
+)
+
+
+class Vocabulary(Protocol):
+    """What the analyser asks of the index."""
+
+    def known(self, term: str) -> bool: ...
+
+    def similar(self, term: str) -> list[str]: ...
+
+
+@lru_cache(maxsize=100_000)
+def informativeness(word: str) -> float:
+    """How much a word tells, from its frequency in English: about 1 for "the", 6 for "Zakharova"."""
+    zipf = wordfreq.zipf_frequency(word.casefold().replace("’", "'"), "en")
+    return max(0.5, 8.0 - zipf)
+
+
+def word_prior(word: str, scale: float) -> float:
+    """A query word's weight: 1 for a telling word, less for an everyday one ("go" about 0.35
+    at scale 4). In a short document BM25's IDF cannot tell "went" from "Lukashenko" when both
+    occur once; how common the word is in English at large can."""
+    if scale <= 0:
+        return 1.0
+    return min(1.0, informativeness(word) / scale)
+
+
+def answer_kind(question: str) -> str | None:
+    """The kind of answer a question asks for, from its question word."""
+    low = question.lower()
+    for kind, pattern in _KIND_QUESTIONS:
+        if pattern.search(low):
+            return kind
+    return None
+
+
+class QueryAnalyser:
+    """Turns a question and its conversation into a :class:`Query`.
+
+    Args:
+        tokenizer: the one tokeniser (the index's).
+        vocabulary: which terms the documents know, and near-spellings of those they don't.
+        word_prior: scale of the English-frequency prior on question words (0 = off).
+        history_weight: weight of each earlier turn relative to the one after it (0 = no follow-ups).
+        max_turns: how many earlier exchanges a follow-up can lean on.
+        answer_weight: weight of the previous answer sentence relative to the previous question.
+    """
+
+    def __init__(self, tokenizer: Tokenizer, vocabulary: Vocabulary, *, word_prior: float, history_weight: float,
+                 max_turns: int, answer_weight: float) -> None:
+        self.tokenizer = tokenizer
+        self.vocabulary = vocabulary
+        self.word_prior = word_prior
+        self.history_weight = history_weight
+        self.max_turns = max_turns
+        self.answer_weight = answer_weight
+
+    def warm_up(self) -> None:
+        """Load the word-frequency list now, not during the first question."""
+        informativeness("the")
+
+    def words(self, text: str, memo: dict[str, tuple[QueryTerm, ...]] | None = None) -> tuple[QueryTerm, ...]:
+        """Every word of ``text`` analysed: its term, what it searches for, its prior."""
+        if memo is not None and text in memo:
+            return memo[text]
+        asked_for = {m.start(1) for m in _ASKED_FOR_RE.finditer(text)}
+        out = []
+        for token in self.tokenizer.tokens(text):
+            surface = text[token.start : token.end]
+            out.append(QueryTerm(
+                term=token.term, start=token.start, end=token.end,
+                searched=(token.term,) if self.vocabulary.known(token.term) else tuple(self.vocabulary.similar(token.term)),
+                prior=word_prior(surface, self.word_prior), information=informativeness(surface),
+                asked_for=token.start in asked_for,
+            ))
+        words = tuple(out)
+        if memo is not None:
+            memo[text] = words
+        return words
+
+    def window(self, history: Sequence[Exchange]) -> Sequence[Exchange]:
+        """The earlier exchanges a question may lean on: the last ``max_turns``."""
+        return history[-self.max_turns :] if self.max_turns else ()
+
+    def is_follow_up(self, text: str, words: Sequence[QueryTerm] | None = None) -> bool:
+        """Whether a question leans on earlier turns: it opens with a connective, names too
+        little to stand alone, speaks of "he" or "she" before naming anyone, or uses another
+        pronoun while naming nobody and little else."""
+        if text.lower().startswith(_CONNECTIVES):
+            return True
+        personal = _PERSONAL_RE.search(text)
+        if personal and not _NAME_RE.search(text[: personal.start()]):
+            return True
+        words = self.words(text) if words is None else words
+        known = {w.term for w in words if w.known}
+        if len(known) <= 1:
+            return True
+        pronoun = any(w.lower() in _PRONOUNS for w in _WORD_RE.findall(text))
+        return pronoun and len(known) <= 2 and not _NAME_RE.search(text)
+
+    def analyse(
+        self,
+        question: str,
+        history: Sequence[Exchange] = (),
+        previous_answer: Callable[[], Exchange | None] | None = None,
+        memo: dict[str, tuple[QueryTerm, ...]] | None = None,
+    ) -> Query:
+        """The query for ``question`` (already cleaned) after ``history`` (oldest first).
+
+        ``previous_answer`` gives the last exchange with its answer; it is called only when
+        the question leans on the conversation, so a stand-alone question costs nothing more.
+        """
+        memo = {} if memo is None else memo
+        words = self.words(question, memo)
+        turns = [Turn(question, 1.0, "question", words)]
+        weight = 1.0
+        current, current_words = question, words
+        for earlier in reversed(self.window(history)):
+            # Once in a conversation, an earlier "he" or "she" reaches back too, named or not
+            # ("Which Ukrainian town did he visit?": "Ukrainian" is not who "he" is).
+            leans = self.is_follow_up(current, current_words) or (len(turns) > 1 and _PERSONAL_RE.search(current))
+            if not leans or not earlier.question:
+                break
+            weight *= self.history_weight
+            if weight <= 0:
+                break
+            current, current_words = earlier.question, self.words(earlier.question, memo)
+            turns.append(Turn(current, weight, "earlier", current_words))
+        previous = previous_answer() if len(turns) > 1 and previous_answer is not None else None
+        if previous is not None and previous.answer:
+            # "she", "there", "that" often point at what the last answer said, not only at the last question.
+            turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer",
+                              self.words(previous.answer, memo)))
+        weights: dict[str, float] = {}
+        for turn in turns:
+            for term, prior in zip(turn.terms, turn.priors):
+                weights[term] = max(weights.get(term, 0.0), turn.weight * prior)
+        missing, names = self._missing(question, words)
+        return Query(
+            text=question, turns=tuple(turns), weights=weights, kind=answer_kind(question),
+            coverage=self._coverage(turns), missing=missing, names=names,
+            previous=previous if previous is not None and previous.answer else None,
+        )
+
+    def _missing(self, question: str, words: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The question's words (as written) whose terms no document contains, and those of
+        them that are names: capitalised where a sentence does not start."""
+        missing: list[str] = []
+        names: list[str] = []
+        for w in words:
+            word = question[w.start : w.end]
+            if w.known or word in missing or "-" in w.term:
+                continue
+            missing.append(word)
+            if word[0].isupper() and not _SENTENCE_START_RE.search(question[: w.start]):
+                names.append(word)
+        return tuple(missing), tuple(names)
+
+    def _coverage(self, turns: Sequence[Turn]) -> float:
+        """Share of the question's information that the documents contain (1.0 = all of it).
+
+        Each word counts by how rare it is in English at large (wordfreq): in a short document
+        most everyday words are missing by chance, so a missing "article" or "year" says little,
+        while a missing "injured" or "tallest" says the document is about something else.
+        Earlier turns of a follow-up count with their weight. The word naming the kind of
+        answer ("what *year*") need not be in the text.
+        """
+        total = found = 0.0
+        for turn in turns:
+            for w in turn.words:
+                if "-" in w.term and self.tokenizer.split_hyphens:
+                    continue  # a hyphenated word counts through its parts
+                if not w.known and w.asked_for:
+                    continue
+                weight = turn.weight * w.information
+                total += weight
+                if w.known:
+                    found += weight
+        return found / total if total else 0.0

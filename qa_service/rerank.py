@@ -1,0 +1,55 @@
+"""The re-ranker: passages whose question terms meet in one sentence move up.
+
+BM25 scores a passage as a bag of words, but an answer usually sits in a single sentence.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from .values import Hit, Query, Span
+
+__all__ = ["SentenceReranker"]
+
+
+class SentenceIndex(Protocol):
+    """What the re-ranker asks of the index."""
+
+    def rarity(self, term: str) -> float: ...
+
+    def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]: ...
+
+
+class SentenceReranker:
+    """Adds ``weight`` x the top score x the share of the query (by rarity) that a passage's
+    best sentence holds, to each of the first ``depth`` hits.
+
+    Args:
+        index: sentence terms and term rarity.
+        weight: how much the best sentence counts (0 = keep the retriever's order).
+        depth: how many hits the retriever should hand over.
+    """
+
+    def __init__(self, index: SentenceIndex, *, weight: float, depth: int) -> None:
+        self.index = index
+        self.weight = weight
+        self.depth = depth
+
+    def rerank(self, query: Query, hits: list[Hit]) -> list[Hit]:
+        alpha = self.weight
+        if not hits or alpha <= 0:
+            return hits
+        rarity = {t: self.index.rarity(t) for t in query.weights}
+        mass = sum(w * rarity[t] for t, w in query.weights.items()) or 1.0
+        top = hits[0].score if hits[0].score > 0 else 1.0
+        bonus = [alpha * top * self._coverage(h.position, query, rarity, mass) for h in hits]
+        rescored = [h.score + b for h, b in zip(hits, bonus)]
+        order = sorted(range(len(hits)), key=lambda i: (-rescored[i], i))
+        return [Hit(hits[i].passage, hits[i].position, rescored[i], rank, hits[i].matched,
+                    {**hits[i].scores, "sentence": bonus[i]})
+                for rank, i in enumerate(order, start=1)]
+
+    def _coverage(self, position: int, query: Query, rarity: dict[str, float], mass: float) -> float:
+        """Share of the query's rarity mass found in the passage's best sentence."""
+        return max((sum(w * rarity[t] for t, w in query.weights.items() if t in terms) / mass
+                    for _, terms in self.index.sentences(position)), default=0.0)

@@ -1,0 +1,261 @@
+"""The value types every stage shares: what is read, searched, asked and answered.
+
+Frozen and plain, so a stage can hand them on without copying and a test can build them by hand.
+Nothing here imports another module of ours.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Mapping, NamedTuple
+
+__all__ = [
+    "Abstention",
+    "Answer",
+    "AnswerSentence",
+    "Corpus",
+    "Document",
+    "Exchange",
+    "Hit",
+    "Passage",
+    "PassageResult",
+    "Query",
+    "QueryTerm",
+    "Question",
+    "Span",
+    "Turn",
+]
+
+
+class Span(NamedTuple):
+    """A half-open character range ``[start, end)`` in some text."""
+
+    start: int
+    end: int
+
+
+# ---------------------------------------------------------------- the corpus
+
+
+@dataclass(frozen=True)
+class Passage:
+    """A span of a document's cleaned text, the unit we rank."""
+
+    id: str
+    document: str
+    index: int
+    start: int
+    end: int
+    text: str
+
+    @property
+    def words(self) -> int:
+        return len(self.text.split())
+
+
+@dataclass(frozen=True)
+class Document:
+    id: str
+    title: str
+    source: str
+    sha256: str
+    text: str
+
+
+@dataclass(frozen=True)
+class Question:
+    """A question of a question set, with what counts as answering it."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...]
+    type: str = "fact"
+    history: tuple[str, ...] = ()
+    gold_passages: tuple[str, ...] = ()  # when known exactly (SQuAD); else relevance comes from answers
+    evidences: tuple[str, ...] = ()
+    pool: str = ""  # the document whose passages are ranked (SQuAD per-article pool), "" = all
+
+    @property
+    def answerable(self) -> bool:
+        return bool(self.answers)
+
+
+@dataclass(frozen=True)
+class Corpus:
+    """Documents, their passages in order, and the corpus's own question set (may be empty)."""
+
+    documents: tuple[Document, ...]
+    passages: tuple[Passage, ...]
+    questions: tuple[Question, ...] = ()
+
+    @cached_property
+    def _documents_by_id(self) -> dict[str, Document]:
+        return {d.id: d for d in self.documents}
+
+    def document(self, doc_id: str) -> Document | None:
+        return self._documents_by_id.get(doc_id)
+
+    def title(self, doc_id: str) -> str:
+        """The document's title, or its id when it has none we know."""
+        doc = self.document(doc_id)
+        return doc.title if doc is not None else doc_id
+
+
+# ---------------------------------------------------------------- the question
+
+
+class QueryTerm(NamedTuple):
+    """One word of a turn's text, analysed once: what it is indexed as and what it weighs."""
+
+    term: str  # the tokeniser's term
+    start: int  # span of the word in the turn's text
+    end: int
+    searched: tuple[str, ...]  # indexed terms it stands for: itself, near-spellings, or () when unknown
+    prior: float  # weight in the query: 1 for a telling word, less for an everyday one
+    information: float  # how much the word tells in English at large (coverage counts it)
+    asked_for: bool = False  # names the kind of answer ("what *year*"), so it need not be in the text
+
+    @property
+    def known(self) -> bool:
+        return bool(self.searched)
+
+
+@dataclass(frozen=True)
+class Turn:
+    """A text of the conversation and the weight its terms carry in the query.
+
+    ``role`` is ``question`` (what is asked now), ``earlier`` (an earlier question it leans
+    on) or ``answer`` (the previous answer sentence, which helps rank but never selects passages).
+    """
+
+    text: str
+    weight: float
+    role: str
+    words: tuple[QueryTerm, ...]
+
+    @property
+    def terms(self) -> tuple[str, ...]:
+        """The terms searched, one per word or near-spelling (unknown words keep their own term)."""
+        return tuple(t for w in self.words for t in (w.searched or (w.term,)))
+
+    @property
+    def priors(self) -> tuple[float, ...]:
+        return tuple(w.prior for w in self.words for _ in (w.searched or (w.term,)))
+
+
+@dataclass(frozen=True)
+class Exchange:
+    """An earlier turn of a conversation: the question, and the answer given when known.
+
+    ``passage_id``/``start`` locate the answer sentence when the client sends them back, so
+    the same sentence is recognised even if its text occurs twice.
+    """
+
+    question: str
+    answer: str | None = None
+    passage_id: str | None = None
+    start: int | None = None
+    answered: bool = False  # whether ``answer`` is known (None then means "abstained")
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question analysed once, with the turns of the conversation it leans on.
+
+    Every stage reads this; none re-tokenises the question.
+    """
+
+    text: str
+    turns: tuple[Turn, ...]
+    weights: Mapping[str, float]  # per searched term: the largest turn weight x prior it has
+    kind: str | None  # the kind of answer asked for: "date", "number", "name" or None
+    coverage: float  # share of the question's information the documents hold (1.0 = all)
+    missing: tuple[str, ...]  # the question's words (as written) no document contains
+    names: tuple[str, ...]  # those of them that are names: capitalised inside a sentence
+    previous: Exchange | None = None  # the answer just given, which a follow-up should not repeat
+
+    @property
+    def question(self) -> Turn:
+        return self.turns[0]
+
+    @property
+    def follow_up(self) -> bool:
+        return len(self.turns) > 1
+
+    @property
+    def context(self) -> tuple[str, ...]:
+        """The earlier questions this one leans on, most recent first."""
+        return tuple(t.text for t in self.turns[1:] if t.role == "earlier")
+
+    @cached_property
+    def asked(self) -> frozenset[str]:
+        """Terms of the conversation's questions: a passage must hold one to be returned."""
+        return frozenset(t for turn in self.turns if turn.role != "answer" for t in turn.terms)
+
+    @cached_property
+    def own(self) -> frozenset[str]:
+        """Terms of the question itself."""
+        return frozenset(self.question.terms)
+
+
+# ---------------------------------------------------------------- the answer
+
+
+@dataclass(frozen=True)
+class Hit:
+    """A passage that matched, its ranking score, each stage's score by name, and the query
+    terms it contains. ``scores["bm25"]`` is rank-bm25's own score for the question's terms."""
+
+    passage: Passage
+    position: int  # in the index, for stages that keep per-passage data
+    score: float  # what the passages are ordered by
+    rank: int
+    matched: frozenset[str]
+    scores: Mapping[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class AnswerSentence:
+    """The sentence that answers the question, and where it is in its passage."""
+
+    text: str
+    passage_id: str
+    score: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Abstention:
+    """Why there is no answer, as data: ``reason`` is one of :data:`REASONS`; ``missing``
+    holds the words behind it (the names never mentioned, or the missing words)."""
+
+    reason: str
+    missing: tuple[str, ...] = ()
+    coverage: float | None = None
+
+    REASONS = ("no_terms", "missing_names", "low_coverage", "no_match")
+
+    def __post_init__(self) -> None:
+        if self.reason not in self.REASONS:
+            raise ValueError(f"unknown abstention reason {self.reason!r}")
+
+
+@dataclass(frozen=True)
+class PassageResult:
+    hit: Hit
+    document_title: str
+    highlights: tuple[Span, ...]
+
+
+@dataclass(frozen=True)
+class Answer:
+    question: str
+    answer: AnswerSentence | None
+    abstention: Abstention | None
+    passages: tuple[PassageResult, ...]
+    took_ms: float
+    follow_up: bool = False
+    context: tuple[str, ...] = ()  # earlier questions that shaped this answer
+    missing: tuple[str, ...] = ()  # question words the documents do not contain
