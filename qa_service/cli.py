@@ -9,20 +9,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
-from .config import SETTINGS, Settings, SettingsError, load_settings
+from .config import SETTINGS, Settings, load_settings
+from .errors import EvalError, QAError, SettingsError
 
 __all__ = ["main"]
-
-# Which settings each command takes as flags.
-_COMMAND_SETTINGS = {
-    "index": ("passage_words",),
-    "serve": ("corpus", "host", "port", "threads", "scorer", "k1", "b", "delta", "lemmatize", "stem", "stopwords",
-              "split_hyphens", "fold_accents", "language", "top_k", "min_coverage", "sentence_weight", "history_weight"),
-    "ask": ("corpus", "scorer", "k1", "b", "delta", "lemmatize", "stem", "stopwords", "split_hyphens",
-            "fold_accents", "language", "top_k", "min_coverage", "sentence_weight", "history_weight"),
-}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -30,12 +22,13 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
-def _add_settings(parser: argparse.ArgumentParser, names: Sequence[str]) -> None:
+def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
+    """A flag for every setting the command takes, as :data:`SETTINGS` says."""
     for setting in SETTINGS:
-        if setting.name in names:
+        if command in setting.commands:
             default = "bundled corpus/" if setting.name == "corpus" else setting.default
             parser.add_argument(setting.flag, dest=setting.name, default=None, metavar=setting.name.upper(),
-                                help=f"{setting.help} (default: {default}; env {setting.env})")
+                                help=f"{setting.help} (default: {default}; {setting.rule}; env {setting.env})")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -45,17 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     index = commands.add_parser("index", help="prepare a corpus folder from .txt, .md or .html documents")
     index.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="source files or folders")
     index.add_argument("--out", type=Path, required=True, help="folder to write the corpus to")
-    _add_settings(index, _COMMAND_SETTINGS["index"])
+    _add_settings(index, "index")
 
     serve = commands.add_parser("serve", help="serve the chat page and the JSON API with waitress")
-    _add_settings(serve, _COMMAND_SETTINGS["serve"])
+    _add_settings(serve, "serve")
 
     ask = commands.add_parser("ask", help="answer one question in the terminal")
     ask.add_argument("question", help="the question")
     ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
                      help="an earlier question of the conversation (repeat, oldest first)")
     ask.add_argument("--json", action="store_true", help="print the same JSON as the API")
-    _add_settings(ask, _COMMAND_SETTINGS["ask"])
+    _add_settings(ask, "ask")
     ev = commands.add_parser("eval", help="measure answer quality on a question set")
     ev.add_argument("--questions", type=Path, metavar="FILE",
                     help="question set, JSON Lines (default: questions.jsonl in the corpus folder)")
@@ -71,11 +64,11 @@ def _parser() -> argparse.ArgumentParser:
     ev.add_argument("--grid", nargs="+", default=[], metavar="NAME=V1,V2",
                     help="compare settings side by side, e.g. scorer=okapi,plus k1=1.2,1.5 passage_words=40,80")
     ev.add_argument("--no-baseline", dest="baseline", action="store_false", help="skip the rank-bm25 baseline")
-    _add_settings(ev, _COMMAND_SETTINGS["ask"])
+    _add_settings(ev, "eval")
     return parser
 
 
-def _settings(args: argparse.Namespace) -> Settings:
+def _settings(args: argparse.Namespace) -> Any:
     overrides = {s.name: getattr(args, s.name) for s in SETTINGS if getattr(args, s.name, None) is not None}
     return load_settings(overrides)
 
@@ -95,17 +88,21 @@ def _index(args: argparse.Namespace) -> int:
 def _serve(args: argparse.Namespace) -> int:
     import waitress
 
-    from .answer import Engine
+    from .pipeline import build_pipeline
     from .web import create_app
 
     settings = _settings(args)
-    engine = Engine.from_settings(settings)
-    app = create_app(engine)
-    server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
-                                    max_request_body_size=1024 * 1024)
+    pipeline = build_pipeline(settings)
+    pipeline.warm_up()
+    app = create_app(pipeline)
+    try:
+        server = waitress.create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
+                                        max_request_body_size=1024 * 1024)
+    except OSError as exc:
+        raise SettingsError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})") from None
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     port = server.effective_port  # type: ignore[union-attr]
-    print(f"qa-service: {len(engine.corpus.passages)} passages from {len(engine.corpus.documents)} document(s) "
+    print(f"qa-service: {len(pipeline.corpus.passages)} passages from {len(pipeline.corpus.documents)} document(s) "
           f"in {settings.corpus_dir}", flush=True)
     print(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
     try:
@@ -116,19 +113,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _ask(args: argparse.Namespace) -> int:
-    from .answer import Engine
-    from .web import answer_json
+    from . import contract
+    from .pipeline import build_pipeline
 
     settings = _settings(args)
-    engine = Engine.from_settings(settings)
-    answer = engine.ask(args.question, history=args.history, top_k=settings.top_k)
+    asked = contract.parse_ask_body({"question": args.question, "history": args.history})
+    pipeline = build_pipeline(settings)
+    answer = pipeline.answer(asked.question, asked.history, settings.top_k)
     if args.json:
-        print(json.dumps(answer_json(answer), ensure_ascii=False, indent=2))
+        print(json.dumps(contract.answer_to_json(answer), ensure_ascii=False, indent=2))
         return 0
     if answer.answer is not None:
         print(f"{answer.answer.text}\n  [{answer.answer.passage_id}]")
     else:
-        print(f"Not in the document. {answer.message}")
+        print(f"Not in the document. {contract.render_message(answer)}")
     for result in answer.passages:
         p = result.hit.passage
         print(f"\n#{result.hit.rank} {p.id}  score {result.hit.score:.2f}\n  {p.text}")
@@ -137,33 +135,33 @@ def _ask(args: argparse.Namespace) -> int:
 
 def _eval(args: argparse.Namespace) -> int:
     from . import evaluate as ev
-    from .ingest import load_corpus
+    from .ingest import load_corpus, load_questions
 
     settings = _settings(args)
     try:
         ks = sorted({int(k) for k in args.k.split(",") if k.strip()})
     except ValueError:
-        raise ev.EvalError(f"--k {args.k!r}: expected whole numbers like 1,3,5,10") from None
+        raise EvalError(f"--k {args.k!r}: expected whole numbers like 1,3,5,10") from None
     if not ks or ks[0] < 1:
-        raise ev.EvalError("--k: cut-offs must be whole numbers of at least 1")
+        raise EvalError("--k: cut-offs must be whole numbers of at least 1")
     if args.squad:
         if args.url:
-            raise ev.EvalError("--squad ranks its own articles; it cannot be combined with --url")
+            raise EvalError("--squad ranks its own articles; it cannot be combined with --url")
         corpus, questions = ev.load_squad(args.squad)
         per_pool, name = args.pool == "article", f"qa-service on {args.squad.name} ({args.pool} pool)"
     else:
         corpus = None if args.url else load_corpus(settings.corpus_dir)
-        questions = ev.load_questions(args.questions or settings.corpus_dir / "questions.jsonl")
+        questions = load_questions(args.questions or settings.corpus_dir / "questions.jsonl")
         per_pool, name = False, "qa-service" if not args.url else f"qa-service at {args.url}"
 
     if args.grid:
         if args.url:
-            raise ev.EvalError("--grid changes settings in-process; it cannot be combined with --url")
+            raise EvalError("--grid changes settings in-process; it cannot be combined with --url")
         rows = []
         for combo in ev.parse_grid(args.grid):
             words = combo.pop("passage_words", None)
             if words is not None and args.squad:
-                raise ev.EvalError("passage_words cannot vary with --squad: its passages are the paragraphs")
+                raise EvalError("passage_words cannot vary with --squad: its passages are the paragraphs")
             grid_corpus = ev.regrouped(corpus, int(words)) if words is not None else corpus
             report = ev.evaluate(questions, grid_corpus, settings.replace(**combo), per_pool=per_pool, ks=ks,
                                  baseline=False)
@@ -182,7 +180,10 @@ def _eval(args: argparse.Namespace) -> int:
     else:
         print(ev.format_report(report))
     if args.html:
-        args.html.write_text(ev.html_report(report), encoding="utf-8")
+        try:
+            args.html.write_text(ev.html_report(report), encoding="utf-8")
+        except OSError as exc:
+            raise EvalError(f"{args.html}: cannot write the report ({exc.strerror or exc})") from None
         print(f"wrote {args.html}", file=sys.stderr)
     if broken:
         for line in broken:
@@ -192,18 +193,12 @@ def _eval(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    from .index import EmptyCorpusError
-    from .ingest import CorpusError, IngestError
-
     args = _parser().parse_args(argv)
     handlers = {"index": _index, "serve": _serve, "ask": _ask, "eval": _eval}
     try:
         return handlers[args.command](args)
-    except (IngestError, CorpusError, SettingsError, EmptyCorpusError, ValueError) as exc:
-        print(f"qa-service {args.command}: error: {exc}", file=sys.stderr)
-        return 1
-    except OSError as exc:
-        print(f"qa-service {args.command}: error: {exc.strerror or exc}", file=sys.stderr)
+    except QAError as exc:
+        print(f"qa-service {args.command}: error: {exc.message}", file=sys.stderr)
         return 1
 
 

@@ -6,7 +6,7 @@ Two kinds of question set:
 - SQuAD v1.1/v2.0 JSON: each article a document, each paragraph a passage; the gold passage is
   the paragraph a question came from.
 
-Either is asked through a :class:`Asker` (the engine in-process, or a server over HTTP) and
+Either is asked through a :class:`Asker` (the pipeline in-process, or a server over HTTP) and
 scored by the same metric functions. A rank-bm25 baseline with whitespace tokens runs on the
 same passages for comparison.
 """
@@ -28,14 +28,16 @@ from typing import Any, Callable, Iterable, Protocol, Sequence
 
 from rank_bm25 import BM25Okapi
 
-from .answer import Engine
+from . import contract
 from .config import Settings, load_settings
-from .ingest import Corpus, Document, Passage, load_corpus, split_passages
+from .errors import EvalError
+from .ingest import load_corpus, load_questions, split_passages
+from .pipeline import Pipeline, build_pipeline
+from .text import slugify
+from .values import Answer, Corpus, Document, Passage, Question
 
 __all__ = [
-    "EvalError",
     "Outcome",
-    "Question",
     "Report",
     "evaluate",
     "load_questions",
@@ -45,27 +47,6 @@ __all__ = [
 ]
 
 KS_DEFAULT = (1, 3, 5, 10)
-QUESTION_TYPES = ("fact", "why", "how", "paraphrase", "unanswerable", "followup")
-
-
-class EvalError(ValueError):
-    """A question set or an evaluation target cannot be used; the message says which and why."""
-
-
-@dataclass(frozen=True)
-class Question:
-    id: str
-    question: str
-    answers: tuple[str, ...]
-    type: str = "fact"
-    history: tuple[str, ...] = ()
-    gold_passages: tuple[str, ...] = ()  # when known exactly (SQuAD); else relevance comes from answers
-    evidences: tuple[str, ...] = ()
-    pool: str = ""  # the document whose passages are ranked (SQuAD per-article pool), "" = all
-
-    @property
-    def answerable(self) -> bool:
-        return bool(self.answers)
 
 
 @dataclass(frozen=True)
@@ -102,51 +83,6 @@ def contains_answer(text: str | None, answers: Iterable[str]) -> bool:
     return any(_norm(a) in norm for a in answers if a.strip())
 
 
-def load_questions(path: Path) -> list[Question]:
-    """Our JSON Lines question set (schema in the README); :class:`EvalError` names the bad line."""
-    if not path.is_file():
-        raise EvalError(f"{path}: question file not found")
-    questions: list[Question] = []
-    seen: set[str] = set()
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except UnicodeDecodeError:
-        raise EvalError(f"{path}: not valid UTF-8") from None
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        where = f"{path}:{number}"
-        try:
-            r = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise EvalError(f"{where}: invalid JSON ({exc.msg})") from None
-        if not isinstance(r, dict):
-            raise EvalError(f"{where}: expected a JSON object")
-        qid, text = r.get("id"), r.get("question")
-        answers, history = r.get("answers", []), r.get("history", [])
-        if not isinstance(qid, str) or not qid or qid in seen:
-            raise EvalError(f"{where}: 'id' must be a unique non-empty string")
-        if not isinstance(text, str) or not text.strip():
-            raise EvalError(f"{where}: 'question' must be a non-empty string")
-        for name, value in (("answers", answers), ("history", history), ("passages", r.get("passages", []))):
-            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-                raise EvalError(f"{where}: '{name}' must be a list of strings")
-        qtype = r.get("type", "fact" if answers else "unanswerable")
-        if qtype not in QUESTION_TYPES:
-            raise EvalError(f"{where}: 'type' must be one of {', '.join(QUESTION_TYPES)}")
-        if (qtype == "unanswerable") != (not answers):
-            raise EvalError(f"{where}: unanswerable questions, and only they, have no answers")
-        seen.add(qid)
-        questions.append(Question(qid, text, tuple(answers), qtype, tuple(history), tuple(r.get("passages", []))))
-    if not questions:
-        raise EvalError(f"{path}: no questions")
-    return questions
-
-
-def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "article"
-
-
 def load_squad(path: Path) -> tuple[Corpus, list[Question]]:
     """SQuAD v1.1/v2.0 JSON as a corpus (article = document, paragraph = passage) and questions."""
     try:
@@ -160,7 +96,7 @@ def load_squad(path: Path) -> tuple[Corpus, list[Question]]:
     documents, passages, questions = [], [], []
     try:
         for article in data["data"]:
-            slug = _slug(article["title"])
+            slug = slugify(article["title"], "article")
             text, doc_passages = "", []
             for number, paragraph in enumerate(article["paragraphs"], start=1):
                 start = len(text) + (2 if text else 0)
@@ -222,12 +158,15 @@ class Asker(Protocol):
         ...
 
 
-def engine_asker(engines: dict[str, Engine] | Engine) -> Asker:
+def _summary(a: Answer) -> tuple[list[tuple[str, str]], str | None, str | None]:
+    passages = [(r.hit.passage.id, r.hit.passage.text) for r in a.passages]
+    return passages, (a.answer.text if a.answer else None), (a.answer.passage_id if a.answer else None)
+
+
+def pipeline_asker(pipelines: dict[str, Pipeline] | Pipeline) -> Asker:
     def ask(q: Question, top_k: int):
-        engine = engines if isinstance(engines, Engine) else engines[q.pool]
-        a = engine.ask(q.question, history=q.history, top_k=top_k)
-        passages = [(r.hit.passage.id, r.hit.passage.text) for r in a.passages]
-        return passages, (a.answer.text if a.answer else None), (a.answer.passage_id if a.answer else None)
+        pipeline = pipelines if isinstance(pipelines, Pipeline) else pipelines[q.pool]
+        return _summary(pipeline.ask(q.question, history=q.history, top_k=top_k))
 
     return ask
 
@@ -248,10 +187,8 @@ def http_asker(url: str, timeout: float = 30.0) -> Asker:
         except ValueError:
             raise EvalError(f"{endpoint}: the answer is not JSON") from None
         try:
-            passages = [(p["id"], p["text"]) for p in data["passages"]]
-            answer = data["answer"]
-            return passages, (answer["text"] if answer else None), (answer["passage_id"] if answer else None)
-        except (KeyError, TypeError):
+            return _summary(contract.answer_from_json(data))
+        except ValueError:
             raise EvalError(f"{endpoint}: the answer does not have the API's shape") from None
 
     return ask
@@ -373,7 +310,10 @@ def fetch_corpus(url: str, timeout: float = 30.0) -> Corpus:
             raise EvalError(f"{endpoint}: cannot reach the server ({getattr(exc, 'reason', exc)})") from None
         except (ValueError, KeyError, TypeError):
             raise EvalError(f"{endpoint}: the answer does not have the API's shape") from None
-        passages.extend(Passage(p["id"], p["document"], p["index"], p["start"], p["end"], p["text"]) for p in batch)
+        try:
+            passages.extend(Passage(p["id"], p["document"], p["index"], p["start"], p["end"], p["text"]) for p in batch)
+        except (KeyError, TypeError):
+            raise EvalError(f"{endpoint}: the passages do not have the API's shape") from None
         offset += len(batch)
         if not batch or offset >= page.get("total", 0):
             break
@@ -454,9 +394,9 @@ def evaluate(
         if corpus is None:
             corpus = load_corpus(Path(settings.corpus_dir))
         if per_pool:
-            ask = engine_asker({pid: Engine(pool, settings) for pid, pool in _pools(corpus).items()})
+            ask = pipeline_asker({pid: build_pipeline(settings, pool) for pid, pool in _pools(corpus).items()})
         else:
-            ask = engine_asker(Engine(corpus, settings))
+            ask = pipeline_asker(build_pipeline(settings, corpus))
     if not per_pool:
         questions = [replace(q, pool="") for q in questions]
     depth = max(10, *ks)

@@ -1,27 +1,24 @@
-"""The web layer: routes, request checking, one JSON error shape, security headers.
+"""The web layer: routes, security headers, and the one error handler.
 
-No retrieval logic lives here: every answer comes from :meth:`Engine.ask`.
+No answering logic and no request rules live here: requests are parsed and answers are
+written by :mod:`qa_service.contract`, and answered by :meth:`Pipeline.answer`.
 """
 
 from __future__ import annotations
 
 import logging
-import math
-from typing import Any, Mapping
+from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
-from .answer import Answer, Engine, PassageResult
+from . import contract
 from .config import Settings
-from .ingest import Passage
-from .text import clean_question
+from .errors import BadRequest, NotFound, QAError, UnsupportedMedia
+from .pipeline import Pipeline, build_pipeline
 
-__all__ = ["ApiError", "answer_json", "create_app"]
+__all__ = ["create_app"]
 
-MAX_BODY_BYTES = 64 * 1024
-MAX_QUESTION_CHARS = 1000
-MAX_HISTORY = 50
 _log = logging.getLogger(__name__)
 
 CONTENT_SECURITY_POLICY = (
@@ -37,133 +34,42 @@ _SECURITY_HEADERS = {
     "Cross-Origin-Opener-Policy": "same-origin",
     "Permissions-Policy": "camera=(), microphone=(), geolocation=()",
 }
-_STATUS_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
-                 415: "unsupported_media_type", 500: "internal_error"}
+# Flask's own errors under /api/, as our codes.
+_HTTP_CODES = {400: "bad_request", 404: "not_found", 405: "method_not_allowed", 413: "payload_too_large",
+               415: "unsupported_media_type"}
+EXAMPLES = 4
 
 
-class ApiError(Exception):
-    """An error a client caused or should know about; becomes ``{"error": {...}}`` with ``status``."""
-
-    def __init__(self, status: int, code: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-
-
-def error_response(status: int, code: str, message: str) -> Response:
-    """The one error body of the API."""
-    response = jsonify({"error": {"code": code, "message": message}})
+def _json(status: int, body: dict[str, Any]) -> Response:
+    response = jsonify(body)
     response.status_code = status
     return response
 
 
-def _passage_json(result: PassageResult) -> dict[str, Any]:
-    p = result.hit.passage
-    return {
-        "id": p.id,
-        "document": p.document,
-        "document_title": result.document_title,
-        "text": p.text,
-        "score": _number(result.hit.score),
-        "bm25": _number(result.hit.bm25 if result.hit.bm25 is not None else result.hit.score),
-        "rank": result.hit.rank,
-        "highlights": [[s.start, s.end] for s in result.highlights],
-        "matched_terms": sorted(result.hit.matched),
-    }
-
-
-def _number(value: float) -> float:
-    return round(value, 4) if math.isfinite(value) else 0.0
-
-
-def answer_json(answer: Answer) -> dict[str, Any]:
-    """An :class:`Answer` as the API's JSON body (the contract in the README)."""
-    short = answer.answer
-    return {
-        "question": answer.question,
-        "answer": None if short is None else {
-            "text": short.text, "passage_id": short.passage_id, "score": _number(short.score),
-            "start": short.start, "end": short.end,
-        },
-        "message": answer.message,
-        "passages": [_passage_json(r) for r in answer.passages],
-        "follow_up": answer.follow_up,
-        "context": list(answer.context),
-        "missing_words": list(answer.missing),
-        "took_ms": round(answer.took_ms, 3),
-    }
-
-
-# ---------------------------------------------------------------- request checking
-
-
-def _question(value: Any, field: str = "question") -> str:
-    if not isinstance(value, str):
-        raise ApiError(400, "invalid_field", f"'{field}' must be a string")
-    question = clean_question(value)
-    if not question:
-        raise ApiError(400, "invalid_field", f"'{field}' must not be empty")
-    if len(question) > MAX_QUESTION_CHARS:
-        raise ApiError(400, "invalid_field", f"'{field}' must be at most {MAX_QUESTION_CHARS} characters")
-    return question
-
-
-def _passage_record(p: Passage) -> dict[str, Any]:
-    return {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end, "text": p.text}
-
-
-def _bounded_int(value: str, name: str, low: int, high: int) -> int:
+def _bounded_int(name: str, default: int, low: int, high: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
     try:
-        number = int(value.strip())
+        number = int(raw.strip())
     except ValueError:
         number = low - 1
     if not low <= number <= high:
-        raise ApiError(400, "invalid_field", f"'{name}' must be a whole number from {low} to {high}")
+        raise BadRequest(f"'{name}' must be a whole number from {low} to {high}", code="invalid_field")
     return number
 
 
-def _top_k(value: Any) -> int:
-    if isinstance(value, str):
-        return _bounded_int(value, "top_k", 1, 20)
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 20:
-        raise ApiError(400, "invalid_field", "'top_k' must be a whole number from 1 to 20")
-    return value
-
-
-def _history(value: Any) -> list[str]:
-    if not isinstance(value, list):
-        raise ApiError(400, "invalid_field", "'history' must be a list of strings")
-    if len(value) > MAX_HISTORY:
-        raise ApiError(400, "invalid_field", f"'history' may hold at most {MAX_HISTORY} questions")
-    return [_question(item, "history[]") for item in value]
-
-
-def _ask_request(settings: Settings) -> tuple[str, int, list[str]]:
-    """(question, top_k, history) from a GET query string or a POST JSON body."""
+def _ask_request() -> contract.AskRequest:
+    """The ask request of a GET query string or a POST JSON body."""
     if request.method == "GET":
-        args = request.args
-        if "q" not in args and "question" not in args:
-            raise ApiError(400, "missing_field", "add the question as ?q=...")
-        question = _question(args.get("q", args.get("question")))
-        top_k = _top_k(args["top_k"]) if "top_k" in args else settings.top_k
-        return question, top_k, [_question(h, "history") for h in args.getlist("history")][:MAX_HISTORY]
+        return contract.parse_ask_query({name: request.args.getlist(name) for name in request.args})
     if not request.is_json:
-        raise ApiError(415, "unsupported_media_type", "send the question as JSON (Content-Type: application/json)")
+        raise UnsupportedMedia("send the question as JSON (Content-Type: application/json)")
     try:
         body = request.get_json(silent=True)
     except RecursionError:  # json.loads on very deep nesting
         body = None
-    if body is None:
-        raise ApiError(400, "invalid_json", "the request body is not valid JSON")
-    if not isinstance(body, Mapping):
-        raise ApiError(400, "invalid_json", "the request body must be a JSON object")
-    if "question" not in body:
-        raise ApiError(400, "missing_field", "'question' is required")
-    question = _question(body["question"])
-    top_k = _top_k(body["top_k"]) if body.get("top_k") is not None else settings.top_k
-    history = _history(body["history"]) if body.get("history") is not None else []
-    return question, top_k, history
+    return contract.parse_ask_body(body)
 
 
 # ---------------------------------------------------------------- the app
@@ -173,62 +79,69 @@ def _is_api(path: str) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
-def create_app(engine: Engine | None = None, settings: Settings | None = None) -> Flask:
-    """The Flask app around an engine (built from ``settings`` when not given)."""
-    if engine is None:
-        engine = Engine.from_settings(settings or Settings())
-    settings = engine.settings
+def create_app(pipeline: Pipeline | None = None, settings: Settings | None = None) -> Flask:
+    """The Flask app around a pipeline (built from ``settings`` when not given)."""
+    if pipeline is None:
+        pipeline = build_pipeline(settings or Settings())
+        pipeline.warm_up()
+    corpus = pipeline.corpus
     app = Flask(__name__)
-    app.config.update(MAX_CONTENT_LENGTH=MAX_BODY_BYTES, JSON_SORT_KEYS=False)
+    app.config.update(MAX_CONTENT_LENGTH=contract.MAX_BODY_BYTES)
     app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.extensions["qa_engine"] = engine
-    examples = engine.examples()
+    app.extensions["qa_pipeline"] = pipeline
+    examples = [q.question for q in corpus.questions if q.answerable and not q.history][:EXAMPLES]
+    spec = contract.openapi()
 
     @app.get("/")
     def index() -> str:
-        docs = [{"id": d.id, "title": d.title} for d in engine.corpus.documents]
+        docs = [{"id": d.id, "title": d.title} for d in corpus.documents]
         title = docs[0]["title"] if len(docs) == 1 else f"{len(docs)} documents"
         return render_template("index.html", title=title, documents=docs, examples=examples)
 
     @app.route("/api/ask", methods=["GET", "POST"])
     def ask() -> Response:
-        question, top_k, history = _ask_request(settings)
-        return jsonify(answer_json(engine.ask(question, history=history, top_k=top_k)))
+        asked = _ask_request()
+        return jsonify(contract.answer_to_json(pipeline.answer(asked.question, asked.history, asked.top_k)))
 
     @app.get("/api/health")
     def health() -> Response:
-        return jsonify({"status": "ok", "documents": len(engine.corpus.documents),
-                        "passages": len(engine.corpus.passages)})
+        return jsonify({"status": "ok", "documents": len(corpus.documents), "passages": len(corpus.passages)})
+
+    @app.get("/api/openapi.json")
+    def openapi() -> Response:
+        return jsonify(spec)
 
     @app.get("/api/documents")
     def documents() -> Response:
         counts: dict[str, int] = {}
-        for p in engine.corpus.passages:
+        for p in corpus.passages:
             counts[p.document] = counts.get(p.document, 0) + 1
         return jsonify({"documents": [
             {"id": d.id, "title": d.title, "source": d.source, "passages": counts.get(d.id, 0),
              "characters": len(d.text)}
-            for d in engine.corpus.documents
+            for d in corpus.documents
         ]})
 
     @app.get("/api/passages")
     def passages() -> Response:
-        offset = _bounded_int(request.args.get("offset", "0"), "offset", 0, len(engine.corpus.passages))
-        limit = _bounded_int(request.args.get("limit", "100"), "limit", 1, 1000)
-        page = engine.corpus.passages[offset : offset + limit]
-        return jsonify({"total": len(engine.corpus.passages), "offset": offset,
-                        "passages": [_passage_record(p) for p in page]})
+        offset = _bounded_int("offset", 0, 0, len(corpus.passages))
+        limit = _bounded_int("limit", 100, 1, 1000)
+        page = corpus.passages[offset : offset + limit]
+        return jsonify({"total": len(corpus.passages), "offset": offset,
+                        "passages": [contract.passage_record(p) for p in page]})
 
     @app.get("/api/passages/<path:passage_id>")
     def passage(passage_id: str) -> Response:
-        p = engine.index.passage(passage_id)
+        p = pipeline.index.passage(passage_id)
         if p is None:
-            raise ApiError(404, "not_found", f"no passage with id {passage_id!r}")
-        return jsonify(_passage_record(p))
+            raise NotFound(f"no passage with id {passage_id!r}")
+        return jsonify(contract.passage_record(p))
 
-    @app.errorhandler(ApiError)
-    def api_error(error: ApiError) -> Response:
-        return error_response(error.status, error.code, error.message)
+    @app.errorhandler(QAError)
+    def qa_error(error: QAError) -> Response:
+        if error.status >= 500:
+            _log.error("%s on %s: %s", type(error).__name__, request.path, error.message)
+        return _json(*contract.error_of(error))
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | HTTPException:
@@ -238,10 +151,10 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
         messages = {
             404: f"no API endpoint at {request.path}",
             405: f"{request.method} is not allowed here",
-            413: f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB",
+            413: f"the request body is larger than {contract.MAX_BODY_BYTES // 1024} KiB",
         }
-        response = error_response(status, _STATUS_CODES.get(status, "http_error"),
-                                  messages.get(status, error.description or "request failed"))
+        response = _json(status, contract.error_body(_HTTP_CODES.get(status, "http_error"),
+                                                     messages.get(status, error.description or "request failed")))
         if status == 405 and error.get_response().headers.get("Allow"):
             response.headers["Allow"] = error.get_response().headers["Allow"]
         return response
@@ -249,7 +162,7 @@ def create_app(engine: Engine | None = None, settings: Settings | None = None) -
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:
         _log.exception("unexpected error on %s", request.path)
-        return error_response(500, "internal_error", "something went wrong on our side")
+        return _json(500, contract.error_body("internal_error", "something went wrong on our side"))
 
     @app.after_request
     def headers(response: Response) -> Response:

@@ -1,0 +1,323 @@
+"""The wire contract, without Flask: what an ask request may hold, an answer and an error as
+JSON, JSON back into an answer, and the OpenAPI description, all from the same definitions.
+
+The web app, the CLI's ``--json`` and ``eval --url`` use these and nothing else.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence
+
+from .errors import BadRequest, QAError
+from .text import clean_question
+from .values import Abstention, Answer, AnswerSentence, Exchange, Hit, Passage, PassageResult, Span
+
+__all__ = [
+    "AskRequest",
+    "MAX_ANSWER_CHARS",
+    "MAX_BODY_BYTES",
+    "MAX_HISTORY",
+    "MAX_QUESTION_CHARS",
+    "TOP_K_MAX",
+    "answer_from_json",
+    "answer_to_json",
+    "error_body",
+    "openapi",
+    "parse_ask_body",
+    "parse_ask_query",
+    "passage_record",
+    "render_message",
+]
+
+MAX_BODY_BYTES = 64 * 1024
+MAX_QUESTION_CHARS = 1000
+MAX_ANSWER_CHARS = 4000  # an earlier answer sent back in an exchange: one sentence, possibly long
+MAX_HISTORY = 50
+TOP_K_MIN, TOP_K_MAX = 1, 20
+
+
+@dataclass(frozen=True)
+class AskRequest:
+    """An ask request, checked and cleaned: the question, how many passages, the conversation."""
+
+    question: str
+    top_k: int | None
+    history: tuple[Exchange, ...] = ()
+
+
+# ---------------------------------------------------------------- requests
+
+
+def _text(value: Any, field: str, limit: int = MAX_QUESTION_CHARS) -> str:
+    if not isinstance(value, str):
+        raise BadRequest(f"'{field}' must be a string", code="invalid_field")
+    text = clean_question(value)
+    if not text:
+        raise BadRequest(f"'{field}' must not be empty", code="invalid_field")
+    if len(text) > limit:
+        raise BadRequest(f"'{field}' must be at most {limit} characters", code="invalid_field")
+    return text
+
+
+def _top_k(value: Any) -> int:
+    if isinstance(value, str):
+        try:
+            value = int(value.strip())
+        except ValueError:
+            value = None
+    if isinstance(value, bool) or not isinstance(value, int) or not TOP_K_MIN <= value <= TOP_K_MAX:
+        raise BadRequest(f"'top_k' must be a whole number from {TOP_K_MIN} to {TOP_K_MAX}", code="invalid_field")
+    return value
+
+
+def _exchange(item: Any) -> Exchange:
+    """A history item: an earlier question, or ``{"question", "answer"}`` where the answer is
+    null (abstained), its text, or the answer object the API returned."""
+    if isinstance(item, str):
+        return Exchange(_text(item, "history[]"))
+    if not isinstance(item, Mapping):
+        raise BadRequest("'history' items must be strings or {\"question\", \"answer\"} objects", code="invalid_field")
+    question = _text(item.get("question"), "history[].question")
+    answer = item.get("answer")
+    if answer is None:
+        return Exchange(question, None, answered=True)
+    if isinstance(answer, str):
+        return Exchange(question, _text(answer, "history[].answer", MAX_ANSWER_CHARS), answered=True)
+    if not isinstance(answer, Mapping):
+        raise BadRequest("'history[].answer' must be null, a string or an answer object", code="invalid_field")
+    text = _text(answer.get("text"), "history[].answer.text", MAX_ANSWER_CHARS)
+    passage_id, start = answer.get("passage_id"), answer.get("start")
+    if passage_id is not None and (not isinstance(passage_id, str) or len(passage_id) > MAX_QUESTION_CHARS):
+        raise BadRequest("'history[].answer.passage_id' must be a string", code="invalid_field")
+    if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
+        raise BadRequest("'history[].answer.start' must be a whole number of at least 0", code="invalid_field")
+    located = passage_id is not None and start is not None
+    return Exchange(question, text, passage_id if located else None, start if located else None, answered=True)
+
+
+def _history(items: Sequence[Any]) -> tuple[Exchange, ...]:
+    if len(items) > MAX_HISTORY:
+        raise BadRequest(f"'history' may hold at most {MAX_HISTORY} items", code="invalid_field")
+    return tuple(_exchange(item) for item in items)
+
+
+def parse_ask_body(body: Any) -> AskRequest:
+    """A POST body (already decoded from JSON; None when it was not valid JSON)."""
+    if body is None:
+        raise BadRequest("the request body is not valid JSON", code="invalid_json")
+    if not isinstance(body, Mapping):
+        raise BadRequest("the request body must be a JSON object", code="invalid_json")
+    if "question" not in body:
+        raise BadRequest("'question' is required", code="missing_field")
+    question = _text(body["question"], "question")
+    top_k = _top_k(body["top_k"]) if body.get("top_k") is not None else None
+    history = body.get("history")
+    if history is not None and not isinstance(history, list):
+        raise BadRequest("'history' must be a list", code="invalid_field")
+    return AskRequest(question, top_k, _history(history or []))
+
+
+def parse_ask_query(args: Mapping[str, Sequence[str]]) -> AskRequest:
+    """A GET query string, as every value of each parameter: ``q`` (or ``question``),
+    ``top_k`` and repeated ``history``; the same limits as a POST body."""
+    questions = args.get("q") or args.get("question")
+    if not questions:
+        raise BadRequest("add the question as ?q=...", code="missing_field")
+    top_k = args.get("top_k")
+    return AskRequest(_text(questions[0], "question"), _top_k(top_k[0]) if top_k else None,
+                      _history(list(args.get("history") or [])))
+
+
+# ---------------------------------------------------------------- answers
+
+
+def _number(value: float) -> float:
+    return round(value, 4) if math.isfinite(value) else 0.0
+
+
+def passage_record(p: Passage) -> dict[str, Any]:
+    """A passage as ``/api/passages`` lists it: offsets are in its document's cleaned text."""
+    return {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end, "text": p.text}
+
+
+def _passage_json(result: PassageResult) -> dict[str, Any]:
+    hit = result.hit
+    return {
+        **passage_record(hit.passage),
+        "document_title": result.document_title,
+        "score": _number(hit.score),
+        "bm25": _number(hit.scores.get("bm25", hit.score)),
+        "scores": {name: _number(value) for name, value in hit.scores.items()},
+        "rank": hit.rank,
+        "highlights": [[s.start, s.end] for s in result.highlights],
+        "matched_terms": sorted(hit.matched),
+    }
+
+
+def render_message(answer: Answer) -> str:
+    """The one-sentence summary a person reads, rendered from the answer's data."""
+    short, abstention = answer.answer, answer.abstention
+    if short is not None:
+        title = answer.passages[0].document_title if answer.passages else ""
+        return f"Best answer from “{title}”, passage {short.passage_id}."
+    if abstention is None or abstention.reason == "no_terms":
+        return "Your question has no words to search for. Ask about something in the document."
+    shown = ", ".join(f"“{w}”" for w in abstention.missing[:5])
+    return "The document does not seem to answer this." + (f" It does not mention {shown}." if shown else "")
+
+
+def answer_to_json(answer: Answer) -> dict[str, Any]:
+    """An :class:`Answer` as the API's JSON body (the contract in the README)."""
+    short, abstention = answer.answer, answer.abstention
+    return {
+        "question": answer.question,
+        "answer": None if short is None else {
+            "text": short.text, "passage_id": short.passage_id, "score": _number(short.score),
+            "start": short.start, "end": short.end,
+        },
+        "abstention": None if abstention is None else {
+            "reason": abstention.reason, "missing": list(abstention.missing),
+            "coverage": None if abstention.coverage is None else _number(abstention.coverage),
+        },
+        "message": render_message(answer),
+        "passages": [_passage_json(r) for r in answer.passages],
+        "follow_up": answer.follow_up,
+        "context": list(answer.context),
+        "missing_words": list(answer.missing),
+        "took_ms": round(answer.took_ms, 3),
+    }
+
+
+def answer_from_json(data: Any) -> Answer:
+    """The API's JSON body back into an :class:`Answer` (``eval --url``); ValueError if it is
+    not the API's shape."""
+    try:
+        passages = tuple(
+            PassageResult(
+                Hit(Passage(p["id"], p["document"], p["index"], p["start"], p["end"], p["text"]), -1,
+                    float(p["score"]), int(p["rank"]), frozenset(p["matched_terms"]),
+                    {k: float(v) for k, v in p.get("scores", {"bm25": p["bm25"]}).items()}),
+                p["document_title"], tuple(Span(a, b) for a, b in p["highlights"]))
+            for p in data["passages"])
+        a, ab = data["answer"], data.get("abstention")
+        return Answer(
+            question=data["question"],
+            answer=None if a is None else AnswerSentence(a["text"], a["passage_id"], float(a["score"]), a["start"],
+                                                         a["end"]),
+            abstention=None if ab is None else Abstention(ab["reason"], tuple(ab["missing"]), ab.get("coverage")),
+            passages=passages, took_ms=float(data["took_ms"]), follow_up=bool(data["follow_up"]),
+            context=tuple(data["context"]), missing=tuple(data["missing_words"]),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise ValueError(f"not the API's answer shape ({exc!r})") from None
+
+
+# ---------------------------------------------------------------- errors
+
+
+def error_body(code: str, message: str) -> dict[str, Any]:
+    """The one error body of the API."""
+    return {"error": {"code": code, "message": message}}
+
+
+def error_of(error: QAError) -> tuple[int, dict[str, Any]]:
+    """(status, body) for one of our errors."""
+    return error.status, error_body(error.code, error.message)
+
+
+# ---------------------------------------------------------------- OpenAPI
+
+
+def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]:
+    """The OpenAPI 3.1 description of the API, from the limits above."""
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS}
+    answer_object = {
+        "type": "object", "required": ["text", "passage_id", "score", "start", "end"],
+        "properties": {"text": {"type": "string"}, "passage_id": {"type": "string"}, "score": {"type": "number"},
+                       "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0}},
+    }
+    exchange = {
+        "oneOf": [
+            {**text, "description": "an earlier question; its answer is worked out again when needed"},
+            {"type": "object", "required": ["question"], "properties": {
+                "question": text,
+                "answer": {"description": "the answer given then: null (none), its text, or the answer object",
+                           "oneOf": [{"type": "null"}, {"type": "string", "maxLength": MAX_ANSWER_CHARS},
+                                     answer_object]}}},
+        ],
+    }
+    passage = {
+        "type": "object", "required": ["id", "document", "index", "start", "end", "text"],
+        "properties": {"id": {"type": "string"}, "document": {"type": "string"}, "index": {"type": "integer"},
+                       "start": {"type": "integer"}, "end": {"type": "integer"}, "text": {"type": "string"}},
+    }
+    ranked = {"allOf": [passage, {"type": "object", "required": ["score", "bm25", "scores", "rank", "highlights"],
+                                  "properties": {
+                                      "document_title": {"type": "string"}, "score": {"type": "number"},
+                                      "bm25": {"type": "number", "description": "rank-bm25's own score for the "
+                                               "question's terms"},
+                                      "scores": {"type": "object", "additionalProperties": {"type": "number"}},
+                                      "rank": {"type": "integer", "minimum": 1},
+                                      "highlights": {"type": "array", "items": {
+                                          "type": "array", "items": {"type": "integer"}, "minItems": 2,
+                                          "maxItems": 2}},
+                                      "matched_terms": {"type": "array", "items": {"type": "string"}}}}]}
+    answer = {
+        "type": "object",
+        "required": ["question", "answer", "abstention", "message", "passages", "follow_up", "context",
+                     "missing_words", "took_ms"],
+        "properties": {
+            "question": {"type": "string"}, "answer": {"oneOf": [{"type": "null"}, answer_object]},
+            "abstention": {"oneOf": [{"type": "null"}, {
+                "type": "object", "required": ["reason", "missing"],
+                "properties": {"reason": {"enum": list(Abstention.REASONS)},
+                               "missing": {"type": "array", "items": {"type": "string"}},
+                               "coverage": {"type": ["number", "null"]}}}]},
+            "message": {"type": "string"}, "passages": {"type": "array", "items": ranked},
+            "follow_up": {"type": "boolean"}, "context": {"type": "array", "items": {"type": "string"}},
+            "missing_words": {"type": "array", "items": {"type": "string"}}, "took_ms": {"type": "number"},
+        },
+    }
+    error = {"type": "object", "required": ["error"], "properties": {"error": {
+        "type": "object", "required": ["code", "message"],
+        "properties": {"code": {"type": "string"}, "message": {"type": "string"}}}}}
+    errors = {str(s): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+              for s, d in ((400, "bad request"), (413, f"body over {MAX_BODY_BYTES // 1024} KiB"),
+                           (415, "body not JSON"))}
+    ok = {"200": {"description": "the answer", "content": {"application/json": {
+        "schema": {"$ref": "#/components/schemas/Answer"}}}}}
+    top_k = {"type": "integer", "minimum": TOP_K_MIN, "maximum": TOP_K_MAX}
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "paths": {
+            "/api/ask": {
+                "get": {"parameters": [
+                    {"name": "q", "in": "query", "required": True, "schema": text},
+                    {"name": "top_k", "in": "query", "schema": top_k},
+                    {"name": "history", "in": "query", "schema": {"type": "array", "items": text,
+                                                                   "maxItems": MAX_HISTORY}}],
+                        "responses": {**ok, **{k: v for k, v in errors.items() if k == "400"}}},
+                "post": {"requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["question"], "properties": {
+                        "question": text, "top_k": top_k,
+                        "history": {"type": "array", "items": exchange, "maxItems": MAX_HISTORY}}}}}},
+                    "responses": {**ok, **errors}},
+            },
+            "/api/health": {"get": {"responses": {"200": {"description": "the service is up"}}}},
+            "/api/documents": {"get": {"responses": {"200": {"description": "the documents"}}}},
+            "/api/passages": {"get": {"parameters": [
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
+                "responses": {"200": {"description": "a page of passages"}}}},
+            "/api/passages/{id}": {"get": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "one passage", "content": {"application/json": {
+                    "schema": passage}}},
+                    "404": {"description": "no such passage", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+        },
+        "components": {"schemas": {"Answer": answer, "Error": error, "Passage": passage}},
+    }
