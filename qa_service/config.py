@@ -89,7 +89,7 @@ class Setting:
             return "one of " + ", ".join(self.choices)
         if self.low is not None and self.high is not None:
             return f"between {_plain(self.low)} and {_plain(self.high)}"
-        return {bool: "true or false", int: "a whole number", float: "a number"}.get(self.type, "text")
+        return {bool: "true or false", int: "a whole number", float: "a number", Path: "a folder"}.get(self.type, "text")
 
     def parse(self, raw: Any, source: str) -> Any:
         """``raw`` (a string from a flag or env variable, or a Python value) checked and typed."""
@@ -200,3 +200,20 @@ def load_settings(
     if settings.lemmatize and settings.language != "english":
         raise SettingsError("--lemmatize is only available for --language english (set --lemmatize false)")
     return settings
+
+
+def markdown_table() -> str:
+    """The README's table of settings, generated from :data:`SETTINGS` (``python3 -m qa_service.config``)."""
+    rows = ["| setting | flag | env | default | allowed | commands | meaning |", "|---|---|---|---|---|---|---|"]
+    for s in SETTINGS:
+        default = "bundled `corpus/`" if s.default is None else f"`{str(s.default).lower() if s.type is bool else s.default}`"
+        allowed = ", ".join(f"`{c}`" for c in s.choices) if s.name != "language" and s.choices else s.rule
+        if s.name == "language":
+            allowed = "a Snowball language"
+        meaning = s.help.replace("|", "\\|")
+        rows.append(f"| {s.name} | `{s.flag}` | `{s.env}` | {default} | {allowed} | {', '.join(s.commands)} | {meaning} |")
+    return "\n".join(rows)
+
+
+if __name__ == "__main__":
+    print(markdown_table())

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from qa_service.answer import Engine
 from qa_service.config import Settings
 from qa_service.ingest import ingest_paths, write_corpus
+from qa_service.pipeline import Pipeline, build_pipeline
 from qa_service.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,19 +44,19 @@ def tiny_corpus_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def tiny_engine(tiny_corpus_dir: Path) -> Engine:
-    return Engine.from_settings(Settings(corpus=tiny_corpus_dir))
+def tiny_pipeline(tiny_corpus_dir: Path) -> Pipeline:
+    return build_pipeline(Settings(corpus=tiny_corpus_dir))
 
 
 @pytest.fixture(scope="session")
-def engine() -> Engine:
+def pipeline() -> Pipeline:
     """The bundled article's corpus, with default settings."""
-    return Engine.from_settings(Settings(corpus=ROOT / "corpus"))
+    return build_pipeline(Settings(corpus=ROOT / "corpus"))
 
 
 @pytest.fixture()
-def app(tiny_engine: Engine):
-    app = create_app(tiny_engine)
+def app(tiny_pipeline: Pipeline):
+    app = create_app(tiny_pipeline)
     app.config.update(TESTING=True)
     return app
 
@@ -67,5 +67,5 @@ def client(app):
 
 
 @pytest.fixture()
-def bundled_client(engine: Engine):
-    return create_app(engine).test_client()
+def bundled_client(pipeline: Pipeline):
+    return create_app(pipeline).test_client()

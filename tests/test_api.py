@@ -17,8 +17,8 @@ from urllib.parse import quote, urlencode
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from qa_service.answer import Engine
 from qa_service.config import Settings
+from qa_service.pipeline import Pipeline, build_pipeline
 from qa_service.ingest import ingest_paths, write_corpus
 from qa_service.web import create_app
 
@@ -116,7 +116,7 @@ MANY_DOCS = 25
 
 
 @pytest.fixture(scope="module")
-def many_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
+def many_pipeline(tmp_path_factory: pytest.TempPathFactory) -> Pipeline:
     """25 one-passage documents that all mention lighthouses, so top_k=20 has 20 to give."""
     src = tmp_path_factory.mktemp("many-src")
     for n in range(1, MANY_DOCS + 1):
@@ -127,18 +127,18 @@ def many_engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
         )
     out = tmp_path_factory.mktemp("many-corpus")
     write_corpus(ingest_paths([src], target_words=60), out, 60)
-    return Engine.from_settings(Settings(corpus=out))
+    return build_pipeline(Settings(corpus=out))
 
 
 @pytest.fixture()
-def many_client(many_engine: Engine):
-    return create_app(many_engine).test_client()
+def many_client(many_pipeline: Pipeline):
+    return create_app(many_pipeline).test_client()
 
 
 @pytest.fixture(scope="module")
-def module_client(tiny_engine: Engine):
+def module_client(tiny_pipeline: Pipeline):
     """A client that outlives one test, for hypothesis's many examples."""
-    return create_app(tiny_engine).test_client()
+    return create_app(tiny_pipeline).test_client()
 
 
 def _corpus_passages(corpus_dir: Path) -> list[dict[str, Any]]:

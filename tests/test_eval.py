@@ -11,10 +11,9 @@ from pathlib import Path
 import pytest
 import waitress
 
-from qa_service.answer import Engine
 from qa_service.cli import main
+from qa_service.errors import CorpusError
 from qa_service.evaluate import (
-    EvalError,
     contains_answer,
     evaluate,
     load_questions,
@@ -22,7 +21,9 @@ from qa_service.evaluate import (
     mrr_at,
     ndcg_at,
 )
+from qa_service.config import Settings
 from qa_service.ingest import load_corpus
+from qa_service.pipeline import Pipeline
 from qa_service.web import create_app
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,7 +95,7 @@ def test_bundled_question_set_meets_the_brief() -> None:
 def test_bad_question_lines_are_named(tmp_path: Path, line: str, message: str) -> None:
     path = tmp_path / "q.jsonl"
     path.write_text('{"id": "ok", "question": "Fine?", "answers": ["yes"]}\n' + line + "\n")
-    with pytest.raises(EvalError, match=message) as info:
+    with pytest.raises(CorpusError, match=message) as info:
         load_questions(path)
     assert f"{path}:2" in str(info.value)
 
@@ -195,15 +196,15 @@ def test_grid_prints_one_row_per_combination(capsys: pytest.CaptureFixture[str])
     assert main(["eval", "--grid", "k1=abc"]) == 1
 
 
-def test_url_mode_gives_the_same_report_as_in_process(engine: Engine) -> None:
-    server = waitress.create_server(create_app(engine), host="127.0.0.1", port=0, threads=2)
+def test_url_mode_gives_the_same_report_as_in_process(pipeline: Pipeline) -> None:
+    server = waitress.create_server(create_app(pipeline), host="127.0.0.1", port=0, threads=2)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
         url = f"http://127.0.0.1:{server.effective_port}"
         questions = load_questions(QUESTIONS)
         remote = evaluate(questions, url=url, baseline=False)
-        local = evaluate(questions, engine.corpus, engine.settings, baseline=False)
+        local = evaluate(questions, pipeline.corpus, Settings(corpus=ROOT / "corpus"), baseline=False)
         quality = {k: v for k, v in local.metrics.items() if not k.startswith("latency")}
         assert {k: remote.metrics[k] for k in quality} == quality
         assert remote.counts == local.counts

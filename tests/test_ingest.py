@@ -11,9 +11,8 @@ from pathlib import Path
 import pytest
 
 from qa_service.cli import main
+from qa_service.errors import CorpusError, IngestError
 from qa_service.ingest import (
-    CorpusError,
-    IngestError,
     clean_lines,
     ingest_file,
     ingest_paths,

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from helpers import TOKENIZER_ARGS
 from qa_service.text import Span, Tokenizer, clean_question, merge_spans, sentence_spans
 
-TOK = Tokenizer()
+
+def make(**changes: object) -> Tokenizer:
+    return Tokenizer(**{**TOKENIZER_ARGS, **changes})
+
+
+TOK = make()
 
 
 def shares_term(a: str, b: str, tokenizer: Tokenizer = TOK) -> bool:
@@ -54,14 +60,14 @@ def test_hyphenated_word_is_whole_and_split() -> None:
     terms = TOK.terms("Ter-Margaryan")
     assert terms[0] == "ter-margaryan"
     assert set(terms[1:]) == {"ter", "margaryan"}
-    assert Tokenizer(split_hyphens=False).terms("Ter-Margaryan") == ["ter-margaryan"]
+    assert make(split_hyphens=False).terms("Ter-Margaryan") == ["ter-margaryan"]
 
 
 def test_nor_survives_in_names_but_stopwords_go() -> None:
     terms = TOK.terms("the head of the Nor Nork district and of the city")
     assert "nor" in terms and "nork" in terms
     assert not {"the", "of", "and"} & set(terms)
-    assert "the" in Tokenizer(stopwords=False, stem=False, lemmatize=False).terms("the city")
+    assert "the" in make(stopwords=False, stem=False, lemmatize=False).terms("the city")
 
 
 def test_question_framing_words_are_dropped() -> None:
@@ -89,7 +95,7 @@ def test_highlight_of_a_hyphen_part_marks_the_whole_word_once() -> None:
 )
 def test_bad_settings_raise_value_error(kwargs: dict) -> None:
     with pytest.raises(ValueError):
-        Tokenizer(**kwargs)
+        make(**kwargs)
 
 
 def test_merge_spans_joins_overlaps_and_keeps_order() -> None:
