@@ -75,9 +75,13 @@ class Index:
             params["delta"] = delta
         self._bm25 = SCORERS[scorer](docs, **params)
         self._postings: dict[str, list[int]] = defaultdict(list)
-        for position, doc in enumerate(docs):
-            for term in dict.fromkeys(doc):
+        counts: dict[str, list[int]] = defaultdict(list)
+        for position, freqs in enumerate(self._bm25.doc_freqs):
+            for term, count in freqs.items():
                 self._postings[term].append(position)
+                counts[term].append(count)
+        self._formula = _Formula(self._bm25, scorer, {
+            t: (np.array(self._postings[t]), np.array(counts[t])) for t in self._postings})
         self._term_sets = [frozenset(doc) for doc in docs]
         self._vocabulary = sorted(self._postings)
         self._extra_terms = frozenset(extra_terms)
@@ -169,6 +173,16 @@ class Index:
         """The sentences of the passage at ``position``: span in its text, and its terms."""
         return self._sentences[position]
 
+    def tokens_of(self, passage_id: str, start: int, text: str) -> list[Token] | None:
+        """The tokens of ``text`` where it stands in a passage at ``start`` (offsets in ``text``),
+        from the index instead of the tokeniser; None when it does not stand there."""
+        position = self._by_id.get(passage_id)
+        if position is None or self.passages[position].text[start : start + len(text)] != text:
+            return None
+        end = start + len(text)
+        return [Token(t.term, t.start - start, t.end - start) for t in self._tokens[position]
+                if start <= t.start and t.end <= end]
+
     def highlights(self, position: int, terms: Iterable[str]) -> list[Span]:
         """Merged spans of the passage's words whose terms are in ``terms`` (no re-tokenising)."""
         wanted = set(terms)
@@ -184,7 +198,9 @@ class Index:
     def scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         """rank-bm25's score of every passage for the query ``terms``; with ``weights``, the sum
         of each term's own score times its weight (BM25 adds up over query terms)."""
-        return _TermScores(self._bm25, len(self.passages)).query(terms, weights)
+        per_term = _TermScores(self._formula)
+        per_term.prime(terms)
+        return per_term.query(terms, weights)
 
     def search(self, query: Query, k: int) -> list[Hit]:
         """The ``k`` best passages holding a term of the conversation's questions, best first.
@@ -199,7 +215,8 @@ class Index:
         asked = query.asked
         if not asked:
             return []
-        per_term = _TermScores(self._bm25, len(self.passages))
+        per_term = _TermScores(self._formula)
+        per_term.prime(t for turn in query.turns for t in turn.terms)
         total = np.zeros(len(self.passages))
         for turn in query.turns:
             if turn.words:
@@ -216,7 +233,7 @@ class Index:
         position = self._by_id.get(passage_id)
         if position is None:
             raise KeyError(passage_id)
-        per_term = _TermScores(self._bm25, len(self.passages))
+        per_term = _TermScores(self._formula)
         rows: list[dict[str, Any]] = []
         for turn in query.turns:
             for word in turn.words:
@@ -232,22 +249,66 @@ class Index:
         return rows
 
 
+class _Formula:
+    """rank-bm25's per-term scores, computed from the postings instead of its Python loop over
+    every passage: the same numpy expression on the same numbers as its ``get_scores``, one row
+    per term, so the same bits (a test compares them on every term of two corpora)."""
+
+    def __init__(self, bm25: Any, scorer: str, tf: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
+        self.bm25 = bm25
+        self.scorer = scorer
+        self.tf = tf
+        doc_len = np.array(bm25.doc_len)
+        self.size = len(doc_len)
+        self.int = np.array([0]).dtype  # the dtype rank-bm25's term frequencies get
+        if scorer == "l":
+            self.norm = 1 - bm25.b + bm25.b * doc_len / bm25.avgdl
+        else:
+            self.norm = bm25.k1 * (1 - bm25.b + bm25.b * doc_len / bm25.avgdl)
+
+    def __call__(self, terms: Sequence[str]) -> np.ndarray:
+        """A row of scores per term: what ``get_scores([term])`` adds to its zero vector."""
+        q_freq = np.zeros((len(terms), self.size), dtype=self.int)
+        for row, term in enumerate(terms):
+            positions, counts = self.tf.get(term, (None, None))
+            if positions is not None:
+                q_freq[row, positions] = counts
+        idf = np.array([[float(self.bm25.idf.get(term) or 0)] for term in terms]).reshape(len(terms), 1)
+        with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0 gives 0/0 = nan, as in rank-bm25
+            return self._score(idf, q_freq)
+
+    def _score(self, idf: np.ndarray, q_freq: np.ndarray) -> np.ndarray:
+        bm25 = self.bm25
+        if self.scorer == "plus":
+            return idf * (bm25.delta + (q_freq * (bm25.k1 + 1)) / (self.norm + q_freq))
+        if self.scorer == "okapi":
+            return idf * (q_freq * (bm25.k1 + 1) / (q_freq + self.norm))
+        ctd = q_freq / self.norm
+        return idf * q_freq * (bm25.k1 + 1) * (ctd + bm25.delta) / (bm25.k1 + ctd + bm25.delta)
+
+
 class _TermScores:
     """rank-bm25's scores one term at a time, each computed once per request.
 
     rank-bm25 adds a term's contribution to a zero vector, so summing these in query order
     reproduces ``get_scores(query)`` to the last bit."""
 
-    def __init__(self, bm25: Any, size: int) -> None:
-        self._bm25 = bm25
-        self._size = size
+    def __init__(self, formula: _Formula) -> None:
+        self._formula = formula
+        self._size = formula.size
         self._memo: dict[str, np.ndarray] = {}
 
+    def prime(self, terms: Iterable[str]) -> None:
+        """Score every new term of ``terms`` in one pass (one numpy call per step, not per term)."""
+        new = [t for t in dict.fromkeys(terms) if t not in self._memo]
+        if new:
+            for term, row in zip(new, self._formula(new)):
+                self._memo[term] = np.zeros(self._size) + row
+
     def term(self, term: str) -> np.ndarray:
-        scores = self._memo.get(term)
-        if scores is None:
-            scores = self._memo[term] = np.asarray(self._bm25.get_scores([term]), dtype=float)
-        return scores
+        if term not in self._memo:
+            self.prime((term,))
+        return self._memo[term]
 
     def query(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         total = np.zeros(self._size)

@@ -12,7 +12,7 @@ from typing import Callable, Protocol, Sequence
 
 import wordfreq
 
-from .text import Tokenizer
+from .text import Token, Tokenizer
 from .values import Exchange, Query, QueryTerm, Turn
 
 __all__ = ["KIND_PATTERNS", "QueryAnalyser", "Vocabulary", "informativeness", "word_prior"]
@@ -51,6 +51,8 @@ class Vocabulary(Protocol):
     def known(self, term: str) -> bool: ...
 
     def similar(self, term: str) -> list[str]: ...
+
+    def tokens_of(self, passage_id: str, start: int, text: str) -> list[Token] | None: ...
 
 
 @lru_cache(maxsize=100_000)
@@ -103,13 +105,15 @@ class QueryAnalyser:
         """Load the word-frequency list now, not during the first question."""
         informativeness("the")
 
-    def words(self, text: str, memo: dict[str, tuple[QueryTerm, ...]] | None = None) -> tuple[QueryTerm, ...]:
-        """Every word of ``text`` analysed: its term, what it searches for, its prior."""
+    def words(self, text: str, memo: dict[str, tuple[QueryTerm, ...]] | None = None,
+              tokens: Sequence[Token] | None = None) -> tuple[QueryTerm, ...]:
+        """Every word of ``text`` analysed: its term, what it searches for, its prior.
+        ``tokens``, when the index already holds them, saves tokenising ``text`` again."""
         if memo is not None and text in memo:
             return memo[text]
         asked_for = {m.start(1) for m in _ASKED_FOR_RE.finditer(text)}
         out = []
-        for token in self.tokenizer.tokens(text):
+        for token in self.tokenizer.tokens(text) if tokens is None else tokens:
             surface = text[token.start : token.end]
             out.append(QueryTerm(
                 term=token.term, start=token.start, end=token.end,
@@ -173,8 +177,11 @@ class QueryAnalyser:
         previous = previous_answer() if len(turns) > 1 and previous_answer is not None else None
         if previous is not None and previous.answer:
             # "she", "there", "that" often point at what the last answer said, not only at the last question.
+            quoted = None  # an answer quoted from a passage: its tokens are in the index
+            if previous.passage_id is not None and previous.start is not None:
+                quoted = self.vocabulary.tokens_of(previous.passage_id, previous.start, previous.answer)
             turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer",
-                              self.words(previous.answer, memo)))
+                              self.words(previous.answer, memo, quoted)))
         weights: dict[str, float] = {}
         for turn in turns:
             for term, prior in zip(turn.terms, turn.priors):

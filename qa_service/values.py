@@ -134,12 +134,12 @@ class Turn:
     role: str
     words: tuple[QueryTerm, ...]
 
-    @property
+    @cached_property
     def terms(self) -> tuple[str, ...]:
         """The terms searched, one per word or near-spelling (unknown words keep their own term)."""
         return tuple(t for w in self.words for t in (w.searched or (w.term,)))
 
-    @property
+    @cached_property
     def priors(self) -> tuple[float, ...]:
         return tuple(w.prior for w in self.words for _ in (w.searched or (w.term,)))
 

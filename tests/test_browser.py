@@ -348,7 +348,10 @@ def test_follow_up_is_answered_in_context(tab: Tab) -> None:
     expect(card.locator(".answer-text")).to_contain_text("June 12")
     assert [a["question"] for a in tab.asks] == [first, "And when was that?"]
     assert tab.asks[0]["history"] == []
-    assert tab.asks[1]["history"] == [first]
+    sent = tab.asks[1]["history"]  # the earlier exchange, with the answer the page was given
+    assert [h["question"] for h in sent] == [first]
+    assert "June 12" in sent[0]["answer"]["text"] and isinstance(sent[0]["answer"]["passage_id"], str)
+    assert isinstance(sent[0]["answer"]["start"], int)
     _wait_visible_above_composer(tab.page, "#turn-2 .answer-text")
 
 
@@ -473,7 +476,8 @@ def test_page_recovers_when_the_server_comes_back(open_page: Callable[..., Tab],
         expect(card).to_have_class(re.compile(r"\banswer\b"))
         expect(card.locator(".answer-text")).to_contain_text("June 12")
         expect(tab.turn(2)).to_have_count(0)  # the failed turn gave way to the new one
-        assert tab.asks[-1]["history"] == ["When did Pashinyan announce that Armenia would leave the CSTO?"]
+        assert [h["question"] for h in tab.asks[-1]["history"]] == [
+            "When did Pashinyan announce that Armenia would leave the CSTO?"]
 
         card = tab.ask("Who painted the Mona Lisa?", 4)  # and typing works again too
         expect(card).to_have_class(re.compile(r"\bnot-found\b"))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from rank_bm25 import BM25Okapi, BM25Plus
+import numpy as np
+from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
+from qa_service.config import Settings
 from qa_service.index import Index
 
 from helpers import make_index, make_tokenizer, passages, search
@@ -114,3 +116,30 @@ def test_one_edit_guessing_stops_at_thirty_letters() -> None:
     indexed = make_tokenizer().terms(long_word)[0]
     assert len(indexed) > 30 and index.document_frequency(indexed) == 1
     assert index.similar("z" + indexed[1:]) == []  # one edit, but too long to guess at
+
+
+@pytest.mark.parametrize(
+    "params",
+    [{"scorer": "plus"}, {"scorer": "okapi"}, {"scorer": "l"}, {"scorer": "plus", "k1": 0.0, "b": 1.0},
+     {"scorer": "okapi", "b": 0.0, "k1": 3.0}, {"scorer": "l", "delta": 0.0, "b": 1.0}, {"scorer": "plus", "delta": 0.0}],
+    ids=["plus", "okapi", "l", "plus-k1-0", "okapi-b-0", "l-delta-0", "plus-delta-0"],
+)
+def test_every_terms_scores_are_rank_bm25s_to_the_bit(pipeline, params: dict) -> None:
+    """Per-term scores come from the postings, not rank-bm25's loop; they must be its bits."""
+    from qa_service.evaluate import load_squad
+    from pathlib import Path
+
+    squad, _ = load_squad(Path(__file__).resolve().parent.parent / "corpus" / "squad-expmrc" / "expmrc-squad-dev.json")
+    cls = {"plus": BM25Plus, "okapi": BM25Okapi, "l": BM25L}[params["scorer"]]
+    for corpus_passages in (pipeline.corpus.passages, squad.passages[:120]):
+        index = make_index(corpus_passages, **params)
+        s = Settings().replace(**params)
+        reference = cls([index.tokenizer.terms(p.text) for p in corpus_passages], k1=s.k1, b=s.b,
+                        **({} if s.scorer == "okapi" else {"delta": s.delta}))
+        query = index.tokenizer.terms("why did Armenia recall its envoy to the university in 1900?")
+        with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0: rank-bm25 divides 0 by 0 too
+            for term in [*sorted(index._postings)[:400], "never-seen", "zzz"]:
+                ours = index.scores([term])
+                theirs = reference.get_scores([term])
+                assert np.array_equal(ours, theirs, equal_nan=True), term
+            assert np.array_equal(index.scores(query), reference.get_scores(query), equal_nan=True)

@@ -200,3 +200,28 @@ def test_cli_on_a_broken_corpus_exits_non_zero_with_a_message(tmp_path: Path,
 
 def test_word_count() -> None:
     assert word_count("  one two\nthree ") == 3
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"format": 99}, "corpus format 99"), ({"passages": 1}, "says 1 passages"), (None, "missing")],
+    ids=["other-format", "wrong-count", "missing"],
+)
+def test_the_manifest_is_checked(tmp_path: Path, change: dict | None, message: str) -> None:
+    write_corpus(ingest_paths([SEED]), tmp_path, 60)
+    manifest = tmp_path / "manifest.json"
+    if change is None:
+        manifest.unlink()
+    else:
+        manifest.write_text(json.dumps({**json.loads(manifest.read_text()), **change}))
+    with pytest.raises(CorpusError, match=message) as info:
+        load_corpus(tmp_path)
+    assert "manifest.json" in str(info.value)
+
+
+def test_a_broken_question_set_is_a_broken_corpus(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_corpus(ingest_paths([SEED]), tmp_path, 60)
+    (tmp_path / "questions.jsonl").write_text('{"id": "a", "question": "?"}\n{oops\n')
+    assert main(["ask", "anything", "--corpus", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert "questions.jsonl:2: invalid JSON" in err and err.count("\n") == 1

@@ -7,6 +7,8 @@
   var TOP_K = 3;
   var MAX_LENGTH = 1000;
   var TIMEOUT_MS = 60000;
+  var HISTORY_SENT = 10;      // earlier exchanges sent with a question (the API takes up to 50)
+  var MAX_ANSWER_SENT = 4000; // longer answers go back as the question alone; the server works them out
   var NETWORK_ERROR = 'Could not reach the server. Check that it is running and try again.';
   var TIMEOUT_ERROR = 'The server took too long to answer. Try again in a moment.';
 
@@ -18,11 +20,21 @@
   var intro = document.getElementById('intro');
   var charCount = document.getElementById('char-count');
 
-  var history = [];        // questions of successful turns, oldest first
+  var history = [];        // exchanges of successful turns, oldest first: {question, answer}
   var pending = null;      // {controller, timedOut} while a request is in flight
   var turnCount = 0;       // makes element ids unique within the page
   var reduceMotion = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   var autoSize = !(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
+
+  // An earlier turn as the API takes it back, so the server need not answer it again.
+  function exchange(question, answer) {
+    if (!answer) return { question: question, answer: null };
+    if (answer.text.length > MAX_ANSWER_SENT) return question;
+    return {
+      question: question,
+      answer: { text: answer.text, passage_id: answer.passage_id, start: answer.start, end: answer.end }
+    };
+  }
 
   // ------------------------------------------------------------ small DOM helpers
 
@@ -270,7 +282,7 @@
       controller.abort();
     }, TIMEOUT_MS) : null;
 
-    var sentHistory = history.slice();
+    var sentHistory = history.slice(-HISTORY_SENT);
     fetch(API_URL, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
@@ -297,7 +309,7 @@
         var data = result.body;
         var found = data.answer && typeof data.answer === 'object' && typeof data.answer.text === 'string';
         card = found ? answerCard(turn.id, data) : notFoundCard(turn.id, data);
-        history.push(question);
+        history.push(exchange(question, found ? data.answer : null));
       }
       finish(request, card);
     }).catch(function () {

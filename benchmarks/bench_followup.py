@@ -1,0 +1,83 @@
+"""What a follow-up costs, as a ratio against a stand-alone question in the same run.
+
+    python3 benchmarks/bench_followup.py [--repeat 5]
+
+For every question of a set, the pipeline answers it alone, then answers a follow-up asked
+after it ("And when was that?"...) in the two forms the API takes: with the earlier exchange's
+answer sent back (what the chat page sends), and with the earlier question only (the answer is
+then worked out once more on the way). The ratio is follow-up time / stand-alone time; the
+goal for the exchange form is at most 1.5. Wall-clock numbers vary with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa_service.config import Settings  # noqa: E402
+from qa_service.evaluate import load_squad  # noqa: E402
+from qa_service.ingest import load_corpus, load_questions  # noqa: E402
+from qa_service.pipeline import Pipeline, build_pipeline  # noqa: E402
+from qa_service.values import Exchange  # noqa: E402
+
+FOLLOW_UPS = ("And when was that?", "Why did they do that?", "What happened after that?", "And where was it?")
+
+
+def _interleaved(calls: dict[str, object], items: list, repeat: int) -> dict[str, float]:
+    """Median over ``repeat`` rounds of the mean milliseconds per item of each call. The calls
+    take turns item by item, so a busy moment of the machine falls on all of them alike."""
+    rounds: dict[str, list[float]] = {name: [] for name in calls}
+    for _ in range(repeat):
+        spent = dict.fromkeys(calls, 0.0)
+        for item in items:
+            for name, call in calls.items():
+                started = time.perf_counter()
+                call(item)  # type: ignore[operator]
+                spent[name] += time.perf_counter() - started
+        for name in calls:
+            rounds[name].append(spent[name] * 1000 / len(items))
+    return {name: statistics.median(values) for name, values in rounds.items()}
+
+
+def bench(name: str, pipeline: Pipeline, questions: list[str], repeat: int) -> float:
+    pipeline.warm_up()
+    firsts = {q: pipeline.answer(q) for q in questions}
+    pairs = [(q, FOLLOW_UPS[i % len(FOLLOW_UPS)]) for i, q in enumerate(questions)]
+    sent = {q: Exchange(q, a.answer.text, a.answer.passage_id, a.answer.start, True) if a.answer
+            else Exchange(q, None, answered=True) for q, a in firsts.items()}
+    leaning = sum(pipeline.answer(f, [sent[q]]).follow_up for q, f in pairs)
+    ms = _interleaved({
+        "alone": lambda p: pipeline.answer(p[0]),
+        "exchange": lambda p: pipeline.answer(p[1], [sent[p[0]]]),
+        "question_only": lambda p: pipeline.answer(p[1], [Exchange(p[0])]),
+    }, pairs, repeat)
+    base = ms["alone"]
+    print(f"{name}: {len(pipeline.corpus.passages)} passages, {len(questions)} questions "
+          f"({leaning} follow-ups read as such)")
+    print(f"  stand-alone question          {base:7.3f} ms")
+    print(f"  follow-up, answer sent back   {ms['exchange']:7.3f} ms   ratio {ms['exchange'] / base:5.2f}x"
+          "  (goal <= 1.5x)")
+    print(f"  follow-up, question only      {ms['question_only']:7.3f} ms   ratio {ms['question_only'] / base:5.2f}x")
+    return ms["exchange"] / base
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5)
+    args = parser.parse_args()
+    corpus = load_corpus(ROOT / "corpus")
+    own = [q.question for q in load_questions(ROOT / "corpus" / "questions.jsonl") if not q.history]
+    bench("bundled article", build_pipeline(Settings(), corpus), own, args.repeat)
+    squad_corpus, squad_questions = load_squad(ROOT / "corpus" / "squad-expmrc" / "expmrc-squad-dev.json")
+    bench("SQuAD articles, global pool", build_pipeline(Settings(), squad_corpus),
+          [q.question for q in squad_questions], args.repeat)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,239 @@
+"""The pipeline: a question analysed once, typed stages, truthful scores, conversations as exchanges."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import pytest
+from rank_bm25 import BM25Okapi, BM25Plus
+
+from helpers import make_index, passages
+from qa_service import contract
+from qa_service.cli import main
+from qa_service.config import Settings
+from qa_service.decide import CoverageAbstainer
+from qa_service.pipeline import Pipeline, build_pipeline
+from qa_service.query import QueryAnalyser
+from qa_service.read import SentenceReader
+from qa_service.rerank import SentenceReranker
+from qa_service.text import Tokenizer
+from qa_service.values import Exchange, Hit, Query, QueryTerm, Turn
+
+ROOT = Path(__file__).resolve().parent.parent
+CSTO = "When did Pashinyan announce that Armenia would leave the CSTO?"
+
+
+@pytest.fixture()
+def tokenised(monkeypatch: pytest.MonkeyPatch) -> Counter[str]:
+    """Counts how often each text goes through the tokeniser."""
+    calls: Counter[str] = Counter()
+    original = Tokenizer.tokens
+
+    def counting(self: Tokenizer, text: str):  # noqa: ANN202
+        calls[text] += 1
+        return original(self, text)
+
+    monkeypatch.setattr(Tokenizer, "tokens", counting)
+    return calls
+
+
+@pytest.mark.parametrize(
+    "history",
+    [[], [CSTO], [{"question": CSTO, "answer": None}], ["Who is Armenia's prime minister?", CSTO]],
+    ids=["alone", "questions", "exchange", "two-questions"],
+)
+def test_the_question_is_tokenised_once_per_request(bundled_client, tokenised: Counter[str], history: list) -> None:
+    question = "And when was that?"
+    response = bundled_client.post("/api/ask", json={"question": question, "history": history})
+    assert response.status_code == 200
+    assert tokenised[question] == 1
+    earlier = [h if isinstance(h, str) else h["question"] for h in history]
+    assert not earlier or tokenised[earlier[-1]] == 1  # the previous question: leaned on, once
+    assert all(tokenised[h] <= 1 for h in earlier), tokenised  # older ones only if needed, once
+    texts = {p["text"] for p in response.get_json()["passages"]}
+    assert not texts & set(tokenised), "returned passages were tokenised again for highlighting"
+
+
+def test_a_follow_up_sent_with_its_answer_is_not_answered_again(pipeline: Pipeline, monkeypatch) -> None:  # noqa: ANN001
+    first = pipeline.ask(CSTO)
+    assert first.answer is not None
+    searches: list[str] = []
+    original = pipeline.retriever.search
+    monkeypatch.setattr(pipeline, "retriever", type("Counting", (), {
+        "search": lambda self, query, k: searches.append(query.text) or original(query, k)})())
+
+    sent = Exchange(CSTO, first.answer.text, first.answer.passage_id, first.answer.start, answered=True)
+    with_answer = pipeline.answer("And when was that?", [sent])
+    assert searches == ["And when was that?"]
+
+    searches.clear()
+    recomputed = pipeline.answer("And when was that?", [Exchange(CSTO)])
+    assert searches == [CSTO, "And when was that?"]  # the earlier answer, once, then the question
+    assert with_answer.answer == recomputed.answer and with_answer.passages == recomputed.passages
+
+    searches.clear()
+    pipeline.answer("How much does Armenia owe the CSTO?", [Exchange(CSTO)])
+    assert searches == ["How much does Armenia owe the CSTO?"]  # stands alone: no earlier answer needed
+
+
+def test_an_answer_sent_back_as_text_only_is_recognised_by_its_text(pipeline: Pipeline) -> None:
+    first = pipeline.ask("Who is the spokesperson of the Russian Foreign Ministry?")
+    assert first.answer is not None
+    located = Exchange(first.question, first.answer.text, first.answer.passage_id, first.answer.start, answered=True)
+    text_only = Exchange(first.question, first.answer.text, answered=True)
+    question = "What did she write?"
+    assert pipeline.answer(question, [located]).answer == pipeline.answer(question, [text_only]).answer
+
+
+@pytest.mark.parametrize("scorer, cls", [("plus", BM25Plus), ("okapi", BM25Okapi)], ids=["plus", "okapi"])
+def test_bm25_in_the_json_is_rank_bm25s_own_score(scorer: str, cls: type) -> None:
+    from qa_service.web import create_app
+
+    pipeline = build_pipeline(Settings(corpus=ROOT / "corpus", scorer=scorer))
+    client = create_app(pipeline).test_client()
+    tok = pipeline.index.tokenizer
+    reference = cls([tok.terms(p.text) for p in pipeline.corpus.passages])
+    position = {p.id: i for i, p in enumerate(pipeline.corpus.passages)}
+    for question in ("why did Armenia recall its envoy?", "How much does Armenia owe the CSTO?"):
+        expected = reference.get_scores(tok.terms(question))
+        body = client.post("/api/ask", json={"question": question, "top_k": 5}).get_json()
+        assert body["passages"]
+        for p in body["passages"]:
+            assert p["bm25"] == round(float(expected[position[p["id"]]]), 4)
+            assert p["scores"]["bm25"] == p["bm25"]
+            assert set(p["scores"]) == {"bm25", "weighted", "sentence"}
+            assert p["score"] == pytest.approx(p["scores"]["weighted"] + p["scores"]["sentence"], abs=2e-4)
+
+
+def test_explain_adds_up_to_the_weighted_score(pipeline: Pipeline) -> None:
+    query = pipeline.analyse("why did Armenia recall its envoy?")
+    hit = pipeline.index.search(query, 3)[0]
+    rows = pipeline.index.explain(query, hit.passage.id)
+    assert {r["word"] for r in rows} == {"Armenia", "recall", "envoy"}
+    assert sum(r["contribution"] for r in rows) == pytest.approx(hit.scores["weighted"])
+    recall = next(r for r in rows if r["word"] == "recall")
+    assert recall["frequency"] >= 1 and recall["idf"] > 0 and 0 < recall["weight"] <= 1
+
+
+# ---------------------------------------------------------------- stages alone, from plain arguments
+
+
+def _word(term: str, prior: float = 1.0, known: bool = True) -> QueryTerm:
+    return QueryTerm(term, 0, len(term), (term,) if known else (), prior, 5.0)
+
+
+def _query(*terms: str, names: tuple[str, ...] = (), coverage: float = 1.0, kind: str | None = None) -> Query:
+    words = tuple(_word(t) for t in terms)
+    return Query(" ".join(terms), (Turn(" ".join(terms), 1.0, "question", words),), {t: 1.0 for t in terms},
+                 kind, coverage, (), names)
+
+
+@pytest.mark.parametrize(
+    ("query", "hits", "reason"),
+    [(_query(), [], "no_terms"), (_query("zeppelin", names=("Graf",)), [], "missing_names"),
+     (_query("zeppelin", coverage=0.2), [], "low_coverage"), (_query("zeppelin"), [], "no_match")],
+    ids=["no-terms", "missing-names", "low-coverage", "no-match"],
+)
+def test_the_abstainer_gives_its_reason_as_data(query: Query, hits: list, reason: str) -> None:
+    abstention = CoverageAbstainer(min_coverage=0.5).decide(query, hits, None)
+    assert abstention is not None and abstention.reason == reason
+
+
+def test_the_re_ranker_and_reader_work_on_any_index() -> None:
+    index = make_index(passages("Zeppelins flew over the sea. Nothing else happened.",
+                                "The airship company built zeppelins in Friedrichshafen in 1900."))
+    query = QueryAnalyser(index.tokenizer, index, word_prior=0.0, history_weight=0.5, max_turns=3,
+                          answer_weight=0.5).analyse("When were zeppelins built?")
+    hits = index.search(query, 10)
+    reranked = SentenceReranker(index, weight=1.0, depth=10).rerank(query, hits)
+    assert [h.passage.id for h in reranked] == ["d-p002", "d-p001"]
+    assert all("sentence" in h.scores and h.scores["bm25"] == hits[[x.passage.id for x in hits].index(
+        h.passage.id)].scores["bm25"] for h in reranked)
+    sentence = SentenceReader(index, passages=3, repeat_weight=0.5).read(query, reranked)
+    assert sentence is not None and "1900" in sentence.text
+    assert index.passage(sentence.passage_id).text[sentence.start : sentence.end] == sentence.text
+
+
+def test_reader_ignores_how_many_passages_are_shown(pipeline: Pipeline) -> None:
+    question = "why did Armenia recall its envoy?"
+    assert pipeline.ask(question, top_k=1).answer == pipeline.ask(question, top_k=5).answer
+
+
+# ---------------------------------------------------------------- the wire contract
+
+
+def test_answer_json_round_trips(pipeline: Pipeline) -> None:
+    for question in ("why did Armenia recall its envoy?", "What did Lukashenko say about Macron?"):
+        answer = pipeline.ask(question)
+        body = contract.answer_to_json(answer)
+        assert contract.answer_to_json(contract.answer_from_json(body)) == body
+
+
+def test_abstention_is_structured_in_the_json(bundled_client) -> None:
+    body = bundled_client.post("/api/ask", json={"question": "What did Lukashenko say about Macron?"}).get_json()
+    assert body["answer"] is None
+    assert body["abstention"]["reason"] == "missing_names" and body["abstention"]["missing"] == ["Macron"]
+    assert body["message"] == "The document does not seem to answer this. It does not mention “Macron”."
+    body = bundled_client.post("/api/ask", json={"question": "the of and"}).get_json()
+    assert body["abstention"] == {"reason": "no_terms", "missing": [], "coverage": None}
+    answered = bundled_client.post("/api/ask", json={"question": "why did Armenia recall its envoy?"}).get_json()
+    assert answered["abstention"] is None
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_get_and_post_share_the_history_limit(client, method: str) -> None:
+    history = ["When was the station automated?"] * (contract.MAX_HISTORY + 1)
+    if method == "GET":
+        response = client.get("/api/ask", query_string=[("q", "And then?")] + [("history", h) for h in history])
+    else:
+        response = client.post("/api/ask", json={"question": "And then?", "history": history})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["message"] == f"'history' may hold at most {contract.MAX_HISTORY} items"
+
+
+@pytest.mark.parametrize(
+    "item",
+    [{"answer": "x"}, {"question": "Who ran it?", "answer": 5}, {"question": "Who ran it?", "answer": {"text": 3}},
+     {"question": "Who ran it?", "answer": {"text": "x", "passage_id": "p", "start": -1}},
+     {"question": "Who ran it?", "answer": "x" * (contract.MAX_ANSWER_CHARS + 1)}, 7],
+    ids=["no-question", "answer-number", "answer-text-number", "negative-start", "answer-too-long", "number"],
+)
+def test_bad_exchanges_are_refused_clearly(client, item: object) -> None:
+    response = client.post("/api/ask", json={"question": "And then?", "history": [item]})
+    assert response.status_code == 400
+    assert response.get_json()["error"]["code"] == "invalid_field"
+
+
+def test_exchanges_answer_a_follow_up_over_the_api(client) -> None:
+    first = client.post("/api/ask", json={"question": "Who ran the station?"}).get_json()
+    body = client.post("/api/ask", json={"question": "What did she write?",
+                                         "history": [{"question": "Who ran the station?", "answer": first["answer"]}]})
+    assert body.status_code == 200
+    assert "winter storms" in body.get_json()["answer"]["text"]
+    assert body.get_json()["context"] == ["Who ran the station?"]
+
+
+def test_openapi_description_comes_from_the_contract(client) -> None:
+    spec = client.get("/api/openapi.json").get_json()
+    post = spec["paths"]["/api/ask"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    assert post["properties"]["question"]["maxLength"] == contract.MAX_QUESTION_CHARS
+    assert post["properties"]["history"]["maxItems"] == contract.MAX_HISTORY
+    reasons = spec["components"]["schemas"]["Answer"]["properties"]["abstention"]["oneOf"][1]
+    assert set(reasons["properties"]["reason"]["enum"]) == {"no_terms", "missing_names", "low_coverage", "no_match"}
+
+
+# ---------------------------------------------------------------- errors
+
+
+def test_the_cli_reports_our_errors_in_one_line_and_lets_bugs_show(monkeypatch, capsys) -> None:  # noqa: ANN001
+    assert main(["ask", "   "]) == 1
+    err = capsys.readouterr().err
+    assert err == "qa-service ask: error: 'question' must not be empty\n"
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("qa_service.pipeline.Pipeline.answer", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["ask", "why did Armenia recall its envoy?"])
