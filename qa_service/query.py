@@ -54,6 +54,8 @@ class Vocabulary(Protocol):
 
     def tokens_of(self, passage_id: str, start: int, text: str) -> list[Token] | None: ...
 
+    def rarity(self, term: str) -> float: ...
+
 
 @lru_cache(maxsize=100_000)
 def informativeness(word: str) -> float:
@@ -191,6 +193,7 @@ class QueryAnalyser:
             text=question, turns=tuple(turns), weights=weights, kind=answer_kind(question),
             coverage=self._coverage(turns), missing=missing, names=names,
             previous=previous if previous is not None and previous.answer else None,
+            mass={t: w * self.vocabulary.rarity(t) for t, w in weights.items()},
         )
 
     def _missing(self, question: str, words: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -20,8 +20,6 @@ PASSAGE_SHARE = 0.5
 class SentenceIndex(Protocol):
     """What the reader asks of the index."""
 
-    def rarity(self, term: str) -> float: ...
-
     def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]: ...
 
 
@@ -52,7 +50,7 @@ class SentenceReader:
             for n, (span, terms) in enumerate(self.index.sentences(hit.position)):
                 start, end = span
                 sentence = text[start:end]
-                score = sum(w * self.index.rarity(t) for t, w in query.weights.items() if t in terms)
+                score = query.mass_in(terms)
                 if score <= 0:
                     continue
                 score += PASSAGE_SHARE * hit.score / top_score

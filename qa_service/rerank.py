@@ -15,8 +15,6 @@ __all__ = ["SentenceReranker"]
 class SentenceIndex(Protocol):
     """What the re-ranker asks of the index."""
 
-    def rarity(self, term: str) -> float: ...
-
     def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]: ...
 
 
@@ -39,17 +37,15 @@ class SentenceReranker:
         alpha = self.weight
         if not hits or alpha <= 0:
             return hits
-        rarity = {t: self.index.rarity(t) for t in query.weights}
-        mass = sum(w * rarity[t] for t, w in query.weights.items()) or 1.0
+        mass = sum(query.mass.values()) or 1.0
         top = hits[0].score if hits[0].score > 0 else 1.0
-        bonus = [alpha * top * self._coverage(h.position, query, rarity, mass) for h in hits]
+        bonus = [alpha * top * self._coverage(h.position, query, mass) for h in hits]
         rescored = [h.score + b for h, b in zip(hits, bonus)]
         order = sorted(range(len(hits)), key=lambda i: (-rescored[i], i))
         return [Hit(hits[i].passage, hits[i].position, rescored[i], rank, hits[i].matched,
                     {**hits[i].scores, "sentence": bonus[i]})
                 for rank, i in enumerate(order, start=1)]
 
-    def _coverage(self, position: int, query: Query, rarity: dict[str, float], mass: float) -> float:
+    def _coverage(self, position: int, query: Query, mass: float) -> float:
         """Share of the query's rarity mass found in the passage's best sentence."""
-        return max((sum(w * rarity[t] for t, w in query.weights.items() if t in terms) / mass
-                    for _, terms in self.index.sentences(position)), default=0.0)
+        return max((query.mass_in(terms) / mass for _, terms in self.index.sentences(position)), default=0.0)

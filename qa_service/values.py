@@ -174,6 +174,21 @@ class Query:
     missing: tuple[str, ...]  # the question's words (as written) no document contains
     names: tuple[str, ...]  # those of them that are names: capitalised inside a sentence
     previous: Exchange | None = None  # the answer just given, which a follow-up should not repeat
+    mass: Mapping[str, float] = field(default_factory=dict)  # per weighted term: weight x rarity in the index
+
+    def mass_in(self, terms: frozenset[str]) -> float:
+        """The query's rarity mass that ``terms`` hold, summed in the query's own term order."""
+        common = terms & self.mass.keys()
+        if not common:
+            return 0.0
+        if len(common) == 1:
+            return 0.0 + self.mass[next(iter(common))]
+        order = self._order
+        return sum(self.mass[t] for t in sorted(common, key=order.__getitem__))
+
+    @cached_property
+    def _order(self) -> dict[str, int]:
+        return {t: i for i, t in enumerate(self.mass)}
 
     @property
     def question(self) -> Turn:
