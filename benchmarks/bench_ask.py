@@ -3,7 +3,7 @@
     python3 benchmarks/bench_ask.py [--repeat 5]
 
 Baseline: rank-bm25's README usage (BM25Okapi over lowercase whitespace tokens, get_scores,
-then sort) on the same passages and questions. Ours: Engine.ask, the whole answer (tokenise,
+then sort) on the same passages and questions. Ours: Pipeline.ask, the whole answer (tokenise,
 score, re-rank, highlight, pick the sentence, decide to abstain). Wall-clock numbers vary
 with the machine; the ratio is what to compare between runs.
 """
@@ -21,10 +21,10 @@ from rank_bm25 import BM25Okapi
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from qa_service.answer import Engine  # noqa: E402
 from qa_service.config import Settings  # noqa: E402
-from qa_service.evaluate import load_questions, load_squad  # noqa: E402
-from qa_service.ingest import load_corpus  # noqa: E402
+from qa_service.evaluate import load_squad  # noqa: E402
+from qa_service.ingest import load_corpus, load_questions  # noqa: E402
+from qa_service.pipeline import build_pipeline  # noqa: E402
 
 
 def per_question_ms(fn, questions, repeat: int) -> float:
@@ -39,7 +39,8 @@ def per_question_ms(fn, questions, repeat: int) -> float:
 
 def bench(name: str, corpus, questions, repeat: int) -> None:
     started = time.perf_counter()
-    engine = Engine(corpus, Settings())
+    pipeline = build_pipeline(Settings(), corpus)
+    pipeline.warm_up()
     build_ours = (time.perf_counter() - started) * 1000
     started = time.perf_counter()
     bm25 = BM25Okapi([p.text.lower().split() for p in corpus.passages])
@@ -50,7 +51,7 @@ def bench(name: str, corpus, questions, repeat: int) -> None:
         return sorted(range(len(scores)), key=lambda i: -scores[i])[:3]
 
     def ours(q):
-        return engine.ask(q.question, history=q.history, top_k=3)
+        return pipeline.ask(q.question, history=q.history, top_k=3)
 
     base_ms = per_question_ms(baseline, questions, repeat)
     ours_ms = per_question_ms(ours, questions, repeat)

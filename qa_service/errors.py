@@ -19,10 +19,17 @@ __all__ = [
 
 
 class QAError(Exception):
-    """An error a user or client caused or should know about; the message says what and where."""
+    """An error a user or client caused or should know about; the message says what and where.
+
+    Each kind states its HTTP status and machine-readable code in its class line.
+    """
 
     status = 500
     code = "error"
+
+    def __init_subclass__(cls, status: int = 500, code: str = "error", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.status, cls.code = status, code
 
     def __init__(self, message: str, *, code: str | None = None) -> None:
         super().__init__(message)
@@ -31,52 +38,35 @@ class QAError(Exception):
             self.code = code
 
 
-class BadRequest(QAError):
+# Requests (4xx): the client can fix them.
+class BadRequest(QAError, status=400, code="bad_request"):
     """A request we cannot answer as sent (a missing or bad field, bad JSON)."""
 
-    status = 400
-    code = "bad_request"
+
+class NotFound(QAError, status=404, code="not_found"):
+    """No such passage, document or endpoint."""
 
 
-class NotFound(QAError):
-    status = 404
-    code = "not_found"
+class UnsupportedMedia(QAError, status=415, code="unsupported_media_type"):
+    """A body that is not what the endpoint reads."""
 
 
-class UnsupportedMedia(QAError):
-    status = 415
-    code = "unsupported_media_type"
-
-
-class IngestError(QAError):
+# Files and settings: the person running the service can fix them.
+class IngestError(QAError, status=422, code="ingest_error"):
     """A source document cannot be read; the message names the file."""
 
-    status = 422
-    code = "ingest_error"
 
-
-class CorpusError(QAError):
+class CorpusError(QAError, status=500, code="corpus_error"):
     """A prepared corpus folder is missing or broken; the message names the file."""
 
-    status = 500
-    code = "corpus_error"
 
-
-class EmptyCorpusError(CorpusError):
+class EmptyCorpusError(CorpusError, status=500, code="empty_corpus"):
     """There is nothing to index (rank-bm25 would divide by zero)."""
 
-    code = "empty_corpus"
 
-
-class SettingsError(QAError):
+class SettingsError(QAError, status=500, code="settings_error"):
     """A setting has a value we cannot use; the message names the setting."""
 
-    status = 500
-    code = "settings_error"
 
-
-class EvalError(QAError):
+class EvalError(QAError, status=500, code="eval_error"):
     """A question set or an evaluation target cannot be used; the message says which and why."""
-
-    status = 500
-    code = "eval_error"

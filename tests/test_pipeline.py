@@ -13,6 +13,7 @@ from qa_service import contract
 from qa_service.cli import main
 from qa_service.config import Settings
 from qa_service.decide import CoverageAbstainer
+from qa_service.errors import QAError
 from qa_service.pipeline import Pipeline, build_pipeline
 from qa_service.query import QueryAnalyser
 from qa_service.read import SentenceReader
@@ -237,3 +238,22 @@ def test_the_cli_reports_our_errors_in_one_line_and_lets_bugs_show(monkeypatch, 
     monkeypatch.setattr("qa_service.pipeline.Pipeline.answer", broken)
     with pytest.raises(RuntimeError, match="a bug"):
         main(["ask", "why did Armenia recall its envoy?"])
+
+
+def _kinds(cls: type) -> list[type]:
+    return [cls, *(k for sub in cls.__subclasses__() for k in _kinds(sub))]
+
+
+@pytest.mark.parametrize("kind", _kinds(QAError), ids=lambda k: k.__name__)
+def test_every_error_kind_becomes_its_status_and_code_in_the_one_body(tiny_pipeline: Pipeline, monkeypatch,
+                                                                     kind: type) -> None:  # noqa: ANN001
+    from qa_service.web import create_app
+
+    def failing(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise kind("what went wrong, in words")
+
+    monkeypatch.setattr(tiny_pipeline, "answer", failing)
+    response = create_app(tiny_pipeline).test_client().post("/api/ask", json={"question": "lighthouse"})
+    assert response.status_code == kind.status and response.mimetype == "application/json"
+    assert response.get_json() == {"error": {"code": kind.code, "message": "what went wrong, in words"}}
+    assert 400 <= kind.status <= 599 and kind.code.isidentifier()
