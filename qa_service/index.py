@@ -31,7 +31,11 @@ SCORERS = {"plus": BM25Plus, "l": BM25L, "okapi": BM25Okapi}
 # Longer "words" are not misspellings worth guessing at, and their candidate spellings grow as
 # the square of their length.
 _MAX_TYPO_LETTERS = 30
-_SIMILAR_CACHE_SIZE = 50_000
+# Shorter terms share their first letters with too many unrelated words to guess a root from.
+_MIN_ROOT_LETTERS = 5
+# Below this a one-letter change is more often another word (cat/car) than a typo.
+_MIN_TYPO_LETTERS = 6
+_SIMILAR_CACHE_SIZE = 50_000  # entries; a guess is looked up again by follow-ups and later questions
 
 
 class Index:
@@ -119,7 +123,7 @@ class Index:
         n = len(self.passages)
         return math.log((n + 1) / (self.document_frequency(term) + 0.5))
 
-    def similar(self, term: str, min_prefix: int = 5, min_typo: int = 6) -> list[str]:
+    def similar(self, term: str, min_prefix: int = _MIN_ROOT_LETTERS, min_typo: int = _MIN_TYPO_LETTERS) -> list[str]:
         """Indexed terms that differ from ``term`` only in their last letter or two, or else,
         for terms of at least ``min_typo`` letters, by one letter added, dropped or changed.
 

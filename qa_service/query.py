@@ -45,6 +45,12 @@ _KIND_QUESTIONS = (
 )
 
 
+# wordfreq's Zipf scale: about 7.7 for "the", 0 for a word it has never seen.
+_ZIPF_CEILING = 8.0
+# Even the commonest word says a little (and a weight of 0 would drop it from coverage).
+_MIN_INFORMATION = 0.5
+
+
 class Vocabulary(Protocol):
     """What the analyser asks of the index."""
 
@@ -61,7 +67,7 @@ class Vocabulary(Protocol):
 def informativeness(word: str) -> float:
     """How much a word tells, from its frequency in English: about 1 for "the", 6 for "Zakharova"."""
     zipf = wordfreq.zipf_frequency(word.casefold().replace("’", "'"), "en")
-    return max(0.5, 8.0 - zipf)
+    return max(_MIN_INFORMATION, _ZIPF_CEILING - zipf)
 
 
 def word_prior(word: str, scale: float) -> float:
