@@ -1,6 +1,7 @@
-"""The command line: ``index``, ``serve`` and ``ask``, thin wrappers over the library.
+"""The command line: ``index``, ``serve``, ``ask`` and ``eval``, thin wrappers over the library.
 
-Every failure is one line on stderr and a non-zero exit, never a traceback.
+Every error of ours (:class:`QAError`) is one line on stderr and exit status 1; anything
+else is a bug, and shows as one.
 """
 
 from __future__ import annotations
@@ -75,11 +76,12 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def _index(args: argparse.Namespace) -> int:
     from .ingest import ingest_paths, write_corpus
+    from .text import word_count
 
     settings = _settings(args)
     corpus = ingest_paths(args.sources, settings.passage_words)
     write_corpus(corpus, args.out, settings.passage_words)
-    words = [p.words for p in corpus.passages]
+    words = [word_count(p.text) for p in corpus.passages]
     print(f"wrote {len(corpus.documents)} document(s), {len(words)} passages "
           f"(mean {sum(words) / len(words):.1f} words, {min(words)}-{max(words)}) to {args.out}")
     return 0
@@ -151,7 +153,10 @@ def _eval(args: argparse.Namespace) -> int:
         per_pool, name = args.pool == "article", f"qa-service on {args.squad.name} ({args.pool} pool)"
     else:
         corpus = None if args.url else load_corpus(settings.corpus_dir)
-        questions = load_questions(args.questions or settings.corpus_dir / "questions.jsonl")
+        if args.questions or corpus is None:
+            questions = load_questions(args.questions or settings.corpus_dir / "questions.jsonl")
+        else:
+            questions = list(corpus.questions) or load_questions(settings.corpus_dir / "questions.jsonl")
         per_pool, name = False, "qa-service" if not args.url else f"qa-service at {args.url}"
 
     if args.grid:

@@ -72,6 +72,15 @@ def _top_k(value: Any) -> int:
     return value
 
 
+def _quote(value: Any, field: str) -> str:
+    """An earlier answer, kept as sent (it is a quote: its spacing locates it in its passage)."""
+    if not isinstance(value, str) or not value.strip():
+        raise BadRequest(f"'{field}' must be a non-empty string", code="invalid_field")
+    if len(value) > MAX_ANSWER_CHARS:
+        raise BadRequest(f"'{field}' must be at most {MAX_ANSWER_CHARS} characters", code="invalid_field")
+    return value
+
+
 def _exchange(item: Any) -> Exchange:
     """A history item: an earlier question, or ``{"question", "answer"}`` where the answer is
     null (abstained), its text, or the answer object the API returned."""
@@ -84,10 +93,10 @@ def _exchange(item: Any) -> Exchange:
     if answer is None:
         return Exchange(question, None, answered=True)
     if isinstance(answer, str):
-        return Exchange(question, _text(answer, "history[].answer", MAX_ANSWER_CHARS), answered=True)
+        return Exchange(question, _quote(answer, "history[].answer"), answered=True)
     if not isinstance(answer, Mapping):
         raise BadRequest("'history[].answer' must be null, a string or an answer object", code="invalid_field")
-    text = _text(answer.get("text"), "history[].answer.text", MAX_ANSWER_CHARS)
+    text = _quote(answer.get("text"), "history[].answer.text")
     passage_id, start = answer.get("passage_id"), answer.get("start")
     if passage_id is not None and (not isinstance(passage_id, str) or len(passage_id) > MAX_QUESTION_CHARS):
         raise BadRequest("'history[].answer.passage_id' must be a string", code="invalid_field")

@@ -89,6 +89,8 @@ def load_squad(path: Path) -> tuple[Corpus, list[Question]]:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise EvalError(f"{path}: file not found") from None
+    except OSError as exc:
+        raise EvalError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EvalError(f"{path}: not SQuAD JSON ({exc})") from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):

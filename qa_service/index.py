@@ -36,6 +36,7 @@ _MIN_ROOT_LETTERS = 5
 # Below this a one-letter change is more often another word (cat/car) than a typo.
 _MIN_TYPO_LETTERS = 6
 _SIMILAR_CACHE_SIZE = 50_000  # entries; a guess is looked up again by follow-ups and later questions
+_TERM_BATCH = 32  # terms scored in one numpy pass: fewer calls, bounded temporaries
 
 
 class Index:
@@ -73,7 +74,6 @@ class Index:
         docs = [[t.term for t in tokens] for tokens in self._tokens]
         if not any(docs):
             raise EmptyCorpusError("the passages contain no searchable words")
-        self.scorer = scorer
         params: dict[str, float] = {"k1": k1, "b": b}
         if scorer != "okapi":
             params["delta"] = delta
@@ -108,9 +108,6 @@ class Index:
     def passage(self, passage_id: str) -> Passage | None:
         position = self._by_id.get(passage_id)
         return None if position is None else self.passages[position]
-
-    def position(self, passage_id: str) -> int:
-        return self._by_id[passage_id]
 
     def document_frequency(self, term: str) -> int:
         return len(self._postings.get(term, ()))
@@ -217,19 +214,24 @@ class Index:
         if k < 1:
             raise ValueError("k must be at least 1")
         asked = query.asked
-        if not asked:
+        candidates = np.array(sorted(self.candidates(asked)), dtype=np.intp)
+        if not len(candidates):
             return []
-        per_term = _TermScores(self._formula)
+        # Only the candidates are scored: the same numbers, without a row per term over the corpus.
+        per_term = _TermScores(self._formula, candidates)
         per_term.prime(t for turn in query.turns for t in turn.terms)
-        total = np.zeros(len(self.passages))
+        total = np.zeros(len(candidates))
         for turn in query.turns:
             if turn.words:
                 total += turn.weight * per_term.query(turn.terms, turn.priors)
-        order = sorted(self.candidates(asked), key=lambda i: (-float(total[i]), i))[:k]
+        order = sorted(range(len(candidates)), key=lambda j: (-float(total[j]), j))[:k]  # j follows passage order
         bm25 = per_term.query(query.question.terms)
-        return [Hit(self.passages[i], i, float(total[i]), rank, self._term_sets[i] & asked,
-                    {"bm25": float(bm25[i]), "weighted": float(total[i])})
-                for rank, i in enumerate(order, start=1)]
+        hits = []
+        for rank, j in enumerate(order, start=1):
+            i = int(candidates[j])
+            hits.append(Hit(self.passages[i], i, float(total[j]), rank, self._term_sets[i] & asked,
+                            {"bm25": float(bm25[j]), "weighted": float(total[j])}))
+        return hits
 
     def explain(self, query: Query, passage_id: str) -> list[dict[str, Any]]:
         """What each searched term of the query adds to one passage's ``weighted`` score: the
@@ -270,24 +272,36 @@ class _Formula:
         else:
             self.norm = bm25.k1 * (1 - bm25.b + bm25.b * doc_len / bm25.avgdl)
 
-    def __call__(self, terms: Sequence[str]) -> np.ndarray:
-        """A row of scores per term: what ``get_scores([term])`` adds to its zero vector."""
-        q_freq = np.zeros((len(terms), self.size), dtype=self.int)
+    def __call__(self, terms: Sequence[str], columns: np.ndarray | None = None) -> np.ndarray:
+        """A row per term: what ``get_scores([term])`` adds to its zero vector, at the passage
+        positions ``columns`` (sorted; None = every passage). Each element is computed alone,
+        so a column is the same number whichever other columns are computed with it."""
+        size = self.size if columns is None else len(columns)
+        norm = self.norm if columns is None else self.norm[columns]
+        q_freq = np.zeros((len(terms), size), dtype=self.int)
         for row, term in enumerate(terms):
             positions, counts = self.tf.get(term, (None, None))
-            if positions is not None:
+            if positions is None:
+                continue
+            if columns is None:
                 q_freq[row, positions] = counts
-        idf = np.array([[float(self.bm25.idf.get(term) or 0)] for term in terms]).reshape(len(terms), 1)
+            else:
+                at = np.searchsorted(columns, positions)
+                inside = at < size
+                hit = inside.copy()
+                hit[inside] = columns[at[inside]] == positions[inside]
+                q_freq[row, at[hit]] = counts[hit]
+        idf = np.array([[float(self.bm25.idf.get(term) or 0)] for term in terms])
         with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0 gives 0/0 = nan, as in rank-bm25
-            return self._score(idf, q_freq)
+            return self._score(idf, q_freq, norm)
 
-    def _score(self, idf: np.ndarray, q_freq: np.ndarray) -> np.ndarray:
+    def _score(self, idf: np.ndarray, q_freq: np.ndarray, norm: np.ndarray) -> np.ndarray:
         bm25 = self.bm25
         if self.scorer == "plus":
-            return idf * (bm25.delta + (q_freq * (bm25.k1 + 1)) / (self.norm + q_freq))
+            return idf * (bm25.delta + (q_freq * (bm25.k1 + 1)) / (norm + q_freq))
         if self.scorer == "okapi":
-            return idf * (q_freq * (bm25.k1 + 1) / (q_freq + self.norm))
-        ctd = q_freq / self.norm
+            return idf * (q_freq * (bm25.k1 + 1) / (q_freq + norm))
+        ctd = q_freq / norm
         return idf * q_freq * (bm25.k1 + 1) * (ctd + bm25.delta) / (bm25.k1 + ctd + bm25.delta)
 
 
@@ -297,17 +311,19 @@ class _TermScores:
     rank-bm25 adds a term's contribution to a zero vector, so summing these in query order
     reproduces ``get_scores(query)`` to the last bit."""
 
-    def __init__(self, formula: _Formula) -> None:
+    def __init__(self, formula: _Formula, columns: np.ndarray | None = None) -> None:
         self._formula = formula
-        self._size = formula.size
+        self._columns = columns
+        self._size = formula.size if columns is None else len(columns)
         self._memo: dict[str, np.ndarray] = {}
 
     def prime(self, terms: Iterable[str]) -> None:
-        """Score every new term of ``terms`` in one pass (one numpy call per step, not per term)."""
+        """Score the new terms of ``terms`` a batch at a time (one numpy call per step, not per term)."""
         new = [t for t in dict.fromkeys(terms) if t not in self._memo]
-        if new:
-            for term, row in zip(new, self._formula(new)):
-                self._memo[term] = np.zeros(self._size) + row
+        for start in range(0, len(new), _TERM_BATCH):
+            batch = new[start : start + _TERM_BATCH]
+            for term, row in zip(batch, self._formula(batch, self._columns)):
+                self._memo[term] = row
 
     def term(self, term: str) -> np.ndarray:
         if term not in self._memo:

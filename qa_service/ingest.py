@@ -293,7 +293,10 @@ def ingest_file(path: Path, target_words: int = 60) -> tuple[Document, list[Pass
 def _source_files(paths: Sequence[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
-            found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES)
+            try:
+                found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES)
+            except OSError as exc:
+                raise IngestError(f"{path}: cannot list the folder ({exc.strerror or exc})") from None
             if not found:
                 raise IngestError(f"{path}: no .txt, .md or .html files in this folder")
             yield from found
@@ -334,7 +337,7 @@ def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
         "documents.jsonl": _jsonl(asdict(d) for d in corpus.documents),
         "passages.jsonl": _jsonl(
             {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end,
-             "words": p.words, "text": p.text}
+             "words": word_count(p.text), "text": p.text}
             for p in corpus.passages
         ),
         "manifest.json": json.dumps(

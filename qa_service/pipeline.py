@@ -7,13 +7,14 @@ is the one place settings become stages. The web app, the CLI and the evaluation
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Protocol, Sequence
 
 from .config import Settings
 from .decide import CoverageAbstainer
-from .errors import BadRequest, SettingsError
+from .errors import BadRequest, EmptyCorpusError, SettingsError
 from .index import Index
 from .ingest import load_corpus
 from .query import QueryAnalyser
@@ -23,11 +24,7 @@ from .text import Tokenizer, clean_question
 from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
                      QueryTerm)
 
-__all__ = ["Abstainer", "Pipeline", "Reader", "Reranker", "Retriever", "build_pipeline", "build_tokenizer"]
-
-
-class Retriever(Protocol):
-    def search(self, query: Query, k: int) -> list[Hit]: ...
+__all__ = ["Abstainer", "Pipeline", "Reader", "Reranker", "build_pipeline", "build_tokenizer"]
 
 
 class Reranker(Protocol):
@@ -48,11 +45,10 @@ class Pipeline:
     """A corpus, its index, and the stages that answer questions over it."""
 
     def __init__(self, corpus: Corpus, index: Index, analyser: QueryAnalyser, reranker: Reranker, reader: Reader,
-                 abstainer: Abstainer, *, top_k: int, retriever: Retriever | None = None) -> None:
+                 abstainer: Abstainer, *, top_k: int) -> None:
         self.corpus = corpus
-        self.index = index
+        self.index = index  # the retriever: search(query, k), and the passages' sentences and tokens
         self.analyser = analyser
-        self.retriever: Retriever = retriever or index
         self.reranker = reranker
         self.reader = reader
         self.abstainer = abstainer
@@ -60,22 +56,23 @@ class Pipeline:
 
     def warm_up(self) -> None:
         """Load what the stages need now, not during the first question."""
-        for stage in (self.analyser, self.retriever, self.reranker, self.reader, self.abstainer):
+        for stage in (self.analyser, self.index, self.reranker, self.reader, self.abstainer):
             warm_up = getattr(stage, "warm_up", None)
             if callable(warm_up):
                 warm_up()
 
     def ask(self, question: str, history: Sequence[str | Exchange] = (), top_k: int | None = None) -> Answer:
-        """Answer a question as typed: it and the earlier questions are cleaned first."""
+        """Answer a question as typed: it and the earlier questions are cleaned first (an
+        earlier question that cleans to nothing is left out)."""
         cleaned = clean_question(question)
         if not cleaned:
             raise BadRequest("the question is empty", code="invalid_field")
         exchanges = []
         for item in history:
-            if isinstance(item, Exchange):
-                exchanges.append(item)
-            elif clean_question(item):
-                exchanges.append(Exchange(clean_question(item)))
+            exchange = item if isinstance(item, Exchange) else Exchange(item)
+            text = clean_question(exchange.question)
+            if text:
+                exchanges.append(dataclasses.replace(exchange, question=text))
         return self.answer(cleaned, exchanges, top_k)
 
     def answer(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Answer:
@@ -102,7 +99,7 @@ class Pipeline:
             took_ms=(time.perf_counter() - started) * 1000,
             follow_up=query.follow_up,
             context=query.context,
-            missing=() if abstention is not None and abstention.reason == "no_terms" else query.missing,
+            missing=query.missing,
         )
 
     def analyse(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Query:
@@ -110,7 +107,7 @@ class Pipeline:
         return self._analyse(question, list(self.analyser.window(history)), top_k or self.top_k, {}, {})
 
     def _rank(self, query: Query, k: int) -> list[Hit]:
-        return self.reranker.rerank(query, self.retriever.search(query, max(k, self.reranker.depth)))
+        return self.reranker.rerank(query, self.index.search(query, max(k, self.reranker.depth)))
 
     def _analyse(self, question: str, window: list[Exchange], k: int, memo: dict[str, tuple[QueryTerm, ...]],
                  answers: dict[int, Exchange]) -> Query:
@@ -153,8 +150,13 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
         corpus = load_corpus(Path(settings.corpus_dir))
     tokenizer = build_tokenizer(settings)
     titles = [t for d in corpus.documents for t in tokenizer.terms(d.title)]
-    index = Index(corpus.passages, tokenizer, scorer=settings.scorer, k1=settings.k1, b=settings.b,
-                  delta=settings.delta, extra_terms=titles)
+    try:
+        index = Index(corpus.passages, tokenizer, scorer=settings.scorer, k1=settings.k1, b=settings.b,
+                      delta=settings.delta, extra_terms=titles)
+    except EmptyCorpusError:
+        raise
+    except ValueError as exc:
+        raise SettingsError(str(exc)) from None
     analyser = QueryAnalyser(tokenizer, index, word_prior=settings.word_prior, history_weight=settings.history_weight,
                              max_turns=settings.max_turns, answer_weight=settings.answer_weight)
     return Pipeline(

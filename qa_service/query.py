@@ -175,8 +175,10 @@ class QueryAnalyser:
             # Once in a conversation, an earlier "he" or "she" reaches back too, named or not
             # ("Which Ukrainian town did he visit?": "Ukrainian" is not who "he" is).
             leans = self.is_follow_up(current, current_words) or (len(turns) > 1 and _PERSONAL_RE.search(current))
-            if not leans or not earlier.question:
+            if not leans:
                 break
+            if not earlier.question:
+                continue
             weight *= self.history_weight
             if weight <= 0:
                 break
@@ -188,6 +190,8 @@ class QueryAnalyser:
             quoted = None  # an answer quoted from a passage: its tokens are in the index
             if previous.passage_id is not None and previous.start is not None:
                 quoted = self.vocabulary.tokens_of(previous.passage_id, previous.start, previous.answer)
+                if quoted is None:  # not where the client says: recognise it by its text instead
+                    previous = Exchange(previous.question, previous.answer, answered=True)
             turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer",
                               self.words(previous.answer, memo, quoted)))
         weights: dict[str, float] = {}

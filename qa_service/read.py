@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import re
-from typing import Protocol
 
 from .query import KIND_PATTERNS
-from .values import AnswerSentence, Exchange, Hit, Query, Span
+from .values import AnswerSentence, Exchange, Hit, Query, SentenceSource
 
 __all__ = ["SentenceReader"]
 
@@ -15,12 +14,6 @@ KIND_BONUS = 1.25
 # A sentence also gets this share of its passage's score relative to the top one: between two
 # sentences matching the same words, the one in the better passage wins.
 PASSAGE_SHARE = 0.5
-
-
-class SentenceIndex(Protocol):
-    """What the reader asks of the index."""
-
-    def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]: ...
 
 
 class SentenceReader:
@@ -33,7 +26,7 @@ class SentenceReader:
     she describe the visit?" may be answered by the sentence that named her).
     """
 
-    def __init__(self, index: SentenceIndex, *, passages: int, repeat_weight: float) -> None:
+    def __init__(self, index: SentenceSource, *, passages: int, repeat_weight: float) -> None:
         self.index = index
         self.passages = passages
         self.repeat_weight = repeat_weight
@@ -70,10 +63,11 @@ class SentenceReader:
 
 
 def _is_previous(previous: Exchange, passage_id: str, start: int, sentence: str) -> bool:
-    """Whether a sentence is the answer just given: by its place when the client sent it, else by its text."""
+    """Whether a sentence is the answer just given: by its place when it is known, else by its
+    text (white space aside: clients may send it back re-flowed)."""
     if previous.passage_id is not None and previous.start is not None:
         return (previous.passage_id, previous.start) == (passage_id, start)
-    return previous.answer == sentence
+    return previous.answer is not None and previous.answer.split() == sentence.split()
 
 
 def gives_new(kind: re.Pattern[str], sentence: str, question: str) -> bool:

@@ -5,30 +5,22 @@ BM25 scores a passage as a bag of words, but an answer usually sits in a single 
 
 from __future__ import annotations
 
-from typing import Protocol
-
-from .values import Hit, Query, Span
+from .values import Hit, Query, SentenceSource
 
 __all__ = ["SentenceReranker"]
 
 
-class SentenceIndex(Protocol):
-    """What the re-ranker asks of the index."""
-
-    def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]: ...
-
-
 class SentenceReranker:
-    """Adds ``weight`` x the top score x the share of the query (by rarity) that a passage's
-    best sentence holds, to each of the first ``depth`` hits.
+    """Adds ``weight`` x the top score x the share of the query's rarity mass that a passage's
+    best sentence holds, to each hit it is given.
 
     Args:
-        index: sentence terms and term rarity.
+        index: each passage's sentences and their terms.
         weight: how much the best sentence counts (0 = keep the retriever's order).
         depth: how many hits the retriever should hand over.
     """
 
-    def __init__(self, index: SentenceIndex, *, weight: float, depth: int) -> None:
+    def __init__(self, index: SentenceSource, *, weight: float, depth: int) -> None:
         self.index = index
         self.weight = weight
         self.depth = depth

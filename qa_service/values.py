@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping, NamedTuple
+from typing import Mapping, NamedTuple, Protocol
 
 __all__ = [
     "Abstention",
@@ -22,6 +22,7 @@ __all__ = [
     "PassageResult",
     "Query",
     "QueryTerm",
+    "SentenceSource",
     "Question",
     "Span",
     "Turn",
@@ -48,10 +49,6 @@ class Passage:
     start: int
     end: int
     text: str
-
-    @property
-    def words(self) -> int:
-        return len(self.text.split())
 
 
 @dataclass(frozen=True)
@@ -215,6 +212,13 @@ class Query:
 
 
 # ---------------------------------------------------------------- the answer
+
+
+class SentenceSource(Protocol):
+    """Where stages find a passage's sentences: each one's span in the passage and its terms."""
+
+    def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]: ...
+
 
 
 @dataclass(frozen=True)

@@ -60,9 +60,8 @@ def test_a_follow_up_sent_with_its_answer_is_not_answered_again(pipeline: Pipeli
     first = pipeline.ask(CSTO)
     assert first.answer is not None
     searches: list[str] = []
-    original = pipeline.retriever.search
-    monkeypatch.setattr(pipeline, "retriever", type("Counting", (), {
-        "search": lambda self, query, k: searches.append(query.text) or original(query, k)})())
+    original = pipeline.index.search
+    monkeypatch.setattr(pipeline.index, "search", lambda query, k: searches.append(query.text) or original(query, k))
 
     sent = Exchange(CSTO, first.answer.text, first.answer.passage_id, first.answer.start, answered=True)
     with_answer = pipeline.answer("And when was that?", [sent])
@@ -257,3 +256,23 @@ def test_every_error_kind_becomes_its_status_and_code_in_the_one_body(tiny_pipel
     assert response.status_code == kind.status and response.mimetype == "application/json"
     assert response.get_json() == {"error": {"code": kind.code, "message": "what went wrong, in words"}}
     assert 400 <= kind.status <= 599 and kind.code.isidentifier()
+
+
+def test_an_answer_sent_back_from_the_wrong_place_is_recognised_by_its_text(pipeline: Pipeline) -> None:
+    first = pipeline.ask("Who is the spokesperson of the Russian Foreign Ministry?")
+    assert first.answer is not None
+    question = "What did she write?"
+    text_only = pipeline.answer(question, [Exchange(first.question, first.answer.text, answered=True)])
+    misplaced = pipeline.answer(question, [Exchange(first.question, first.answer.text, "no-such-passage", 0, True)])
+    assert misplaced.answer == text_only.answer
+
+
+def test_earlier_questions_that_clean_to_nothing_are_left_out(tiny_pipeline: Pipeline) -> None:
+    with_blank = tiny_pipeline.ask("What did she write?", history=["Who ran the station?", Exchange(" \x00 ")])
+    assert with_blank.follow_up and with_blank.context == ("Who ran the station?",)
+
+
+def test_eval_on_a_folder_instead_of_a_squad_file_is_one_line(tmp_path: Path, capsys) -> None:  # noqa: ANN001
+    assert main(["eval", "--squad", str(tmp_path)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("qa-service eval: error:") and err.count("\n") == 1

@@ -7,8 +7,8 @@
   var TOP_K = 3;
   var MAX_LENGTH = 1000;
   var TIMEOUT_MS = 60000;
-  var HISTORY_SENT = 10;      // earlier exchanges sent with a question (the API takes up to 50)
-  var MAX_ANSWER_SENT = 4000; // longer answers go back as the question alone; the server works them out
+  var HISTORY_SENT = 5;       // earlier exchanges sent with a question (the server leans on the last 3 by default)
+  var MAX_ANSWER_SENT = 1500; // longer answers go back as the question alone (the body stays well under 64 KiB)
   var NETWORK_ERROR = 'Could not reach the server. Check that it is running and try again.';
   var TIMEOUT_ERROR = 'The server took too long to answer. Try again in a moment.';
 
