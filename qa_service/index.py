@@ -276,21 +276,25 @@ class _Formula:
         """A row per term: what ``get_scores([term])`` adds to its zero vector, at the passage
         positions ``columns`` (sorted; None = every passage). Each element is computed alone,
         so a column is the same number whichever other columns are computed with it."""
+        if columns is not None and len(columns) == self.size:
+            columns = None  # every passage: no mapping needed
         size = self.size if columns is None else len(columns)
         norm = self.norm if columns is None else self.norm[columns]
+        column_of = None
+        if columns is not None:
+            column_of = np.full(self.size, -1, dtype=np.intp)
+            column_of[columns] = np.arange(size)
         q_freq = np.zeros((len(terms), size), dtype=self.int)
         for row, term in enumerate(terms):
             positions, counts = self.tf.get(term, (None, None))
             if positions is None:
                 continue
-            if columns is None:
+            if column_of is None:
                 q_freq[row, positions] = counts
             else:
-                at = np.searchsorted(columns, positions)
-                inside = at < size
-                hit = inside.copy()
-                hit[inside] = columns[at[inside]] == positions[inside]
-                q_freq[row, at[hit]] = counts[hit]
+                at = column_of[positions]
+                kept = at >= 0
+                q_freq[row, at[kept]] = counts[kept]
         idf = np.array([[float(self.bm25.idf.get(term) or 0)] for term in terms])
         with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0 gives 0/0 = nan, as in rank-bm25
             return self._score(idf, q_freq, norm)

@@ -49,6 +49,8 @@ _KIND_QUESTIONS = (
 _ZIPF_CEILING = 8.0
 # Even the commonest word says a little (and a weight of 0 would drop it from coverage).
 _MIN_INFORMATION = 0.5
+# Answers quoted from passages whose analysis is kept: follow-ups come back to the last one.
+_QUOTED_CACHE_SIZE = 4096
 
 
 class Vocabulary(Protocol):
@@ -108,6 +110,7 @@ class QueryAnalyser:
         self.history_weight = history_weight
         self.max_turns = max_turns
         self.answer_weight = answer_weight
+        self._quoted_cache: dict[tuple[str, int, str], tuple[QueryTerm, ...]] = {}
 
     def warm_up(self) -> None:
         """Load the word-frequency list now, not during the first question."""
@@ -132,6 +135,23 @@ class QueryAnalyser:
         words = tuple(out)
         if memo is not None:
             memo[text] = words
+        return words
+
+    def _quoted(self, previous: Exchange) -> tuple[QueryTerm, ...] | None:
+        """The words of an answer quoted from a passage, from the index's tokens (no tokenising),
+        kept for the next follow-up on it; None when it is not where the exchange says."""
+        if previous.passage_id is None or previous.start is None or previous.answer is None:
+            return None
+        key = (previous.passage_id, previous.start, previous.answer)
+        words = self._quoted_cache.get(key)
+        if words is None:
+            tokens = self.vocabulary.tokens_of(previous.passage_id, previous.start, previous.answer)
+            if tokens is None:
+                return None
+            words = self.words(previous.answer, tokens=tokens)
+            if len(self._quoted_cache) >= _QUOTED_CACHE_SIZE:
+                self._quoted_cache.clear()
+            self._quoted_cache[key] = words  # only sentences of the corpus: bounded by it
         return words
 
     def window(self, history: Sequence[Exchange]) -> Sequence[Exchange]:
@@ -187,13 +207,12 @@ class QueryAnalyser:
         previous = previous_answer() if len(turns) > 1 and previous_answer is not None else None
         if previous is not None and previous.answer:
             # "she", "there", "that" often point at what the last answer said, not only at the last question.
-            quoted = None  # an answer quoted from a passage: its tokens are in the index
-            if previous.passage_id is not None and previous.start is not None:
-                quoted = self.vocabulary.tokens_of(previous.passage_id, previous.start, previous.answer)
-                if quoted is None:  # not where the client says: recognise it by its text instead
+            answer_words = self._quoted(previous)
+            if answer_words is None:
+                if previous.passage_id is not None:  # not where the client says: recognise it by its text
                     previous = Exchange(previous.question, previous.answer, answered=True)
-            turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer",
-                              self.words(previous.answer, memo, quoted)))
+                answer_words = self.words(previous.answer, memo)
+            turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer", answer_words))
         weights: dict[str, float] = {}
         for turn in turns:
             for term, prior in zip(turn.terms, turn.priors):
