@@ -139,6 +139,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("rerank_depth", int, 20, "How many BM25 hits the sentence-level re-ranking looks at.", _ANSWERING, 1, 1000),
     Setting("reader_passages", int, 3, "How many of the best passages the answer sentence is chosen from.",
             _ANSWERING, 1, 20),
+    Setting("semantic", bool, True, "Mix sentence meaning (all-MiniLM-L6-v2 embeddings, on the CPU) into the "
+            "passage order and the answer choice; off = words only. Off by itself, with a warning, when the model "
+            "cannot be loaded.", ("index", *_ANSWERING)),
+    Setting("semantic_weight", float, 0.5, "Passage order: each passage's score relative to the top one plus this x "
+            "its best sentence's cosine with the question, spread over [0, 1] across the passages.", _ANSWERING, 0, 10),
+    Setting("semantic_sentence_weight", float, 0.5, "Answer choice: each sentence's word score relative to the best "
+            "one plus this x its cosine with the question, spread over [0, 1].", _ANSWERING, 0, 10),
+    Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING), 1, 64),
     Setting("word_prior", float, 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "
             "Zipf frequency in English) / this), so \"go\" weighs about 0.35 and \"Lukashenko\" 1 "
             "(0 = all words count fully).", _ANSWERING, 0, 8),

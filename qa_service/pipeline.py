@@ -8,23 +8,28 @@ is the one place settings become stages. The web app, the CLI and the evaluation
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from pathlib import Path
 from typing import Protocol, Sequence
 
 from .config import Settings
 from .decide import CoverageAbstainer
+from .encode import MiniLMEncoder
 from .errors import BadRequest, EmptyCorpusError, SettingsError
 from .index import Index
 from .ingest import load_corpus
 from .query import QueryAnalyser
 from .read import SentenceReader
 from .rerank import SentenceReranker
+from .semantic import SemanticReranker, load_or_build
 from .text import Tokenizer, clean_question
 from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
                      QueryTerm)
 
-__all__ = ["Abstainer", "Pipeline", "Reader", "Reranker", "build_pipeline", "build_tokenizer"]
+__all__ = ["Abstainer", "Pipeline", "Reader", "Reranker", "build_encoder", "build_pipeline", "build_tokenizer"]
+
+_log = logging.getLogger(__name__)
 
 
 class Reranker(Protocol):
@@ -44,19 +49,25 @@ class Abstainer(Protocol):
 class Pipeline:
     """A corpus, its index, and the stages that answer questions over it."""
 
-    def __init__(self, corpus: Corpus, index: Index, analyser: QueryAnalyser, reranker: Reranker, reader: Reader,
-                 abstainer: Abstainer, *, top_k: int) -> None:
+    def __init__(self, corpus: Corpus, index: Index, analyser: QueryAnalyser, rerankers: Sequence[Reranker],
+                 reader: Reader, abstainer: Abstainer, *, top_k: int) -> None:
         self.corpus = corpus
         self.index = index  # the retriever: search(query, k), and the passages' sentences and tokens
         self.analyser = analyser
-        self.reranker = reranker
+        self.rerankers = tuple(rerankers)  # applied in turn
         self.reader = reader
         self.abstainer = abstainer
         self.top_k = top_k
+        self.depth = max((r.depth for r in self.rerankers), default=1)
+
+    @property
+    def semantic(self) -> bool:
+        """Whether sentence meaning takes part (an encoder is loaded)."""
+        return self.analyser.encoder is not None
 
     def warm_up(self) -> None:
         """Load what the stages need now, not during the first question."""
-        for stage in (self.analyser, self.index, self.reranker, self.reader, self.abstainer):
+        for stage in (self.analyser, self.index, *self.rerankers, self.reader, self.abstainer):
             warm_up = getattr(stage, "warm_up", None)
             if callable(warm_up):
                 warm_up()
@@ -107,7 +118,10 @@ class Pipeline:
         return self._analyse(question, list(self.analyser.window(history)), top_k or self.top_k, {}, {})
 
     def _rank(self, query: Query, k: int) -> list[Hit]:
-        return self.reranker.rerank(query, self.index.search(query, max(k, self.reranker.depth)))
+        hits = self.index.search(query, max(k, self.depth))
+        for reranker in self.rerankers:
+            hits = reranker.rerank(query, hits)
+        return hits
 
     def _analyse(self, question: str, window: list[Exchange], k: int, memo: dict[str, tuple[QueryTerm, ...]],
                  answers: dict[int, Exchange]) -> Query:
@@ -143,11 +157,34 @@ def build_tokenizer(settings: Settings) -> Tokenizer:
         raise SettingsError(str(exc)) from None
 
 
+_ENCODERS: dict[int, MiniLMEncoder] = {}  # one loaded model per process (per thread count), shared by pipelines
+
+
+def build_encoder(settings: Settings) -> MiniLMEncoder | None:
+    """The sentence encoder, loaded and checked; None, with a one-line warning, when it cannot
+    be (the lexical path then answers alone)."""
+    if not settings.semantic:
+        return None
+    encoder = _ENCODERS.get(settings.encoder_threads)
+    if encoder is None:
+        encoder = MiniLMEncoder(threads=settings.encoder_threads)
+        try:
+            encoder.warm_up()
+        except SettingsError as exc:
+            _log.warning("qa-service: sentence meaning is off: %s", exc.message)
+            return None
+        _ENCODERS[settings.encoder_threads] = encoder
+    return encoder
+
+
 def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline:
     """The one place settings become stages: the corpus (from ``settings.corpus_dir`` unless
-    given), its index, and every stage with its plain arguments."""
+    given), its index, the sentence vectors (read from the corpus folder, else computed and
+    saved there), and every stage with its plain arguments."""
+    folder = None
     if corpus is None:
-        corpus = load_corpus(Path(settings.corpus_dir))
+        folder = Path(settings.corpus_dir)
+        corpus = load_corpus(folder)
     tokenizer = build_tokenizer(settings)
     titles = [t for d in corpus.documents for t in tokenizer.terms(d.title)]
     try:
@@ -157,12 +194,17 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
         raise
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
+    encoder = build_encoder(settings)
+    vectors = load_or_build(corpus.passages, encoder, folder) if encoder is not None else None
     analyser = QueryAnalyser(tokenizer, index, word_prior=settings.word_prior, history_weight=settings.history_weight,
-                             max_turns=settings.max_turns, answer_weight=settings.answer_weight)
+                             max_turns=settings.max_turns, answer_weight=settings.answer_weight, encoder=encoder)
+    rerankers: list[Reranker] = [SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth)]
+    if vectors is not None:
+        rerankers.append(SemanticReranker(vectors, weight=settings.semantic_weight, depth=settings.rerank_depth))
     return Pipeline(
-        corpus, index, analyser,
-        SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth),
-        SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight),
+        corpus, index, analyser, rerankers,
+        SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,
+                       vectors=vectors, semantic_weight=settings.semantic_sentence_weight),
         CoverageAbstainer(min_coverage=settings.min_coverage),
         top_k=settings.top_k,
     )

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Callable, Protocol, Sequence
+from typing import Any, Callable, Protocol, Sequence
 
 import wordfreq
 
+from .encode import Encoder
 from .text import Token, Tokenizer
 from .values import Exchange, Query, QueryTerm, Turn
 
@@ -103,18 +104,21 @@ class QueryAnalyser:
     """
 
     def __init__(self, tokenizer: Tokenizer, vocabulary: Vocabulary, *, word_prior: float, history_weight: float,
-                 max_turns: int, answer_weight: float) -> None:
+                 max_turns: int, answer_weight: float, encoder: Encoder | None = None) -> None:
         self.tokenizer = tokenizer
         self.vocabulary = vocabulary
         self.word_prior = word_prior
         self.history_weight = history_weight
         self.max_turns = max_turns
         self.answer_weight = answer_weight
+        self.encoder = encoder
         self._quoted_cache: dict[tuple[str, int, str], tuple[QueryTerm, ...]] = {}
 
     def warm_up(self) -> None:
-        """Load the word-frequency list now, not during the first question."""
+        """Load the word-frequency list (and the encoder) now, not during the first question."""
         informativeness("the")
+        if self.encoder is not None:
+            self.encoder.warm_up()
 
     def words(self, text: str, memo: dict[str, tuple[QueryTerm, ...]] | None = None,
               tokens: Sequence[Token] | None = None) -> tuple[QueryTerm, ...]:
@@ -223,7 +227,16 @@ class QueryAnalyser:
             coverage=self._coverage(turns), missing=missing, names=names,
             previous=previous if previous is not None and previous.answer else None,
             mass={t: w * self.vocabulary.rarity(t) for t, w in weights.items()},
+            vector=self._vector(turns),
         )
+
+    def _vector(self, turns: Sequence[Turn]) -> Any:
+        """The question's meaning, with the earlier questions it leans on before it (a bare
+        "And when was that?" means little alone)."""
+        if self.encoder is None:
+            return None
+        text = " ".join([t.text for t in reversed(turns) if t.role == "earlier"] + [turns[0].text])
+        return self.encoder.encode([text])[0]
 
     def _missing(self, question: str, words: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The question's words (as written) whose terms no document contains, and those of

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
+
 from .query import KIND_PATTERNS
+from .semantic import SentenceVectors, minmax
 from .values import AnswerSentence, Exchange, Hit, Query, SentenceSource
 
 __all__ = ["SentenceReader"]
@@ -24,42 +27,74 @@ class SentenceReader:
     A follow-up wants something new: the previous answer sentence counts ``repeat_weight``
     unless it holds one of the question's own terms ("what did she write?" moves on, "how did
     she describe the visit?" may be answered by the sentence that named her).
+
+    With sentence ``vectors``, every sentence of those passages is a candidate, even one that
+    shares no word with the question: its score becomes its lexical score relative to the best
+    one plus ``semantic_weight`` x its cosine with the question, spread over [0, 1].
     """
 
-    def __init__(self, index: SentenceSource, *, passages: int, repeat_weight: float) -> None:
+    def __init__(self, index: SentenceSource, *, passages: int, repeat_weight: float,
+                 vectors: SentenceVectors | None = None, semantic_weight: float = 0.0) -> None:
         self.index = index
         self.passages = passages
         self.repeat_weight = repeat_weight
+        self.vectors = vectors
+        self.semantic_weight = semantic_weight
 
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
             return None
+        hybrid = self.vectors is not None and query.vector is not None and self.semantic_weight > 0
         wanted = KIND_PATTERNS.get(query.kind) if query.kind else None
         top_score = hits[0].score or 1.0
         previous = query.previous
-        best: tuple[float, int, int, AnswerSentence] | None = None
+        # (lexical score or None when it shares no word, repeated?, hit, sentence number, span, cosine)
+        candidates: list[tuple[float | None, bool, Hit, int, tuple[int, int], float]] = []
         for hit in hits[: self.passages]:
             text = hit.passage.text
+            cosines = self.vectors.cosines(query.vector, hit.position) if hybrid else None  # type: ignore[union-attr]
             for n, (span, terms) in enumerate(self.index.sentences(hit.position)):
                 start, end = span
                 sentence = text[start:end]
-                score = query.mass_in(terms)
-                if score <= 0:
-                    continue
-                score += PASSAGE_SHARE * hit.score / top_score
-                if wanted is not None and gives_new(wanted, sentence, query.text):
-                    score *= KIND_BONUS
-                if previous is not None and _is_previous(previous, hit.passage.id, start, sentence) \
-                        and not (query.own & terms):
-                    score *= self.repeat_weight
-                key = (score, -hit.rank, -n)
-                if best is None or key > best[:3]:
-                    best = (score, -hit.rank, -n, AnswerSentence(sentence, hit.passage.id, round(score, 4), start, end))
+                repeat = previous is not None and _is_previous(previous, hit.passage.id, start, sentence) \
+                    and not (query.own & terms)
+                score: float | None = query.mass_in(terms)
+                if score <= 0:  # type: ignore[operator]
+                    score = None  # shares no word: a candidate only by meaning
+                else:
+                    score += PASSAGE_SHARE * hit.score / top_score
+                    if wanted is not None and gives_new(wanted, sentence, query.text):
+                        score *= KIND_BONUS
+                    if repeat:
+                        score *= self.repeat_weight
+                if score is not None or hybrid:
+                    candidates.append((score, repeat, hit, n, (start, end), float(cosines[n]) if hybrid else 0.0))
+        if hybrid:
+            candidates = self._mixed(candidates)
+        best: tuple[float, int, int, AnswerSentence] | None = None
+        for score, _, hit, n, (start, end), _ in candidates:
+            if score is None:
+                continue
+            key = (score, -hit.rank, -n)
+            if best is None or key > best[:3]:
+                text = hit.passage.text
+                best = (score, -hit.rank, -n, AnswerSentence(text[start:end], hit.passage.id, round(score, 4), start, end))
         if best is None:  # the hits matched only through hyphenated wholes; fall back to the top passage
             p = hits[0].passage
             (start, end), _ = self.index.sentences(hits[0].position)[0]
             return AnswerSentence(p.text[start:end], p.id, 0.0, start, end)
         return best[3]
+
+    def _mixed(self, candidates: list) -> list:  # type: ignore[type-arg]
+        """Lexical score relative to the best one, plus ``semantic_weight`` x the cosine spread
+        over [0, 1] across the candidates; the sentence just given keeps its penalty."""
+        top = max((c[0] for c in candidates if c[0] is not None), default=0.0) or 1.0
+        spread = minmax(np.array([c[5] for c in candidates], dtype=np.float64))
+        mixed = []
+        for (score, repeat, hit, n, span, cosine), s in zip(candidates, spread):
+            meaning = self.semantic_weight * float(s) * (self.repeat_weight if repeat else 1.0)
+            mixed.append(((score or 0.0) / top + meaning, repeat, hit, n, span, cosine))
+        return mixed
 
 
 def _is_previous(previous: Exchange, passage_id: str, start: int, sentence: str) -> bool:

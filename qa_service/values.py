@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Mapping, NamedTuple, Protocol
+from typing import Any, Mapping, NamedTuple, Protocol
 
 __all__ = [
     "Abstention",
@@ -172,6 +172,7 @@ class Query:
     names: tuple[str, ...]  # those of them that are names: capitalised inside a sentence
     previous: Exchange | None = None  # the answer just given, which a follow-up should not repeat
     mass: Mapping[str, float] = field(default_factory=dict)  # per weighted term: weight x rarity in the index
+    vector: Any = None  # the question's unit vector (numpy float32) when a sentence encoder is on
 
     def mass_in(self, terms: frozenset[str]) -> float:
         """The query's rarity mass that ``terms`` hold, summed in the query's own term order."""

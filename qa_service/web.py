@@ -105,7 +105,8 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
 
     @app.get("/api/health")
     def health() -> Response:
-        return jsonify({"status": "ok", "documents": len(corpus.documents), "passages": len(corpus.passages)})
+        return jsonify({"status": "ok", "documents": len(corpus.documents), "passages": len(corpus.passages),
+                        "semantic": pipeline.semantic})
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

@@ -193,7 +193,8 @@ def test_health_shape(client, tiny_corpus_dir: Path) -> None:
     assert response.status_code == 200
     assert response.mimetype == JSON
     body = response.get_json()
-    assert body == {"status": "ok", "documents": 1, "passages": len(_corpus_passages(tiny_corpus_dir))}
+    assert body == {"status": "ok", "documents": 1, "passages": len(_corpus_passages(tiny_corpus_dir)),
+                    "semantic": True}
     assert body["passages"] == 3
 
 

@@ -86,11 +86,12 @@ def test_an_answer_sent_back_as_text_only_is_recognised_by_its_text(pipeline: Pi
     assert pipeline.answer(question, [located]).answer == pipeline.answer(question, [text_only]).answer
 
 
-@pytest.mark.parametrize("scorer, cls", [("plus", BM25Plus), ("okapi", BM25Okapi)], ids=["plus", "okapi"])
-def test_bm25_in_the_json_is_rank_bm25s_own_score(scorer: str, cls: type) -> None:
+@pytest.mark.parametrize("scorer, cls, semantic", [("plus", BM25Plus, False), ("okapi", BM25Okapi, False),
+                                                   ("plus", BM25Plus, True)], ids=["plus", "okapi", "hybrid"])
+def test_bm25_in_the_json_is_rank_bm25s_own_score(scorer: str, cls: type, semantic: bool) -> None:
     from qa_service.web import create_app
 
-    pipeline = build_pipeline(Settings(corpus=ROOT / "corpus", scorer=scorer))
+    pipeline = build_pipeline(Settings(corpus=ROOT / "corpus", scorer=scorer, semantic=semantic))
     client = create_app(pipeline).test_client()
     tok = pipeline.index.tokenizer
     reference = cls([tok.terms(p.text) for p in pipeline.corpus.passages])
@@ -102,8 +103,12 @@ def test_bm25_in_the_json_is_rank_bm25s_own_score(scorer: str, cls: type) -> Non
         for p in body["passages"]:
             assert p["bm25"] == round(float(expected[position[p["id"]]]), 4)
             assert p["scores"]["bm25"] == p["bm25"]
-            assert set(p["scores"]) == {"bm25", "weighted", "sentence"}
-            assert p["score"] == pytest.approx(p["scores"]["weighted"] + p["scores"]["sentence"], abs=2e-4)
+            if semantic:  # the passage's best sentence's cosine with the question sits beside them
+                assert set(p["scores"]) == {"bm25", "weighted", "sentence", "semantic"}
+                assert -1 <= p["scores"]["semantic"] <= 1
+            else:
+                assert set(p["scores"]) == {"bm25", "weighted", "sentence"}
+                assert p["score"] == pytest.approx(p["scores"]["weighted"] + p["scores"]["sentence"], abs=2e-4)
 
 
 def test_explain_adds_up_to_the_weighted_score(pipeline: Pipeline) -> None:

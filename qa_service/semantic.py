@@ -1,0 +1,189 @@
+"""Meaning, not only words: sentence vectors of the corpus, and the hybrid re-ranker.
+
+Every sentence of every passage gets a unit vector from the encoder, computed once and saved
+beside the corpus (``sentence-vectors.npy``, never pickle, with a fingerprint of the encoder and
+the sentences so a stale file is rebuilt, not served). The question's vector comes with the
+:class:`Query`; stages compare it with a passage's sentences by dot product (cosine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Callable, Sequence
+
+import numpy as np
+
+from .encode import Encoder
+from .errors import CorpusError
+from .text import sentence_spans
+from .values import Hit, Passage, Query
+
+__all__ = ["SemanticReranker", "SentenceVectors", "VECTORS_FILE", "load_or_build", "minmax", "sentence_texts"]
+
+VECTORS_FILE = "sentence-vectors.npy"
+VECTORS_META = "sentence-vectors.json"
+_log = logging.getLogger(__name__)
+# Corpus sentences already encoded in this process (by encoder and text): a corpus loaded again,
+# or the same paragraphs pooled another way by `eval`, costs nothing twice. Never user input.
+_SEEN: dict[tuple[str, str], np.ndarray] = {}
+_SEEN_LIMIT = 50_000
+_BATCH = 256  # sentences per encoder call while building, so progress can be shown
+
+
+class SentenceVectors:
+    """Unit vectors of every passage's sentences, in index order: rows ``offsets[p]:offsets[p+1]``
+    belong to the passage at position ``p``, one per sentence as ``text.sentence_spans`` splits it."""
+
+    def __init__(self, matrix: np.ndarray, offsets: np.ndarray, fingerprint: str) -> None:
+        if matrix.ndim != 2 or offsets.ndim != 1 or int(offsets[-1]) != len(matrix):
+            raise ValueError("sentence vectors and their offsets disagree")
+        self.matrix = matrix
+        self.offsets = offsets
+        self.fingerprint = fingerprint
+
+    def cosines(self, vector: np.ndarray, position: int) -> np.ndarray:
+        """Cosine of ``vector`` with each sentence of the passage at ``position``."""
+        return self.matrix[self.offsets[position] : self.offsets[position + 1]] @ vector
+
+
+def sentence_texts(passages: Sequence[Passage]) -> tuple[list[str], np.ndarray]:
+    """Every passage's sentences in order, and where each passage's run starts."""
+    texts: list[str] = []
+    offsets = [0]
+    for p in passages:
+        texts.extend(p.text[a:b] for a, b in sentence_spans(p.text))
+        offsets.append(len(texts))
+    return texts, np.array(offsets, dtype=np.int64)
+
+
+def _digest(encoder: Encoder, texts: Sequence[str], offsets: np.ndarray) -> str:
+    """What the vectors depend on: the encoder, and each passage's sentences."""
+    h = hashlib.sha256(encoder.fingerprint.encode())
+    h.update(offsets.tobytes())
+    for text in texts:
+        h.update(text.encode("utf-8") + b"\x00")
+    return h.hexdigest()
+
+
+def _encode(encoder: Encoder, texts: list[str], progress: Callable[[int, int], None] | None) -> np.ndarray:
+    matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)
+    todo = [i for i, t in enumerate(texts) if (encoder.fingerprint, t) not in _SEEN]
+    for i, t in enumerate(texts):
+        if (encoder.fingerprint, t) in _SEEN:
+            matrix[i] = _SEEN[(encoder.fingerprint, t)]
+    for start in range(0, len(todo), _BATCH):
+        rows = todo[start : start + _BATCH]
+        matrix[rows] = encoder.encode([texts[i] for i in rows])
+        if progress is not None:
+            progress(min(start + _BATCH, len(todo)), len(todo))
+    if len(_SEEN) + len(todo) > _SEEN_LIMIT:
+        _SEEN.clear()
+    for i in todo[:_SEEN_LIMIT]:
+        _SEEN[(encoder.fingerprint, texts[i])] = matrix[i]
+    return matrix
+
+
+def _terminal_progress(done: int, total: int) -> None:
+    sys.stderr.write(f"\rqa-service: embedding sentences {done}/{total} ({100 * done // max(total, 1)}%)")
+    if done >= total:
+        sys.stderr.write("\n")
+    sys.stderr.flush()
+
+
+def load_or_build(passages: Sequence[Passage], encoder: Encoder, folder: Path | None = None,
+                  show_progress: bool | None = None) -> SentenceVectors:
+    """The corpus's sentence vectors: read from ``folder`` when they were made by this encoder
+    for these sentences, else computed (with a progress line on a terminal) and saved there
+    when the folder is writable."""
+    texts, offsets = sentence_texts(passages)
+    digest = _digest(encoder, texts, offsets)
+    if folder is not None:
+        loaded = _load(folder, digest, len(texts), encoder.dim)
+        if loaded is not None:
+            return SentenceVectors(loaded, offsets, encoder.fingerprint)
+    if show_progress is None:
+        show_progress = sys.stderr.isatty() and len(texts) > _BATCH
+    matrix = _encode(encoder, texts, _terminal_progress if show_progress else None)
+    if folder is not None:
+        save(folder, matrix, digest, encoder.fingerprint, strict=False)
+    return SentenceVectors(matrix, offsets, encoder.fingerprint)
+
+
+def _load(folder: Path, digest: str, rows: int, dim: int) -> np.ndarray | None:
+    meta_path, path = folder / VECTORS_META, folder / VECTORS_FILE
+    if not meta_path.is_file() or not path.is_file():
+        return None
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        if not isinstance(meta, dict) or meta.get("sentences_sha256") != digest:
+            return None  # another encoder or other sentences: rebuild, never serve stale vectors
+        matrix = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        _log.warning("qa-service: %s cannot be read (%s); computing the sentence vectors again", path, exc)
+        return None
+    if matrix.dtype != np.float32 or matrix.shape != (rows, dim):
+        return None
+    return matrix
+
+
+def save(folder: Path, matrix: np.ndarray, digest: str, fingerprint: str, strict: bool) -> None:
+    """Write the vectors and what they were made from. A folder that cannot take them is a
+    :class:`CorpusError` when ``strict`` (``index``), else a warning (``serve`` keeps them in memory)."""
+    try:
+        np.save(folder / VECTORS_FILE, matrix, allow_pickle=False)
+        (folder / VECTORS_META).write_text(json.dumps(
+            {"encoder": fingerprint, "sentences": int(matrix.shape[0]), "dim": int(matrix.shape[1]),
+             "sentences_sha256": digest}, indent=2) + "\n", encoding="utf-8")
+    except OSError as exc:
+        if strict:
+            raise CorpusError(f"{folder}: cannot write the sentence vectors ({exc.strerror or exc})") from None
+        _log.warning("qa-service: cannot save the sentence vectors in %s (%s); they are kept in memory",
+                     folder, exc.strerror or exc)
+
+
+def write_vectors(passages: Sequence[Passage], encoder: Encoder, folder: Path) -> SentenceVectors:
+    """For ``qa-service index``: compute them (progress on a terminal) and save them, or fail."""
+    texts, offsets = sentence_texts(passages)
+    matrix = _encode(encoder, texts, _terminal_progress if sys.stderr.isatty() and len(texts) > _BATCH else None)
+    save(folder, matrix, _digest(encoder, texts, offsets), encoder.fingerprint, strict=True)
+    return SentenceVectors(matrix, offsets, encoder.fingerprint)
+
+
+def minmax(values: np.ndarray) -> np.ndarray:
+    """``values`` spread over [0, 1] (all 0 when they are all equal)."""
+    if not len(values):
+        return values
+    low, high = float(values.min()), float(values.max())
+    return (values - low) / (high - low) if high > low else np.zeros_like(values)
+
+
+class SemanticReranker:
+    """Mixes meaning into the passage order: each hit's score relative to the top one, plus
+    ``weight`` x its best sentence's cosine with the question, spread over [0, 1] across the hits.
+
+    Args:
+        vectors: the corpus's sentence vectors.
+        weight: how much the best sentence's meaning counts (0 = keep the order it is given).
+        depth: how many hits it wants from the retriever.
+    """
+
+    def __init__(self, vectors: SentenceVectors, *, weight: float, depth: int) -> None:
+        self.vectors = vectors
+        self.weight = weight
+        self.depth = depth
+
+    def rerank(self, query: Query, hits: list[Hit]) -> list[Hit]:
+        if not hits or query.vector is None or self.weight <= 0:
+            return hits
+        best = np.array([float(self.vectors.cosines(query.vector, h.position).max(initial=-1.0)) for h in hits])
+        spread = minmax(best)
+        top = hits[0].score if hits[0].score > 0 else 1.0
+        mixed = [h.score / top + self.weight * float(s) for h, s in zip(hits, spread)]
+        order = sorted(range(len(hits)), key=lambda i: (-mixed[i], i))
+        return [Hit(hits[i].passage, hits[i].position, mixed[i], rank, hits[i].matched,
+                    {**hits[i].scores, "semantic": float(best[i])})
+                for rank, i in enumerate(order, start=1)]
