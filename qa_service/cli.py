@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Any, Sequence
@@ -76,6 +77,8 @@ def _settings(args: argparse.Namespace) -> Any:
 
 def _index(args: argparse.Namespace) -> int:
     from .ingest import ingest_paths, write_corpus
+    from .pipeline import build_encoder
+    from .semantic import write_vectors
     from .text import word_count
 
     settings = _settings(args)
@@ -84,6 +87,10 @@ def _index(args: argparse.Namespace) -> int:
     words = [word_count(p.text) for p in corpus.passages]
     print(f"wrote {len(corpus.documents)} document(s), {len(words)} passages "
           f"(mean {sum(words) / len(words):.1f} words, {min(words)}-{max(words)}) to {args.out}")
+    encoder = build_encoder(settings)
+    if encoder is not None:
+        vectors = write_vectors(corpus.passages, encoder, args.out)
+        print(f"wrote {len(vectors.matrix)} sentence vectors ({encoder.name}) to {args.out}")
     return 0
 
 
@@ -169,7 +176,7 @@ def _eval(args: argparse.Namespace) -> int:
                 raise EvalError("passage_words cannot vary with --squad: its passages are the paragraphs")
             grid_corpus = ev.regrouped(corpus, int(words)) if words is not None else corpus
             report = ev.evaluate(questions, grid_corpus, settings.replace(**combo), per_pool=per_pool, ks=ks,
-                                 baseline=False)
+                                 baseline=False, stages=False)
             rows.append(({**combo, **({"passage_words": words} if words else {})}, report))
         if args.json:
             print(json.dumps([{"settings": c, "metrics": r.metrics} for c, r in rows], indent=2))
@@ -204,6 +211,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return handlers[args.command](args)
     except QAError as exc:
         print(f"qa-service {args.command}: error: {exc.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `qa-service ask ... | head`: the reader left; nothing more to say
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 1
 
 

@@ -259,6 +259,8 @@ class Report:
     baseline: dict[str, float] | None = None
     settings: dict[str, Any] = field(default_factory=dict)
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
+    # each stage's contribution, measured in the same run: {"lexical": {...}, "hybrid": {...}}
+    stages: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -386,8 +388,11 @@ def evaluate(
     ks: Sequence[int] = KS_DEFAULT,
     baseline: bool = True,
     name: str = "qa-service",
+    stages: bool = True,
 ) -> Report:
-    """Ask every question, score the outcomes, and run the baseline on the same passages."""
+    """Ask every question, score the outcomes, and run the baseline on the same passages. With
+    ``stages`` and sentence meaning on, the words-only path runs too, so the report shows what
+    meaning adds in the same run."""
     settings = settings or Settings()
     if url:
         corpus = fetch_corpus(url)
@@ -424,6 +429,11 @@ def evaluate(
         answerable = [q for q in questions if q.answerable]
         base = run_questions(answerable, baseline_asker(corpus, per_pool), counter, depth)
         report.baseline = score(base, ks, with_answers=False)
+    if stages and not url and settings.semantic:
+        lexical = evaluate(questions, corpus, settings.replace(semantic=False), per_pool=per_pool, ks=ks,
+                           baseline=False, stages=False)
+        report.stages = {"lexical": {"metrics": lexical.metrics, "by_type": lexical.by_type},
+                         "hybrid": {"metrics": report.metrics, "by_type": report.by_type}}
     return report
 
 
@@ -485,6 +495,9 @@ def format_report(report: Report, failures: int = 50) -> str:
             cells = [f"{row['questions']:.0f}"] + [f"{row[k]:.3f}" if k in row else "-"
                                                    for k in ("hit@1", "short_answer", "abstained")]
             lines.append(f"{qtype:<20}" + "".join(f"{c:>12}" for c in cells))
+    if report.stages:
+        lines.append("")
+        lines.append(_format_stages(report.stages))
     lines.append("")
     lines.append(f"failures: {len(report.failures)}")
     for f in report.failures[:failures]:
@@ -499,6 +512,23 @@ def format_report(report: Report, failures: int = 50) -> str:
         lines.append(f"  ... and {len(report.failures) - failures} more (see --json)")
     lines.append("")
     lines.append("summary: " + " ".join(f"{m}={_fmt(m, v).replace(' ', '')}" for m, v in report.metrics.items()))
+    return "\n".join(lines)
+
+
+def _format_stages(stages: dict[str, dict[str, Any]]) -> str:
+    """Words only against words + meaning, overall and by type, from the same run."""
+    lexical, hybrid = stages["lexical"], stages["hybrid"]
+    lines = [f"{'stages':<26}{'words only':>12}{'+ meaning':>12}"]
+    for metric in ("hit@1", "hit@3", "mrr@10", "short_answer", "abstain_recall", "false_abstentions", "followup"):
+        if metric in hybrid["metrics"]:
+            lines.append(f"{metric:<26}{_fmt(metric, lexical['metrics'].get(metric)):>12}"
+                         f"{_fmt(metric, hybrid['metrics'][metric]):>12}")
+    for qtype, row in hybrid["by_type"].items():
+        if "hit@1" in row:
+            before = lexical["by_type"].get(qtype, {})
+            lines.append(f"{qtype + ' hit@1/short':<26}"
+                         f"{_fmt('hit@1', before.get('hit@1')) + '/' + _fmt('short', before.get('short_answer')):>12}"
+                         f"{_fmt('hit@1', row['hit@1']) + '/' + _fmt('short', row['short_answer']):>12}")
     return "\n".join(lines)
 
 

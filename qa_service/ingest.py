@@ -35,7 +35,7 @@ __all__ = [
     "write_corpus",
 ]
 
-CORPUS_FORMAT = 1
+CORPUS_FORMAT = 2  # 2: a document's text opens with its headline
 SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
 MAX_SOURCE_BYTES = 20 * 1024 * 1024
 QUESTION_TYPES = ("fact", "why", "how", "paraphrase", "unanswerable", "followup")
@@ -278,7 +278,9 @@ def ingest_file(path: Path, target_words: int = 60) -> tuple[Document, list[Pass
     title, paragraphs = clean_lines(lines, markup_title)
     if not paragraphs:
         raise IngestError(f"{path}: no text left after removing page furniture")
-    text = "\n\n".join(paragraphs)
+    # The headline is evidence too ("X withdraws envoy from Y due to ..."): it opens the text,
+    # so it is searched, embedded and citable like any sentence, with its own offsets.
+    text = "\n\n".join([title, *paragraphs] if title else paragraphs)
     doc_id = slugify(path.stem, "document")
     document = Document(
         id=doc_id,

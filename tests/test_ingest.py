@@ -46,7 +46,9 @@ def test_bundled_article_is_cleaned() -> None:
         assert junk not in document.text
     assert document.text.count("Russia feels provoked by Armenia's friendly overtures towards Ukraine.") == 1
     assert "1. The ongoing troubles" not in document.text and "The ongoing troubles" in document.text
-    assert "Armenia withdraws envoy" not in document.text  # the headline is the title, not a passage
+    # the headline is the title, and the text's first paragraph (searchable, citable), once
+    assert document.text.startswith(document.title + "\n\n")
+    assert document.text.count("Armenia withdraws envoy") == 1
 
 
 def test_passages_have_stable_ids_offsets_and_whole_sentences() -> None:
@@ -99,7 +101,10 @@ def test_html_and_markdown_sources(tmp_path: Path) -> None:
     assert "Copyright" not in docs["page"].text
     assert "Cars may cross again from Monday." in docs["page"].text
     assert docs["notes"].title == "Garden notes"
-    assert docs["notes"].text == "Tomatoes need full sun and regular watering.\n\nBasil grows well beside them."
+    assert docs["notes"].text == ("Garden notes\n\nTomatoes need full sun and regular watering.\n\n"
+                                  "Basil grows well beside them.")
+    assert docs["page"].text.startswith("Bridge reopens after repairs\n\n")
+    assert docs["page"].text.count("Bridge reopens after repairs") == 1
 
 
 def test_rebuilding_the_bundled_corpus_gives_identical_files(tmp_path: Path) -> None:

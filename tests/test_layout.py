@@ -31,7 +31,7 @@ ALLOWED: dict[str, set[str]] = {
     "contract": {"values", "errors", "text"},
     "evaluate": {"values", "errors", "config", "text", "ingest", "pipeline", "contract"},
     "web": {"values", "errors", "config", "pipeline", "contract"},
-    "cli": {"values", "errors", "config", "text", "ingest", "pipeline", "contract", "evaluate", "web"},
+    "cli": {"values", "errors", "config", "text", "ingest", "pipeline", "semantic", "contract", "evaluate", "web"},
     "__main__": {"cli"},
     "__init__": set(),
 }

@@ -1,0 +1,84 @@
+"""What sentence meaning costs: per question against the words-only pipeline in the same run,
+the time to embed a corpus's sentences, and the memory the model takes.
+
+    python3 benchmarks/bench_semantic.py [--repeat 3]
+
+Ratios are what to compare between machines; wall-clock numbers vary with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa_service import semantic  # noqa: E402
+from qa_service.config import Settings  # noqa: E402
+from qa_service.evaluate import load_squad  # noqa: E402
+from qa_service.ingest import load_corpus, load_questions  # noqa: E402
+from qa_service.pipeline import build_encoder, build_pipeline  # noqa: E402
+
+
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _interleaved(pipelines: dict, questions: list[str], repeat: int) -> dict[str, float]:  # type: ignore[type-arg]
+    """Median over rounds of the mean ms per question; the pipelines take turns question by question."""
+    rounds: dict[str, list[float]] = {name: [] for name in pipelines}
+    for _ in range(repeat):
+        spent = dict.fromkeys(pipelines, 0.0)
+        for q in questions:
+            for name, pipeline in pipelines.items():
+                started = time.perf_counter()
+                pipeline.ask(q)
+                spent[name] += time.perf_counter() - started
+        for name in pipelines:
+            rounds[name].append(spent[name] * 1000 / len(questions))
+    return {name: statistics.median(v) for name, v in rounds.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    before = _rss_mib()
+    started = time.perf_counter()
+    encoder = build_encoder(Settings())
+    if encoder is None:
+        sys.exit("the sentence encoder could not be loaded; see the warning above")
+    print(f"model load (sha256 checks + onnxruntime session): {time.perf_counter() - started:.2f} s, "
+          f"peak RSS {before:.0f} -> {_rss_mib():.0f} MiB")
+
+    corpus = load_corpus(ROOT / "corpus")
+    questions = [q.question for q in load_questions(ROOT / "corpus" / "questions.jsonl")]
+    lexical = build_pipeline(Settings(semantic=False), corpus)
+    hybrid = build_pipeline(Settings(), corpus)
+    ms = _interleaved({"lexical": lexical, "hybrid": hybrid}, questions, args.repeat)
+    print(f"bundled article, {len(questions)} questions: words only {ms['lexical']:.2f} ms, "
+          f"+ meaning {ms['hybrid']:.2f} ms, ratio {ms['hybrid'] / ms['lexical']:.1f}x")
+
+    squad, squad_questions = load_squad(ROOT / "corpus" / "squad-expmrc" / "expmrc-squad-dev.json")
+    texts, _ = semantic.sentence_texts(squad.passages)
+    semantic._SEEN.clear()  # measure the embedding itself, not the in-process cache
+    started = time.perf_counter()
+    vectors = semantic.load_or_build(squad.passages, encoder, show_progress=False)
+    took = time.perf_counter() - started
+    print(f"embedding the {len(squad.passages)} ExpMRC paragraphs ({len(texts)} sentences): {took:.1f} s, "
+          f"{vectors.matrix.nbytes / 1024 / 1024:.1f} MiB of vectors; peak RSS now {_rss_mib():.0f} MiB")
+    sample = [q.question for q in squad_questions[:100]]
+    ms = _interleaved({"lexical": build_pipeline(Settings(semantic=False), squad),
+                       "hybrid": build_pipeline(Settings(), squad)}, sample, args.repeat)
+    print(f"ExpMRC global pool, {len(sample)} questions: words only {ms['lexical']:.2f} ms, "
+          f"+ meaning {ms['hybrid']:.2f} ms, ratio {ms['hybrid'] / ms['lexical']:.1f}x")
+
+
+if __name__ == "__main__":
+    main()

