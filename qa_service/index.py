@@ -217,21 +217,37 @@ class Index:
         candidates = np.array(sorted(self.candidates(asked)), dtype=np.intp)
         if not len(candidates):
             return []
-        # Only the candidates are scored: the same numbers, without a row per term over the corpus.
-        per_term = _TermScores(self._formula, candidates)
-        per_term.prime(t for turn in query.turns for t in turn.terms)
-        total = np.zeros(len(candidates))
-        for turn in query.turns:
-            if turn.words:
-                total += turn.weight * per_term.query(turn.terms, turn.priors)
+        total, bm25 = self._scores_at(query, candidates)
         order = sorted(range(len(candidates)), key=lambda j: (-float(total[j]), j))[:k]  # j follows passage order
-        bm25 = per_term.query(query.question.terms)
         hits = []
         for rank, j in enumerate(order, start=1):
             i = int(candidates[j])
             hits.append(Hit(self.passages[i], i, float(total[j]), rank, self._term_sets[i] & asked,
                             {"bm25": float(bm25[j]), "weighted": float(total[j])}))
         return hits
+
+    def hits_at(self, query: Query, positions: Sequence[int], first_rank: int) -> list[Hit]:
+        """Passages found another way (by meaning), in the order given, scored as ``search``
+        scores: their rank-bm25 score for the question's terms is still the truth, often its floor."""
+        if not positions:
+            return []
+        columns = np.array(sorted(set(positions)), dtype=np.intp)
+        total, bm25 = self._scores_at(query, columns)
+        column = {int(i): j for j, i in enumerate(columns)}
+        return [Hit(self.passages[i], i, float(total[column[i]]), rank, self._term_sets[i] & query.asked,
+                    {"bm25": float(bm25[column[i]]), "weighted": float(total[column[i]])})
+                for rank, i in enumerate(positions, start=first_rank)]
+
+    def _scores_at(self, query: Query, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(the weighted multi-turn score, rank-bm25's score for the question) at the passages
+        ``columns``: only those are scored, the same numbers without a row per term over the corpus."""
+        per_term = _TermScores(self._formula, columns)
+        per_term.prime(t for turn in query.turns for t in turn.terms)
+        total = np.zeros(len(columns))
+        for turn in query.turns:
+            if turn.words:
+                total += turn.weight * per_term.query(turn.terms, turn.priors)
+        return total, per_term.query(query.question.terms)
 
     def explain(self, query: Query, passage_id: str) -> list[dict[str, Any]]:
         """What each searched term of the query adds to one passage's ``weighted`` score: the

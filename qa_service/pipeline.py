@@ -22,7 +22,7 @@ from .ingest import load_corpus
 from .query import QueryAnalyser
 from .read import SentenceReader
 from .rerank import SentenceReranker
-from .semantic import SemanticReranker, load_or_build
+from .semantic import SemanticReranker, SentenceVectors, load_or_build
 from .text import Tokenizer, clean_question
 from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
                      QueryTerm)
@@ -50,7 +50,8 @@ class Pipeline:
     """A corpus, its index, and the stages that answer questions over it."""
 
     def __init__(self, corpus: Corpus, index: Index, analyser: QueryAnalyser, rerankers: Sequence[Reranker],
-                 reader: Reader, abstainer: Abstainer, *, top_k: int) -> None:
+                 reader: Reader, abstainer: Abstainer, *, top_k: int, vectors: SentenceVectors | None = None,
+                 semantic_candidates: int = 0) -> None:
         self.corpus = corpus
         self.index = index  # the retriever: search(query, k), and the passages' sentences and tokens
         self.analyser = analyser
@@ -59,6 +60,8 @@ class Pipeline:
         self.abstainer = abstainer
         self.top_k = top_k
         self.depth = max((r.depth for r in self.rerankers), default=1)
+        self.vectors = vectors  # with semantic_candidates > 0: passages found by meaning join those found by words
+        self.semantic_candidates = semantic_candidates
 
     @property
     def semantic(self) -> bool:
@@ -119,6 +122,10 @@ class Pipeline:
 
     def _rank(self, query: Query, k: int) -> list[Hit]:
         hits = self.index.search(query, max(k, self.depth))
+        if self.vectors is not None and self.semantic_candidates > 0 and query.vector is not None:
+            found = {h.position for h in hits}
+            extra = [p for p in self.vectors.nearest(query.vector, self.semantic_candidates) if p not in found]
+            hits += self.index.hits_at(query, extra, len(hits) + 1)
         for reranker in self.rerankers:
             hits = reranker.rerank(query, hits)
         return hits
@@ -206,5 +213,5 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
         SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,
                        vectors=vectors, semantic_weight=settings.semantic_sentence_weight),
         CoverageAbstainer(min_coverage=settings.min_coverage),
-        top_k=settings.top_k,
+        top_k=settings.top_k, vectors=vectors, semantic_candidates=settings.semantic_candidates,
     )

@@ -49,6 +49,18 @@ class SentenceVectors:
         """Cosine of ``vector`` with each sentence of the passage at ``position``."""
         return self.matrix[self.offsets[position] : self.offsets[position + 1]] @ vector
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[int]:
+        """Positions of the ``k`` passages whose best sentence is closest to ``vector``, closest first."""
+        if k < 1 or not len(self.matrix):
+            return []
+        best = np.full(len(self.offsets) - 1, -np.inf)
+        starts = self.offsets[:-1]
+        filled = starts < self.offsets[1:]  # a passage without sentences has no vector
+        best[filled] = np.maximum.reduceat(self.matrix @ vector, starts[filled])
+        k = min(k, int(filled.sum()))
+        top = np.argpartition(-best, k - 1)[:k] if k < len(best) else np.arange(len(best))
+        return [int(i) for i in sorted(top, key=lambda i: (-best[i], i)) if np.isfinite(best[i])]
+
 
 def sentence_texts(passages: Sequence[Passage]) -> tuple[list[str], np.ndarray]:
     """Every passage's sentences in order, and where each passage's run starts."""

@@ -123,3 +123,39 @@ def test_without_the_model_the_lexical_path_answers_with_a_warning(monkeypatch, 
     from qa_service.web import create_app
 
     assert create_app(pipeline).test_client().get("/api/health").get_json()["semantic"] is False
+
+
+def test_nearest_passages_by_their_best_sentence(encoder) -> None:  # noqa: ANN001
+    docs = passages("Bread rises because yeast makes gas.", "The train to Oslo leaves at nine. It is often late.",
+                    "Trains to Bergen run twice a day.")
+    vectors = load_or_build(docs, encoder)
+    vector = encoder.encode(["When does the railway service to Oslo depart?"])[0]
+    assert vectors.nearest(vector, 2) == [1, 2]
+    assert vectors.nearest(vector, 10) == [1, 2, 0]
+    assert vectors.nearest(vector, 0) == []
+
+
+def test_passages_found_by_meaning_alone_join_with_truthful_scores(encoder, tmp_path: Path) -> None:  # noqa: ANN001
+    from rank_bm25 import BM25Plus
+
+    from qa_service.ingest import ingest_paths, write_corpus
+
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "trains.txt").write_text(
+        "Railway notes\n\nThe express to Oslo departs every morning at nine.\n\n"
+        "Bicycles may travel free of charge on weekends.\n\nThe station cafe sells coffee and buns.\n",
+        encoding="utf-8")
+    write_corpus(ingest_paths([src], target_words=10), tmp_path / "corpus", 10)
+    words_only = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=0))
+    by_meaning = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=5))
+    question = "Can I bring my bike without paying?"
+    assert all("Bicycles" not in r.hit.passage.text for r in words_only.ask(question, top_k=5).passages)
+    found = [r for r in by_meaning.ask(question, top_k=5).passages if "Bicycles" in r.hit.passage.text]
+    assert len(found) == 1
+    hit = found[0].hit
+    assert hit.matched == frozenset() and found[0].highlights == () and -1 <= hit.scores["semantic"] <= 1
+    tok = by_meaning.index.tokenizer
+    reference = BM25Plus([tok.terms(p.text) for p in by_meaning.corpus.passages])
+    expected = reference.get_scores(by_meaning.analyse(question).question.terms)[hit.position]
+    assert hit.scores["bm25"] == pytest.approx(float(expected))
