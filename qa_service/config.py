@@ -144,9 +144,9 @@ SETTINGS: tuple[Setting, ...] = (
             "cannot be loaded.", ("index", *_ANSWERING)),
     Setting("semantic_weight", float, 0.5, "Passage order: each passage's score relative to the top one plus this x "
             "its best sentence's cosine with the question, spread over [0, 1] across the passages.", _ANSWERING, 0, 10),
-    Setting("semantic_sentence_weight", float, 0.5, "Answer choice: each sentence's word score relative to the best "
+    Setting("semantic_sentence_weight", float, 1.0, "Answer choice: each sentence's word score relative to the best "
             "one plus this x its cosine with the question, spread over [0, 1].", _ANSWERING, 0, 10),
-    Setting("semantic_candidates", int, 0, "Passages found by meaning alone (closest best sentence) that join the "
+    Setting("semantic_candidates", int, 5, "Passages found by meaning alone (closest best sentence) that join the "
             "ones found by words before re-ranking (0 = a passage must share a word with the question).",
             _ANSWERING, 0, 100),
     Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING), 1, 64),
