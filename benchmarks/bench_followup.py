@@ -80,13 +80,15 @@ def bench(name: str, pipeline: Pipeline, questions: list[str], repeat: int) -> f
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--questions", type=int, default=501, help="how many SQuAD questions (all 501 by default)")
     args = parser.parse_args()
     corpus = load_corpus(ROOT / "corpus")
     own = [q.question for q in load_questions(ROOT / "corpus" / "questions.jsonl") if not q.history]
-    bench("bundled article", build_pipeline(Settings(), corpus), own, args.repeat)
     squad_corpus, squad_questions = load_squad(ROOT / "corpus" / "squad-expmrc" / "expmrc-squad-dev.json")
-    bench("SQuAD articles, global pool", build_pipeline(Settings(), squad_corpus),
-          [q.question for q in squad_questions], args.repeat)
+    for label, settings in (("words only", Settings(semantic=False)), ("words + meaning", Settings())):
+        bench(f"bundled article, {label}", build_pipeline(settings, corpus), own, args.repeat)
+        bench(f"SQuAD articles, global pool, {label}", build_pipeline(settings, squad_corpus),
+              [q.question for q in squad_questions][: args.questions], args.repeat)
 
 
 if __name__ == "__main__":
