@@ -380,6 +380,16 @@ def test_unanswerable_question_shows_not_found(tab: Tab) -> None:
     expect(tab.page.locator("#turn-1 .card.answer, #turn-1 .card.error")).to_have_count(0)
 
 
+def test_a_passage_found_by_meaning_alone_says_so(tab: Tab) -> None:
+    card = tab.ask("What was the Western summit in Switzerland meant to do?", 1)
+    expect(card).to_have_class(re.compile(r"\banswer\b"))
+    by_meaning = tab.turn(1).locator("details.passage", has=tab.page.locator(".passage-badge.by-meaning"))
+    expect(by_meaning.first).to_be_visible()
+    expect(by_meaning.first.locator(".passage-badge.by-meaning")).to_have_text("found by meaning")
+    by_meaning.first.locator("summary").click()
+    expect(by_meaning.first.locator("mark")).to_have_count(0)  # nothing to highlight: no shared word
+
+
 def test_markup_in_a_question_is_shown_as_text(tab: Tab) -> None:
     page = tab.page
     question = "Who wrote <img src=x onerror=alert(1)> and <script>alert(2)</script> about Armenia?"

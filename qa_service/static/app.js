@@ -149,6 +149,10 @@
       meta.appendChild(el('span', 'passage-id', id));
       meta.appendChild(el('span', 'passage-score', 'score ' + formatScore(p.score)));
       if (isCited) meta.appendChild(el('span', 'passage-badge', 'cited'));
+      if (Array.isArray(p.matched_terms) && p.matched_terms.length === 0) {
+        // shares no word with the question: listed because its meaning is close
+        meta.appendChild(el('span', 'passage-badge by-meaning', 'found by meaning'));
+      }
       summary.appendChild(meta);
       details.appendChild(summary);
 
