@@ -189,9 +189,12 @@ class SemanticReranker:
         self.depth = depth
 
     def rerank(self, query: Query, hits: list[Hit]) -> list[Hit]:
-        if not hits or query.vector is None or self.weight <= 0:
+        if not hits or query.vector is None:
             return hits
         best = np.array([float(self.vectors.cosines(query.vector, h.position).max(initial=-1.0)) for h in hits])
+        if self.weight <= 0:  # the order stays; the cosine is still shown beside the other scores
+            return [Hit(h.passage, h.position, h.score, h.rank, h.matched, {**h.scores, "semantic": float(b)})
+                    for h, b in zip(hits, best)]
         spread = minmax(best)
         top = hits[0].score if hits[0].score > 0 else 1.0
         mixed = [h.score / top + self.weight * float(s) for h, s in zip(hits, spread)]
