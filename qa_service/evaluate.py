@@ -32,7 +32,7 @@ from . import contract
 from .config import Settings, load_settings
 from .errors import EvalError
 from .ingest import load_corpus, load_questions, split_passages
-from .pipeline import Pipeline, build_pipeline
+from .pipeline import Pipeline, build_encoder, build_pipeline
 from .text import slugify
 from .values import Answer, Corpus, Document, Passage, Question
 
@@ -429,7 +429,7 @@ def evaluate(
         answerable = [q for q in questions if q.answerable]
         base = run_questions(answerable, baseline_asker(corpus, per_pool), counter, depth)
         report.baseline = score(base, ks, with_answers=False)
-    if stages and not url and settings.semantic:
+    if stages and not url and settings.semantic and build_encoder(settings) is not None:
         lexical = evaluate(questions, corpus, settings.replace(semantic=False), per_pool=per_pool, ks=ks,
                            baseline=False, stages=False)
         report.stages = {"lexical": {"metrics": lexical.metrics, "by_type": lexical.by_type},

@@ -124,12 +124,17 @@ class Pipeline:
 
     def _rank(self, query: Query, k: int) -> list[Hit]:
         hits = self.index.search(query, max(k, self.depth))
+        by_meaning = False
         if self.vectors is not None and self.semantic_candidates > 0 and query.vector is not None:
             found = {h.position for h in hits}
             extra = [p for p in self.vectors.nearest(query.vector, self.semantic_candidates) if p not in found]
             hits += self.index.hits_at(query, extra, len(hits) + 1)
+            by_meaning = bool(extra)
         for reranker in self.rerankers:
             hits = reranker.rerank(query, hits)
+        if by_meaning:  # found by meaning alone and still below every match by words: padding, not evidence
+            last = max((i for i, h in enumerate(hits) if h.matched), default=-1)
+            hits = [h for i, h in enumerate(hits) if h.matched or i < last]
         return hits
 
     def _analyse(self, question: str, window: list[Exchange], k: int, memo: dict[str, tuple[QueryTerm, ...]],
@@ -166,24 +171,25 @@ def build_tokenizer(settings: Settings) -> Tokenizer:
         raise SettingsError(str(exc)) from None
 
 
-_ENCODERS: dict[int, MiniLMEncoder] = {}  # one loaded model per process (per thread count), shared by pipelines
+# One loaded model per process (per thread count), shared by pipelines; None: it failed to load.
+_ENCODERS: dict[int, MiniLMEncoder | None] = {}
 
 
 def build_encoder(settings: Settings) -> MiniLMEncoder | None:
-    """The sentence encoder, loaded and checked; None, with a one-line warning, when it cannot
-    be (the lexical path then answers alone)."""
+    """The sentence encoder, loaded and checked; None, with one warning per process, when it
+    cannot be (the words-only path then answers alone)."""
     if not settings.semantic:
         return None
-    encoder = _ENCODERS.get(settings.encoder_threads)
-    if encoder is None:
-        encoder = MiniLMEncoder(threads=settings.encoder_threads)
+    if settings.encoder_threads not in _ENCODERS:
+        encoder: MiniLMEncoder | None = MiniLMEncoder(threads=settings.encoder_threads)
         try:
-            encoder.warm_up()
-        except SettingsError as exc:
-            _log.warning("qa-service: sentence meaning is off: %s", exc.message)
-            return None
+            encoder.warm_up()  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - any failure to load means: answer with words only
+            message = exc.message if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
+            _log.warning("qa-service: sentence meaning is off: %s", " ".join(message.split()))
+            encoder = None
         _ENCODERS[settings.encoder_threads] = encoder
-    return encoder
+    return _ENCODERS[settings.encoder_threads]
 
 
 def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline:

