@@ -101,8 +101,6 @@ class Pipeline:
         hits = self._rank(query, k)
         sentence = self.reader.read(query, hits)
         abstention = self.abstainer.decide(query, hits, sentence)
-        if abstention is not None:  # the closest passages shown with a refusal are those that share its words
-            hits = [h for h in hits if h.matched]
         passages = tuple(
             PassageResult(h, self.corpus.title(h.passage.document), tuple(self.index.highlights(h.position, query.asked)))
             for h in hits[:k]

@@ -58,9 +58,9 @@ def assert_success_shape(body: Any) -> None:
         assert isinstance(p["text"], str) and p["text"]
         assert isinstance(p["score"], float)
         assert isinstance(p["highlights"], list)
-        if not p["highlights"]:  # found by meaning alone: said so, and only in support of an answer
+        if not p["highlights"]:  # found by meaning alone: said so, and never at the end of the list
             assert p["matched_terms"] == [] and "semantic" in p["scores"], f"passage {p['id']} matches nothing"
-            assert body["answer"] is not None, f"passage {p['id']}, found by meaning alone, listed with a refusal"
+            assert passages[-1]["matched_terms"], "a passage found by meaning alone pads the list"
         previous_end = 0
         for span in p["highlights"]:
             assert isinstance(span, list) and len(span) == 2
