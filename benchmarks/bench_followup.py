@@ -13,13 +13,13 @@ goal for the exchange form is at most 1.5. Wall-clock numbers vary with the mach
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import interleaved  # noqa: E402
 
 from qa_service.config import Settings  # noqa: E402
 from qa_service.evaluate import load_squad  # noqa: E402
@@ -28,22 +28,6 @@ from qa_service.pipeline import Pipeline, build_pipeline  # noqa: E402
 from qa_service.values import Exchange  # noqa: E402
 
 FOLLOW_UPS = ("And when was that?", "Why did they do that?", "What happened after that?", "And where was it?")
-
-
-def _interleaved(calls: dict[str, object], items: list, repeat: int) -> dict[str, float]:
-    """Median over ``repeat`` rounds of the mean milliseconds per item of each call. The calls
-    take turns item by item, so a busy moment of the machine falls on all of them alike."""
-    rounds: dict[str, list[float]] = {name: [] for name in calls}
-    for _ in range(repeat):
-        spent = dict.fromkeys(calls, 0.0)
-        for item in items:
-            for name, call in calls.items():
-                started = time.perf_counter()
-                call(item)  # type: ignore[operator]
-                spent[name] += time.perf_counter() - started
-        for name in calls:
-            rounds[name].append(spent[name] * 1000 / len(items))
-    return {name: statistics.median(values) for name, values in rounds.items()}
 
 
 def bench(name: str, pipeline: Pipeline, questions: list[str], repeat: int) -> float:
@@ -59,7 +43,7 @@ def bench(name: str, pipeline: Pipeline, questions: list[str], repeat: int) -> f
         quoted.clear()  # the first follow-up on an answer: nothing kept from an earlier one
         return pipeline.answer(p[1], [sent[p[0]]])
 
-    ms = _interleaved({
+    ms = interleaved({
         "alone": lambda p: pipeline.answer(p[0]),
         "exchange": cold,
         "again": lambda p: pipeline.answer(p[1], [sent[p[0]]]),

@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import sys
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from timing import interleaved  # noqa: E402
 
 from qa_service import semantic  # noqa: E402
 from qa_service.config import Settings  # noqa: E402
@@ -27,21 +28,6 @@ from qa_service.pipeline import build_encoder, build_pipeline  # noqa: E402
 
 def _rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _interleaved(pipelines: dict, questions: list[str], repeat: int) -> dict[str, float]:  # type: ignore[type-arg]
-    """Median over rounds of the mean ms per question; the pipelines take turns question by question."""
-    rounds: dict[str, list[float]] = {name: [] for name in pipelines}
-    for _ in range(repeat):
-        spent = dict.fromkeys(pipelines, 0.0)
-        for q in questions:
-            for name, pipeline in pipelines.items():
-                started = time.perf_counter()
-                pipeline.ask(q)
-                spent[name] += time.perf_counter() - started
-        for name in pipelines:
-            rounds[name].append(spent[name] * 1000 / len(questions))
-    return {name: statistics.median(v) for name, v in rounds.items()}
 
 
 def main() -> None:
@@ -61,7 +47,7 @@ def main() -> None:
     questions = [q.question for q in load_questions(ROOT / "corpus" / "questions.jsonl")]
     lexical = build_pipeline(Settings(semantic=False), corpus)
     hybrid = build_pipeline(Settings(), corpus)
-    ms = _interleaved({"lexical": lexical, "hybrid": hybrid}, questions, args.repeat)
+    ms = interleaved({"lexical": lexical.ask, "hybrid": hybrid.ask}, questions, args.repeat)
     print(f"bundled article, {len(questions)} questions: words only {ms['lexical']:.2f} ms, "
           f"+ meaning {ms['hybrid']:.2f} ms, ratio {ms['hybrid'] / ms['lexical']:.1f}x")
 
@@ -74,8 +60,8 @@ def main() -> None:
     print(f"embedding the {len(squad.passages)} ExpMRC paragraphs ({len(texts)} sentences): {took:.1f} s, "
           f"{vectors.matrix.nbytes / 1024 / 1024:.1f} MiB of vectors; peak RSS now {_rss_mib():.0f} MiB")
     sample = [q.question for q in squad_questions[:100]]
-    ms = _interleaved({"lexical": build_pipeline(Settings(semantic=False), squad),
-                       "hybrid": build_pipeline(Settings(), squad)}, sample, args.repeat)
+    ms = interleaved({"lexical": build_pipeline(Settings(semantic=False), squad).ask,
+                      "hybrid": build_pipeline(Settings(), squad).ask}, sample, args.repeat)
     print(f"ExpMRC global pool, {len(sample)} questions: words only {ms['lexical']:.2f} ms, "
           f"+ meaning {ms['hybrid']:.2f} ms, ratio {ms['hybrid'] / ms['lexical']:.1f}x")
 

@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
 
@@ -190,20 +191,16 @@ def minmax(values: np.ndarray) -> np.ndarray:
     return (values - low) / (high - low) if high > low else np.zeros_like(values)
 
 
+@dataclass(frozen=True)
 class SemanticReranker:
     """Mixes meaning into the passage order: each hit's score relative to the top one, plus
-    ``weight`` x its best sentence's cosine with the question, spread over [0, 1] across the hits.
+    ``weight`` x its best sentence's cosine with the question, spread over [0, 1] across the
+    hits (0 = keep the order it is given). ``depth``: how many hits it wants from the retriever."""
 
-    Args:
-        vectors: the corpus's sentence vectors.
-        weight: how much the best sentence's meaning counts (0 = keep the order it is given).
-        depth: how many hits it wants from the retriever.
-    """
-
-    def __init__(self, vectors: SentenceVectors, *, weight: float, depth: int) -> None:
-        self.vectors = vectors
-        self.weight = weight
-        self.depth = depth
+    vectors: SentenceVectors
+    _: KW_ONLY
+    weight: float
+    depth: int
 
     def rerank(self, query: Query, hits: list[Hit]) -> list[Hit]:
         if not hits or query.vector is None:

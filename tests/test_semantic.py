@@ -59,14 +59,18 @@ def test_index_writes_the_vectors_and_serve_reads_them(tmp_path: Path) -> None:
     assert rebuilt.shape == bundled.shape and np.allclose(rebuilt, bundled, atol=1e-4)
 
 
+def _analyser(index, encoder) -> QueryAnalyser:  # noqa: ANN001
+    return QueryAnalyser(index.tokenizer, index, word_prior=0.0, history_weight=0.5, max_turns=3,
+                         answer_weight=0.5, encoder=encoder)
+
+
 def test_the_hybrid_re_ranker_mixes_meaning_into_the_order(encoder) -> None:  # noqa: ANN001
     docs = passages("The harbour council discussed the harbour budget on Monday.",
                     "Storms damaged the pier, so the harbour will be shut until spring.",
                     "A harbour festival with music takes place every August.")
     index = make_index(docs)
     vectors = load_or_build(docs, encoder)
-    analyser = QueryAnalyser(index.tokenizer, index, word_prior=0.0, history_weight=0.5, max_turns=3,
-                             answer_weight=0.5, encoder=encoder)
+    analyser = _analyser(index, encoder)
     query = analyser.analyse("Why is the harbour closed?")
     hits = index.search(query, 10)
     assert len(hits) == 3
@@ -85,8 +89,7 @@ def test_a_sentence_sharing_no_word_can_be_chosen_by_meaning(encoder) -> None:  
     docs = passages("The museum opened in 1901. Admission is free for children under twelve.")
     index = make_index(docs)
     vectors = load_or_build(docs, encoder)
-    analyser = QueryAnalyser(index.tokenizer, index, word_prior=0.0, history_weight=0.5, max_turns=3,
-                             answer_weight=0.5, encoder=encoder)
+    analyser = _analyser(index, encoder)
     query = analyser.analyse("Do kids pay to enter the museum?")
     hits = index.search(query, 10)
     lexical = SentenceReader(index, passages=3, repeat_weight=0.5).read(query, hits)
