@@ -12,7 +12,8 @@ from typing import Any, Mapping, Sequence
 
 from .errors import BadRequest, QAError
 from .text import clean_question
-from .values import Abstention, Answer, AnswerSentence, Exchange, Hit, Passage, PassageResult, Span
+from .spans import ANSWER_TYPES
+from .values import Abstention, Answer, AnswerSentence, AnswerSpan, Exchange, Hit, Passage, PassageResult, Span
 
 __all__ = [
     "AskRequest",
@@ -185,7 +186,10 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "answer": None if short is None else {
             "text": short.text, "passage_id": short.passage_id, "score": _number(short.score),
             "start": short.start, "end": short.end,
+            "span": None if short.span is None else {
+                "text": short.span.text, "start": short.span.start, "end": short.span.end, "type": short.span.type},
         },
+        "answer_type": answer.answer_type,
         "abstention": None if abstention is None else {
             "reason": abstention.reason, "missing": list(abstention.missing),
             "coverage": None if abstention.coverage is None else _number(abstention.coverage),
@@ -213,8 +217,11 @@ def answer_from_json(data: Any) -> Answer:
         a, ab = data["answer"], data.get("abstention")
         return Answer(
             question=data["question"],
-            answer=None if a is None else AnswerSentence(a["text"], a["passage_id"], float(a["score"]), a["start"],
-                                                         a["end"]),
+            answer=None if a is None else AnswerSentence(
+                a["text"], a["passage_id"], float(a["score"]), a["start"], a["end"],
+                None if a.get("span") is None else AnswerSpan(a["span"]["text"], a["span"]["start"],
+                                                              a["span"]["end"], a["span"]["type"])),
+            answer_type=data.get("answer_type", "other"),
             abstention=None if ab is None else Abstention(ab["reason"], tuple(ab["missing"]), ab.get("coverage")),
             passages=passages, took_ms=float(data["took_ms"]), follow_up=bool(data["follow_up"]),
             context=tuple(data["context"]), missing=tuple(data["missing_words"]),
@@ -242,10 +249,15 @@ def error_of(error: QAError) -> tuple[int, dict[str, Any]]:
 def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]:
     """The OpenAPI 3.1 description of the API, from the limits above."""
     text = {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS}
+    span = {"type": "object", "required": ["text", "start", "end", "type"],
+            "description": "the exact answer inside the sentence; offsets in the passage",
+            "properties": {"text": {"type": "string"}, "start": {"type": "integer", "minimum": 0},
+                           "end": {"type": "integer", "minimum": 0}, "type": {"enum": list(ANSWER_TYPES)}}}
     answer_object = {
         "type": "object", "required": ["text", "passage_id", "score", "start", "end"],
         "properties": {"text": {"type": "string"}, "passage_id": {"type": "string"}, "score": {"type": "number"},
-                       "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0}},
+                       "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0},
+                       "span": {"oneOf": [{"type": "null"}, span]}},
     }
     exchange = {
         "oneOf": [
@@ -275,10 +287,11 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                                       "matched_terms": {"type": "array", "items": {"type": "string"}}}}]}
     answer = {
         "type": "object",
-        "required": ["question", "answer", "abstention", "message", "passages", "follow_up", "context",
-                     "missing_words", "took_ms"],
+        "required": ["question", "answer", "answer_type", "abstention", "message", "passages", "follow_up",
+                     "context", "missing_words", "took_ms"],
         "properties": {
             "question": {"type": "string"}, "answer": {"oneOf": [{"type": "null"}, answer_object]},
+            "answer_type": {"enum": list(ANSWER_TYPES)},
             "abstention": {"oneOf": [{"type": "null"}, {
                 "type": "object", "required": ["reason", "missing"],
                 "properties": {"reason": {"enum": list(Abstention.REASONS)},

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import itertools
+from collections import Counter
 import json
 import math
 import re
@@ -64,6 +65,7 @@ class Outcome:
     answer_correct: bool
     evidence_match: bool
     error: str = ""
+    span: str | None = None  # the exact answer inside the sentence, when one was found
 
 
 # ---------------------------------------------------------------- loading question sets
@@ -160,9 +162,11 @@ class Asker(Protocol):
         ...
 
 
-def _summary(a: Answer) -> tuple[list[tuple[str, str]], str | None, str | None]:
+def _summary(a: Answer) -> tuple[list[tuple[str, str]], str | None, str | None, str | None]:
     passages = [(r.hit.passage.id, r.hit.passage.text) for r in a.passages]
-    return passages, (a.answer.text if a.answer else None), (a.answer.passage_id if a.answer else None)
+    short = a.answer
+    return (passages, (short.text if short else None), (short.passage_id if short else None),
+            (short.span.text if short and short.span else None))
 
 
 def pipeline_asker(pipelines: dict[str, Pipeline] | Pipeline) -> Asker:
@@ -208,7 +212,7 @@ def baseline_asker(corpus: Corpus, per_document: bool) -> Asker:
         members, bm25 = pools[q.pool if per_document else ""]
         scores = bm25.get_scores(q.question.lower().split())
         order = sorted(range(len(members)), key=lambda i: (-scores[i], i))[:top_k]
-        return [(members[i].id, members[i].text) for i in order], None, None
+        return [(members[i].id, members[i].text) for i in order], None, None, None
 
     return ask
 
@@ -234,7 +238,7 @@ def run_questions(questions: Sequence[Question], ask: Asker, relevant_totals: Ca
     outcomes = []
     for q in questions:
         started = time.perf_counter()
-        passages, answer, answer_passage = ask(q, depth)
+        passages, answer, answer_passage, span = ask(q, depth)
         latency = (time.perf_counter() - started) * 1000
         rels = [_relevant(q, pid, text) for pid, text in passages]
         first = next((i + 1 for i, r in enumerate(rels) if r), None)
@@ -244,6 +248,7 @@ def run_questions(questions: Sequence[Question], ask: Asker, relevant_totals: Ca
             latency_ms=latency, first_hit=first, relevant_total=relevant_totals(q) if q.answerable else 0,
             answer_correct=q.answerable and contains_answer(answer, q.answers),
             evidence_match=_evidence_match(answer, q.evidences),
+            span=span,
         ))
     return outcomes
 
@@ -286,10 +291,42 @@ def score(outcomes: Sequence[Outcome], ks: Sequence[int], with_answers: bool = T
         m["false_abstentions"] = float(sum(o.answer is None for o in answerable))
         if followups:
             m["followup"] = _mean(o.answer_correct for o in followups)
+        # SQuAD's exact match and token F1 of the answer given: the span when there is one, else
+        # the whole sentence (a refusal scores 0), against the best of the gold answers.
+        given = [(o.span or o.answer or "", o.question.answers) for o in answerable]
+        m["span_em"] = _mean(max(exact_match(text, gold) for gold in golds) for text, golds in given)
+        m["span_f1"] = _mean(max(token_f1(text, gold) for gold in golds) for text, golds in given)
+        answered = [o for o in answerable if o.answer is not None]
+        m["span_found"] = _mean(o.span is not None for o in answered)
     latencies = [o.latency_ms for o in outcomes]
     m["latency_p50_ms"] = _percentile(latencies, 0.5)
     m["latency_p95_ms"] = _percentile(latencies, 0.95)
     return m
+
+
+def _squad_tokens(text: str) -> list[str]:
+    """SQuAD's answer normalisation: lower case, no punctuation, no articles, single spaces."""
+    text = "".join(c for c in text.lower() if c not in _PUNCTUATION)
+    return re.sub(r"\b(a|an|the)\b", " ", text).split()
+
+
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+def exact_match(prediction: str, gold: str) -> float:
+    return float(_squad_tokens(prediction) == _squad_tokens(gold))
+
+
+def token_f1(prediction: str, gold: str) -> float:
+    """SQuAD's token F1 between an answer and a gold answer."""
+    pred, ref = _squad_tokens(prediction), _squad_tokens(gold)
+    if not pred or not ref:
+        return float(pred == ref)
+    common = sum((Counter(pred) & Counter(ref)).values())
+    if not common:
+        return 0.0
+    precision, recall = common / len(pred), common / len(ref)
+    return 2 * precision * recall / (precision + recall)
 
 
 def _mean(values: Iterable[bool | float]) -> float:
@@ -519,7 +556,8 @@ def _format_stages(stages: dict[str, dict[str, Any]]) -> str:
     """Words only against words + meaning, overall and by type, from the same run."""
     lexical, hybrid = stages["lexical"], stages["hybrid"]
     lines = [f"{'stages':<26}{'words only':>12}{'+ meaning':>12}"]
-    for metric in ("hit@1", "hit@3", "mrr@10", "short_answer", "abstain_recall", "false_abstentions", "followup"):
+    for metric in ("hit@1", "hit@3", "mrr@10", "short_answer", "span_f1", "abstain_recall", "false_abstentions",
+                   "followup"):
         if metric in hybrid["metrics"]:
             lines.append(f"{metric:<26}{_fmt(metric, lexical['metrics'].get(metric)):>12}"
                          f"{_fmt(metric, hybrid['metrics'][metric]):>12}")

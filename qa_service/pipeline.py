@@ -114,6 +114,7 @@ class Pipeline:
             follow_up=query.follow_up,
             context=query.context,
             missing=query.missing,
+            answer_type=query.answer_type,
         )
 
     def analyse(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Query:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Protocol, Sequence
 import wordfreq
 
 from .encode import Encoder
+from .spans import answer_type
 from .text import Token, Tokenizer
 from .values import Exchange, Query, QueryTerm, Turn
 
@@ -228,6 +229,7 @@ class QueryAnalyser:
             previous=previous if previous is not None and previous.answer else None,
             mass={t: w * self.vocabulary.rarity(t) for t, w in weights.items()},
             vector=self._vector(turns),
+            answer_type=answer_type(question),
         )
 
     def _vector(self, turns: Sequence[Turn]) -> Any:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 
 import numpy as np
 
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
-from .values import AnswerSentence, Exchange, Hit, Query, SentenceSource
+from .spans import find_span
+from .values import AnswerSentence, AnswerSpan, Exchange, Hit, Query, SentenceSource
 
 __all__ = ["SentenceReader"]
 
@@ -71,6 +73,10 @@ class SentenceReader:
                     candidates.append((score, repeat, hit, n, (start, end), float(cosines[n]) if hybrid else 0.0))
         if hybrid:
             candidates = self._mixed(candidates)
+        if query.answer_type == "definition":  # "what does X stand for?": a sentence defining X answers it
+            defining = [c for c in candidates if c[0] is not None and find_span(
+                c[2].passage.text[c[4][0]:c[4][1]], query.text, "definition") is not None]
+            candidates = defining or candidates
         best: tuple[float, int, int, AnswerSentence] | None = None
         for score, _, hit, n, (start, end), _ in candidates:
             if score is None:
@@ -83,7 +89,12 @@ class SentenceReader:
             p = hits[0].passage
             (start, end), _ = self.index.sentences(hits[0].position)[0]
             return AnswerSentence(p.text[start:end], p.id, 0.0, start, end)
-        return best[3]
+        sentence = best[3]
+        found = find_span(sentence.text, query.text, query.answer_type)
+        if found is None:
+            return sentence
+        return replace(sentence, span=AnswerSpan(found.text, sentence.start + found.start,
+                                                 sentence.start + found.end, found.type))
 
     def _mixed(self, candidates: list) -> list:  # type: ignore[type-arg]
         """Lexical score relative to the best one, plus ``semantic_weight`` x the cosine spread

@@ -14,6 +14,7 @@ __all__ = [
     "Abstention",
     "Answer",
     "AnswerSentence",
+    "AnswerSpan",
     "Corpus",
     "Document",
     "Exchange",
@@ -173,6 +174,7 @@ class Query:
     previous: Exchange | None = None  # the answer just given, which a follow-up should not repeat
     mass: Mapping[str, float] = field(default_factory=dict)  # per weighted term: weight x rarity in the index
     vector: Any = None  # the question's unit vector (numpy float32) when a sentence encoder is on
+    answer_type: str = "other"  # spans.ANSWER_TYPES: person, date, reason, definition, ...
 
     def mass_in(self, terms: frozenset[str]) -> float:
         """The query's rarity mass that ``terms`` hold, summed in the query's own term order."""
@@ -236,14 +238,26 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class AnswerSpan:
+    """The exact answer inside the answer sentence: its text, type, and offsets in the passage."""
+
+    text: str
+    start: int
+    end: int
+    type: str
+
+
+@dataclass(frozen=True)
 class AnswerSentence:
-    """The sentence that answers the question, and where it is in its passage."""
+    """The sentence that answers the question, where it is in its passage, and the exact span
+    inside it when one of the asked-for type was found."""
 
     text: str
     passage_id: str
     score: float
     start: int
     end: int
+    span: AnswerSpan | None = None
 
 
 @dataclass(frozen=True)
@@ -279,3 +293,4 @@ class Answer:
     follow_up: bool = False
     context: tuple[str, ...] = ()  # earlier questions that shaped this answer
     missing: tuple[str, ...] = ()  # question words the documents do not contain
+    answer_type: str = "other"  # the kind of answer the question asks for

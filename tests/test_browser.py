@@ -402,6 +402,14 @@ def test_a_passage_found_by_meaning_alone_says_so(tab: Tab) -> None:
     page.unroute("**/api/ask")
 
 
+def test_the_exact_answer_is_emphasised_in_its_sentence(tab: Tab) -> None:
+    card = tab.ask("How much does Armenia owe the CSTO?", 1)
+    expect(card.locator(".answer-text .answer-span")).to_have_text("$598,000")
+    expect(card.locator(".answer-text")).to_contain_text("owes the CSTO $598,000 in unpaid fees")
+    card = tab.ask("What colour is the sky over the capital?", 2)  # no span of that type: the sentence alone
+    expect(tab.page.locator("#turn-2 .answer-span")).to_have_count(0)
+
+
 def test_markup_in_a_question_is_shown_as_text(tab: Tab) -> None:
     page = tab.page
     question = "Who wrote <img src=x onerror=alert(1)> and <script>alert(2)</script> about Armenia?"

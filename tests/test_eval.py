@@ -237,3 +237,16 @@ def test_quality_gate_on_the_bundled_question_set_with_words_only() -> None:
 
 def test_quality_gate_on_the_external_benchmark() -> None:
     assert main(["eval", "--no-baseline", "--squad", str(SQUAD), "--fail-under", *SQUAD_FLOORS]) == 0
+
+
+@pytest.mark.parametrize(
+    ("prediction", "gold", "em", "f1"),
+    [("The Eiffel Tower", "eiffel tower", 1.0, 1.0), ("in 1889", "1889", 0.0, 2 / 3),
+     ("Paris, France", "Lyon", 0.0, 0.0), ("a cat sat", "the cat sat down", 0.0, 0.8), ("", "x", 0.0, 0.0)],
+    ids=["articles-and-case", "extra-word", "wrong", "partial", "empty"],
+)
+def test_span_metrics_are_squads(prediction: str, gold: str, em: float, f1: float) -> None:
+    from qa_service.evaluate import exact_match, token_f1
+
+    assert exact_match(prediction, gold) == em
+    assert token_f1(prediction, gold) == pytest.approx(f1)

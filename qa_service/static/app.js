@@ -192,13 +192,33 @@
     return foot;
   }
 
+  // The answer sentence, with the exact span the API found (if any) emphasised inside it.
+  // Offsets are Unicode code points in the passage; the sentence starts at answer.start.
+  function answerText(answer) {
+    var p = el('p', 'answer-text');
+    var chars = Array.from(String(answer.text));
+    var span = answer.span;
+    var from = span && typeof span.start === 'number' ? span.start - answer.start : -1;
+    var to = span && typeof span.end === 'number' ? span.end - answer.start : -1;
+    if (!span || from < 0 || to > chars.length || to <= from || chars.slice(from, to).join('') !== span.text) {
+      p.textContent = chars.join('');
+      return p;
+    }
+    p.appendChild(document.createTextNode(chars.slice(0, from).join('')));
+    var strong = el('strong', 'answer-span', span.text);
+    strong.title = 'the exact answer (' + String(span.type) + ')';
+    p.appendChild(strong);
+    p.appendChild(document.createTextNode(chars.slice(to).join('')));
+    return p;
+  }
+
   function answerCard(turnId, data) {
     var answer = data.answer;
     var passages = Array.isArray(data.passages) ? data.passages : [];
     var card = el('section', 'card answer');
     card.setAttribute('aria-label', 'Answer');
     card.appendChild(el('p', 'card-label', 'Answer'));
-    card.appendChild(el('p', 'answer-text', answer.text));
+    card.appendChild(answerText(answer));
 
     var list = passages.length ? passageList(turnId, passages, answer, 'Sources') : null;
     var source = el('p', 'answer-source');
