@@ -163,6 +163,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Address `serve` listens on.", ("serve",)),
     Setting("port", int, 8000, "Port `serve` listens on (0 picks a free one).", ("serve",), 0, 65535),
     Setting("threads", int, 4, "Waitress worker threads.", ("serve",), 1, 64),
+    Setting("connection_limit", int, 1000, "Open connections `serve` accepts at once (waitress's default of 100 let "
+            "101 idle sockets lock every client out).", ("serve",), 10, 20000),
+    Setting("channel_timeout", int, 15, "Seconds a connection may stay idle (nothing sent or received) before "
+            "`serve` closes it.", ("serve",), 1, 3600),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}

@@ -85,6 +85,11 @@ def contains_answer(text: str | None, answers: Iterable[str]) -> bool:
     return any(_norm(a) in norm for a in answers if a.strip())
 
 
+def _expect(value: Any, where: str, kind: type, said: str) -> None:
+    if not isinstance(value, kind):
+        raise EvalError(f"{where} must be {said} (not SQuAD JSON)")
+
+
 def load_squad(path: Path) -> tuple[Corpus, list[Question]]:
     """SQuAD v1.1/v2.0 JSON as a corpus (article = document, paragraph = passage) and questions."""
     try:
@@ -95,14 +100,23 @@ def load_squad(path: Path) -> tuple[Corpus, list[Question]]:
         raise EvalError(f"{path}: cannot read ({exc.strerror or exc})") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise EvalError(f"{path}: not SQuAD JSON ({exc})") from None
+    except RecursionError:
+        raise EvalError(f"{path}: not SQuAD JSON (nested too deeply)") from None
     if not isinstance(data, dict) or not isinstance(data.get("data"), list):
         raise EvalError(f"{path}: not SQuAD JSON (no 'data' list)")
     documents, passages, questions = [], [], []
     try:
-        for article in data["data"]:
+        for n, article in enumerate(data["data"], start=1):
+            where = f"{path}: article {n}"
+            _expect(article, where, dict, "an object")
+            _expect(article.get("title"), f"{where}: 'title'", str, "a string")
+            _expect(article.get("paragraphs"), f"{where}: 'paragraphs'", list, "a list")
             slug = slugify(article["title"], "article")
             text, doc_passages = "", []
             for number, paragraph in enumerate(article["paragraphs"], start=1):
+                _expect(paragraph, f"{where}, paragraph {number}", dict, "an object")
+                _expect(paragraph.get("context"), f"{where}, paragraph {number}: 'context'", str, "a string")
+                _expect(paragraph.get("qas"), f"{where}, paragraph {number}: 'qas'", list, "a list")
                 start = len(text) + (2 if text else 0)
                 text = f"{text}\n\n{paragraph['context']}" if text else paragraph["context"]
                 passage = Passage(f"{slug}-p{number:03d}", slug, number, start, len(text), paragraph["context"])
@@ -118,8 +132,8 @@ def load_squad(path: Path) -> tuple[Corpus, list[Question]]:
                     ))
             documents.append(Document(slug, article["title"].replace("_", " "), path.name, "", text))
             passages.extend(doc_passages)
-    except (KeyError, TypeError) as exc:
-        raise EvalError(f"{path}: not SQuAD JSON (missing {exc})") from None
+    except (KeyError, TypeError, AttributeError) as exc:
+        raise EvalError(f"{path}: not SQuAD JSON ({type(exc).__name__}: {exc})") from None
     if not questions:
         raise EvalError(f"{path}: no questions")
     return Corpus(tuple(documents), tuple(passages)), questions

@@ -378,6 +378,8 @@ def _read_jsonl(path: Path) -> list[dict]:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
             raise CorpusError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
+        except RecursionError:
+            raise CorpusError(f"{path}:{number}: invalid JSON (nested too deeply)") from None
         if not isinstance(record, dict):
             raise CorpusError(f"{path}:{number}: expected a JSON object")
         records.append(record)
@@ -401,6 +403,8 @@ def _check_manifest(folder: Path, documents: int, passages: int) -> None:
         manifest = json.loads(_read_text(path))
     except json.JSONDecodeError as exc:
         raise CorpusError(f"{path}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise CorpusError(f"{path}: invalid JSON (nested too deeply)") from None
     if not isinstance(manifest, dict):
         raise CorpusError(f"{path}: expected a JSON object")
     if manifest.get("format") != CORPUS_FORMAT:
@@ -465,6 +469,8 @@ def _question(line: str, where: str, seen: set[str]) -> Question:
         r: Any = json.loads(line)
     except json.JSONDecodeError as exc:
         raise CorpusError(f"{where}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise CorpusError(f"{where}: invalid JSON (nested too deeply)") from None
     if not isinstance(r, dict):
         raise CorpusError(f"{where}: expected a JSON object")
     qid, text = r.get("id"), r.get("question")

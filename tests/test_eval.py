@@ -250,3 +250,20 @@ def test_span_metrics_are_squads(prediction: str, gold: str, em: float, f1: floa
 
     assert exact_match(prediction, gold) == em
     assert token_f1(prediction, gold) == pytest.approx(f1)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [('{"data":[{"title":5,"paragraphs":"x"}]}', "'title' must be a string"),
+     ('{"data":[{"title":"T","paragraphs":"x"}]}', "'paragraphs' must be a list"),
+     ('{"data":[{"title":"T","paragraphs":[{"context":"c","qas":5}]}]}', "'qas' must be a list"),
+     ('{"data": ' + "[" * 100_000 + "}", "nested too deeply")],
+    ids=["title-not-string", "paragraphs-not-list", "qas-not-list", "deep"],
+)
+def test_a_squad_file_of_the_wrong_shape_is_one_line(tmp_path: Path, content: str, message: str,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.json"
+    path.write_text(content, encoding="utf-8")
+    assert main(["eval", "--squad", str(path)]) == 1
+    err = capsys.readouterr().err
+    assert message in err and err.count("\n") == 1

@@ -230,3 +230,14 @@ def test_a_broken_question_set_is_a_broken_corpus(tmp_path: Path, capsys: pytest
     assert main(["ask", "anything", "--corpus", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert "questions.jsonl:2: invalid JSON" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("file", ["passages.jsonl", "documents.jsonl", "questions.jsonl", "manifest.json"])
+def test_deeply_nested_json_in_a_corpus_file_is_one_line(tmp_path: Path, file: str,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    """Once a defect: '[' * 200000 gave a RecursionError traceback."""
+    write_corpus(ingest_paths([SEED]), tmp_path, 60)
+    (tmp_path / file).write_text("[" * 200_000 + "\n", encoding="utf-8")
+    assert main(["ask", "anything", "--corpus", str(tmp_path), "--semantic", "false"]) == 1
+    err = capsys.readouterr().err
+    assert file in err and "nested too deeply" in err and err.count("\n") == 1

@@ -242,3 +242,37 @@ def test_serve_with_an_empty_corpus_folder_fails_cleanly(tmp_path: Path) -> None
     assert str(empty) in lines[0], lines[0]
     assert "Traceback" not in result.stderr
     assert "Serving on" not in result.stdout
+
+
+def test_idle_and_slow_connections_do_not_lock_clients_out(server: Server) -> None:
+    """Once a defect: waitress's default of 100 connections let 101 idle sockets time every
+    client out for two minutes. 200 idle sockets and 200 slow ones (a header line a second)
+    are held here while real requests are made."""
+    idle = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(200)]
+    slow = [socket.create_connection(("127.0.0.1", server.port), timeout=5) for _ in range(200)]
+    stop = threading.Event()
+
+    def dribble() -> None:
+        for sock in slow:
+            sock.sendall(b"GET /api/health HTTP/1.1\r\nHost: x\r\n")
+        while not stop.wait(1.0):
+            for sock in slow:
+                try:
+                    sock.sendall(b"X-Slow: 1\r\n")
+                except OSError:
+                    pass
+
+    thread = threading.Thread(target=dribble, daemon=True)
+    thread.start()
+    try:
+        time.sleep(1.5)
+        for _ in range(5):
+            status, _, _ = _http(server.base + "/api/health", timeout=5.0)
+            assert status == 200
+            status, _, raw = _post(server, "/api/ask", json.dumps({"question": "When was the lighthouse built?"}).encode())
+            assert status == 200 and json.loads(raw)["answer"] is not None
+    finally:
+        stop.set()
+        thread.join(5)
+        for sock in idle + slow:
+            sock.close()
