@@ -7,6 +7,7 @@ The web app, the CLI's ``--json`` and ``eval --url`` use these and nothing else.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
@@ -62,12 +63,11 @@ def _text(value: Any, field: str, limit: int = MAX_QUESTION_CHARS) -> str:
     return text
 
 
-def _top_k(value: Any) -> int:
-    if isinstance(value, str):
-        try:
-            value = int(value.strip())
-        except ValueError:
-            value = None
+def _top_k(value: Any, from_query_string: bool = False) -> int:
+    """A JSON body's ``top_k`` is a JSON integer; a query string's is ASCII digits and nothing else
+    ("1_0", " 3 " and "٣" are refused, though Python's int() takes them)."""
+    if from_query_string and isinstance(value, str):
+        value = int(value) if re.fullmatch(r"[0-9]{1,4}", value) else None
     if isinstance(value, bool) or not isinstance(value, int) or not TOP_K_MIN <= value <= TOP_K_MAX:
         raise BadRequest(f"'top_k' must be a whole number from {TOP_K_MIN} to {TOP_K_MAX}", code="invalid_field")
     return value
@@ -136,7 +136,7 @@ def parse_ask_query(args: Mapping[str, Sequence[str]]) -> AskRequest:
     if not questions:
         raise BadRequest("add the question as ?q=...", code="missing_field")
     top_k = args.get("top_k")
-    return AskRequest(_text(questions[0], "question"), _top_k(top_k[0]) if top_k else None,
+    return AskRequest(_text(questions[0], "question"), _top_k(top_k[0], from_query_string=True) if top_k else None,
                       _history(list(args.get("history") or [])))
 
 

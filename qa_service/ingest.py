@@ -437,7 +437,7 @@ def load_corpus(folder: Path) -> Corpus:
             raise CorpusError(f"{where}: unknown document {p.document!r}")
         if p.id in seen:
             raise CorpusError(f"{where}: duplicate passage id {p.id!r}")
-        if doc.text[p.start : p.end] != p.text:
+        if not 0 <= p.start <= p.end <= len(doc.text) or doc.text[p.start : p.end] != p.text:
             raise CorpusError(f"{where}: text does not match the document at {p.start}:{p.end}")
         if not p.text.strip():
             raise CorpusError(f"{where}: empty passage")

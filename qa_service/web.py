@@ -61,7 +61,7 @@ def _bounded_int(name: str, default: int, low: int, high: int) -> int:
 
 def _ask_request() -> contract.AskRequest:
     """The ask request of a GET query string or a POST JSON body."""
-    if request.method == "GET":
+    if request.method in ("GET", "HEAD"):
         return contract.parse_ask_query({name: request.args.getlist(name) for name in request.args})
     if not request.is_json:
         raise UnsupportedMedia("send the question as JSON (Content-Type: application/json)")
@@ -88,6 +88,8 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=contract.MAX_BODY_BYTES)
     app.json.sort_keys = False  # type: ignore[attr-defined]
+    # "/api//health" is a 404, not a redirect whose address is built from the Host header.
+    app.url_map.merge_slashes = False
     app.extensions["qa_pipeline"] = pipeline
     examples = [q.question for q in corpus.questions if q.answerable and not q.history][:EXAMPLES]
     spec = contract.openapi()
@@ -164,6 +166,21 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     def unexpected(error: Exception) -> Response:
         _log.exception("unexpected error on %s", request.path)
         return _json(500, contract.error_body("internal_error", "something went wrong on our side"))
+
+    @app.before_request
+    def options() -> Response | None:
+        """OPTIONS under /api/ says which methods a route takes, as JSON like every other answer."""
+        if request.method != "OPTIONS" or not _is_api(request.path):
+            return None
+        try:
+            methods = sorted(app.url_map.bind("localhost").allowed_methods(request.path))
+        except HTTPException:
+            methods = []
+        if not methods:
+            return _json(404, contract.error_body("not_found", f"no API endpoint at {request.path}"))
+        response = _json(200, {"methods": methods})
+        response.headers["Allow"] = ", ".join(methods)
+        return response
 
     @app.after_request
     def headers(response: Response) -> Response:

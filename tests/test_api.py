@@ -680,3 +680,30 @@ def test_page_loads_only_same_origin_assets(client, page) -> None:
         if url.endswith((".css", ".js")):
             assert asset.mimetype == expected, (url, asset.content_type)
         asset.close()
+
+
+def test_options_head_and_doubled_slashes_get_json_never_html_or_a_redirect(client) -> None:
+    """Once defects: OPTIONS gave 200 text/html, HEAD /api/ask?q= a 415, and /api//health a
+    permanent redirect to an address built from the Host header."""
+    response = client.open("/api/ask", method="OPTIONS")
+    assert response.status_code == 200 and response.mimetype == JSON
+    assert set(response.get_json()["methods"]) >= {"GET", "POST"} and "POST" in response.headers["Allow"]
+    assert client.open("/api/nowhere", method="OPTIONS").status_code == 404
+    head = client.head("/api/ask?q=When+was+the+lighthouse+built%3F")
+    assert head.status_code == 200 and head.mimetype == JSON
+    forged = client.get("/api//health", headers={"Host": "evil.example"})
+    assert forged.status_code == 404 and forged.mimetype == JSON and "Location" not in forged.headers
+
+
+@pytest.mark.parametrize("value", ["3", " 3 ", "1_0", "٣", 3.0, True],
+                         ids=["string", "spaced", "underscore", "arabic-digit", "float", "bool"])
+def test_top_k_in_a_json_body_is_a_json_integer(client, value: object) -> None:
+    response = client.post("/api/ask", json={"question": BUILT_QUESTION, "top_k": value})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_field"
+
+
+@pytest.mark.parametrize("value", [" 3 ", "1_0", "٣", "+3", "3.0"], ids=["spaced", "underscore", "arabic", "plus", "dot"])
+def test_top_k_in_a_query_string_is_ascii_digits(client, value: str) -> None:
+    response = client.get("/api/ask", query_string={"q": BUILT_QUESTION, "top_k": value})
+    assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_field"
+    assert client.get("/api/ask", query_string={"q": BUILT_QUESTION, "top_k": "2"}).status_code == 200

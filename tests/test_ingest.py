@@ -241,3 +241,16 @@ def test_deeply_nested_json_in_a_corpus_file_is_one_line(tmp_path: Path, file: s
     assert main(["ask", "anything", "--corpus", str(tmp_path), "--semantic", "false"]) == 1
     err = capsys.readouterr().err
     assert file in err and "nested too deeply" in err and err.count("\n") == 1
+
+
+def test_negative_or_reversed_offsets_are_refused(tmp_path: Path) -> None:
+    write_corpus(ingest_paths([SEED]), tmp_path, 60)
+    lines = (tmp_path / "passages.jsonl").read_text().splitlines()
+    record = json.loads(lines[-1])
+    document_length = len(json.loads((tmp_path / "documents.jsonl").read_text().splitlines()[0])["text"])
+    # the same start counted from the end of the document: Python's slicing would accept it
+    record["start"] = record["start"] - document_length
+    lines[-1] = json.dumps(record)
+    (tmp_path / "passages.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(CorpusError, match="does not match"):
+        load_corpus(tmp_path)
