@@ -94,6 +94,19 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _serve_logging(access_log: bool) -> None:
+    """One access line per request (method, path, status, time, id) on stderr; waitress's
+    "Task queue depth is N", logged once per queued request under load, is silenced."""
+    import logging
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(message)s"))
+    logging.getLogger("qa_service").addHandler(handler)
+    logging.getLogger("qa_service").setLevel(logging.INFO)
+    logging.getLogger("qa_service.access").disabled = not access_log
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
 def _serve(args: argparse.Namespace) -> int:
     import waitress
 
@@ -101,6 +114,7 @@ def _serve(args: argparse.Namespace) -> int:
     from .web import create_app
 
     settings = _settings(args)
+    _serve_logging(settings.access_log)
     pipeline = build_pipeline(settings)
     pipeline.warm_up()
     app = create_app(pipeline)
@@ -212,7 +226,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return handlers[args.command](args)
     except QAError as exc:
-        print(f"qa-service {args.command}: error: {exc.message}", file=sys.stderr)
+        message = exc.message.encode("utf-8", "backslashreplace").decode("utf-8")  # a file name may not be UTF-8
+        print(f"qa-service {args.command}: error: {message}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `qa-service ask ... | head`: the reader left; nothing more to say
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -165,6 +165,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("threads", int, 4, "Waitress worker threads.", ("serve",), 1, 64),
     Setting("connection_limit", int, 1000, "Open connections `serve` accepts at once (waitress's default of 100 let "
             "101 idle sockets lock every client out).", ("serve",), 10, 20000),
+    Setting("access_log", bool, True, "`serve` logs one line per request on stderr: method, path, status, time "
+            "and a request id (never the question).", ("serve",)),
     Setting("channel_timeout", int, 15, "Seconds a connection may stay idle (nothing sent or received) before "
             "`serve` closes it.", ("serve",), 1, 3600),
 )

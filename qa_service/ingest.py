@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import os
 import re
 from dataclasses import asdict
 from html.parser import HTMLParser
@@ -61,6 +62,8 @@ def read_source(path: Path) -> tuple[str, str]:
     if not path.is_file():
         raise IngestError(f"{path}: not a regular file")
     try:
+        if path.stat().st_size > MAX_SOURCE_BYTES:  # before reading: a 1 GiB file is never loaded
+            raise IngestError(f"{path}: larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path}: cannot read ({exc.strerror})") from None
@@ -273,6 +276,11 @@ def split_passages(doc_id: str, text: str, target_words: int = 60) -> list[Passa
 
 def ingest_file(path: Path, target_words: int = 60) -> tuple[Document, list[Passage]]:
     """One source file as a document and its passages."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:  # its name would break every file the corpus is written to
+        shown = os.fsencode(path).decode("utf-8", "backslashreplace")
+        raise IngestError(f"{shown}: the file name is not valid UTF-8; rename the file") from None
     raw, digest = read_source(path)
     markup_title, lines = _raw_lines(path, raw)
     title, paragraphs = clean_lines(lines, markup_title)
@@ -292,13 +300,40 @@ def ingest_file(path: Path, target_words: int = 60) -> tuple[Document, list[Pass
     return document, split_passages(doc_id, text, target_words)
 
 
+def _folder_files(folder: Path) -> list[Path]:
+    """The source files under ``folder``. A link, to a file or a folder, that leads outside the
+    folder is refused with a message (it would index and serve a file nobody chose); links
+    that stay inside are files reached anyway, so folder links are not followed."""
+    root = folder.resolve()
+    found: list[Path] = []
+
+    def outside(link: Path) -> bool:
+        target = link.resolve()
+        return target != root and root not in target.parents
+
+    def refuse(error: OSError) -> None:
+        raise IngestError(f"{error.filename}: cannot list the folder ({error.strerror or error})")
+
+    for here, dirs, files in os.walk(folder, onerror=refuse):
+        for name in dirs:
+            if (Path(here) / name).is_symlink() and outside(Path(here) / name):
+                raise IngestError(f"{Path(here) / name}: a link to a folder outside {folder}; "
+                                  "index that folder itself if you mean it")
+        for name in files:
+            path = Path(here) / name
+            if path.suffix.lower() not in SOURCE_SUFFIXES:
+                continue
+            if path.is_symlink() and outside(path):
+                raise IngestError(f"{path}: a link to a file outside {folder}; index that file itself if you mean it")
+            if path.is_file():
+                found.append(path)
+    return sorted(found)
+
+
 def _source_files(paths: Sequence[Path]) -> Iterator[Path]:
     for path in paths:
         if path.is_dir():
-            try:
-                found = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SOURCE_SUFFIXES)
-            except OSError as exc:
-                raise IngestError(f"{path}: cannot list the folder ({exc.strerror or exc})") from None
+            found = _folder_files(path)
             if not found:
                 raise IngestError(f"{path}: no .txt, .md or .html files in this folder")
             yield from found
@@ -348,10 +383,16 @@ def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
             indent=2,
         ) + "\n",
     }
+    try:  # every file is made before any is written: a failure leaves the old corpus as it was
+        data = {name: content.encode("utf-8") for name, content in files.items()}
+    except UnicodeEncodeError as exc:
+        raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: {exc.reason})") from None
     written = []
     try:
-        for name, content in files.items():
-            (out / name).write_text(content, encoding="utf-8")
+        for name, content in data.items():  # each under a temporary name, then renamed over the old one
+            temporary = out / f".{name}.tmp"
+            temporary.write_bytes(content)
+            os.replace(temporary, out / name)
             written.append(out / name)
     except OSError as exc:
         raise CorpusError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from None

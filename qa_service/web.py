@@ -7,9 +7,11 @@ written by :mod:`qa_service.contract`, and answered by :meth:`Pipeline.answer`.
 from __future__ import annotations
 
 import logging
+import secrets
+import time
 from typing import Any
 
-from flask import Flask, Response, jsonify, render_template, request
+from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from . import contract
@@ -20,6 +22,7 @@ from .pipeline import Pipeline, build_pipeline
 __all__ = ["create_app"]
 
 _log = logging.getLogger(__name__)
+_access = logging.getLogger("qa_service.access")
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -168,6 +171,11 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
         return _json(500, contract.error_body("internal_error", "something went wrong on our side"))
 
     @app.before_request
+    def start() -> None:
+        g.started = time.perf_counter()
+        g.request_id = secrets.token_hex(6)
+
+    @app.before_request
     def options() -> Response | None:
         """OPTIONS under /api/ says which methods a route takes, as JSON like every other answer."""
         if request.method != "OPTIONS" or not _is_api(request.path):
@@ -186,6 +194,12 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     def headers(response: Response) -> Response:
         for name, value in _SECURITY_HEADERS.items():
             response.headers.setdefault(name, value)
+        request_id = g.get("request_id", "-")
+        response.headers["X-Request-Id"] = request_id
+        took = (time.perf_counter() - g.get("started", time.perf_counter())) * 1000
+        # one line a request: never the query string, so never the question
+        _access.info("%s %s %d %.1fms id=%s", request.method, request.path[:200], response.status_code, took,
+                     request_id)
         if _is_api(request.path):
             response.headers["Cache-Control"] = "no-store"
         return response

@@ -707,3 +707,14 @@ def test_top_k_in_a_query_string_is_ascii_digits(client, value: str) -> None:
     response = client.get("/api/ask", query_string={"q": BUILT_QUESTION, "top_k": value})
     assert response.status_code == 400 and response.get_json()["error"]["code"] == "invalid_field"
     assert client.get("/api/ask", query_string={"q": BUILT_QUESTION, "top_k": "2"}).status_code == 200
+
+
+def test_one_access_line_per_request_without_the_question(client, caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level("INFO", logger="qa_service.access"):
+        response = client.get("/api/ask", query_string={"q": "When was the secret lighthouse built?"})
+        client.post("/api/ask", json={"question": "Who ran the secret station?"})
+    lines = [r.getMessage() for r in caplog.records if r.name == "qa_service.access"]
+    assert len(lines) == 2
+    assert lines[0].startswith("GET /api/ask 200 ") and lines[1].startswith("POST /api/ask 200 ")
+    assert f"id={response.headers['X-Request-Id']}" in lines[0]
+    assert not any("secret" in line for line in lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import json
 import subprocess
 import sys
@@ -254,3 +255,48 @@ def test_negative_or_reversed_offsets_are_refused(tmp_path: Path) -> None:
     (tmp_path / "passages.jsonl").write_text("\n".join(lines) + "\n")
     with pytest.raises(CorpusError, match="does not match"):
         load_corpus(tmp_path)
+
+
+def test_links_that_leave_the_source_folder_are_refused(tmp_path: Path) -> None:
+    """Once a defect: a `creds.txt` link to a file elsewhere was indexed and served."""
+    src, elsewhere = tmp_path / "src", tmp_path / "elsewhere"
+    src.mkdir()
+    elsewhere.mkdir()
+    (src / "notes.txt").write_text("Garden notes\n\nThe garden needs water every morning in summer.\n")
+    (elsewhere / "secret.txt").write_text("Secret things\n\nThe password is hunter2 and nobody should see it.\n")
+    (src / "creds.txt").symlink_to(elsewhere / "secret.txt")
+    with pytest.raises(IngestError, match="creds.txt: a link to a file outside"):
+        ingest_paths([src])
+    (src / "creds.txt").unlink()
+    (src / "more").symlink_to(elsewhere, target_is_directory=True)
+    with pytest.raises(IngestError, match="more: a link to a folder outside"):
+        ingest_paths([src])
+    (src / "more").unlink()
+    (src / "again.txt").symlink_to(src / "notes.txt")  # a link that stays inside is fine
+    assert {d.source for d in ingest_paths([src]).documents} == {"notes.txt", "again.txt"}
+
+
+def test_a_huge_source_is_refused_before_it_is_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    big = tmp_path / "big.txt"
+    with big.open("wb") as f:
+        f.truncate(21 * 1024 * 1024)  # sparse: 21 MiB on paper
+    monkeypatch.setattr(Path, "read_bytes", lambda self: pytest.fail("the file was read"))
+    with pytest.raises(IngestError, match="larger than 20 MiB"):
+        ingest_paths([big])
+
+
+def test_a_file_name_that_is_not_utf8_is_one_line_and_the_old_corpus_stays(tmp_path: Path,
+                                                                           capsys: pytest.CaptureFixture[str]) -> None:
+    """Once a defect: a cryptic encoding error, and documents.jsonl left empty beside the old passages."""
+    out = tmp_path / "corpus"
+    assert main(["index", str(SEED), "--out", str(out), "--semantic", "false"]) == 0
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    src = tmp_path / "src"
+    src.mkdir()
+    bad_name = os.fsdecode(b"caf\xe9.txt")
+    (src / bad_name).write_text("Cafe hours\n\nThe cafe opens at eight and closes at six.\n", encoding="utf-8")
+    capsys.readouterr()
+    assert main(["index", str(src), "--out", str(out), "--semantic", "false"]) == 1
+    err = capsys.readouterr().err
+    assert "not valid UTF-8" in err and "caf" in err and err.count("\n") == 1
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before

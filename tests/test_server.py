@@ -276,3 +276,12 @@ def test_idle_and_slow_connections_do_not_lock_clients_out(server: Server) -> No
         thread.join(5)
         for sock in idle + slow:
             sock.close()
+
+
+def test_the_server_logs_one_line_per_request_and_no_queue_chatter(server: Server) -> None:
+    for _ in range(3):
+        _http(server.base + "/api/health")
+    time.sleep(0.3)
+    access = [line for line in server.stderr.lines if "qa_service.access" in line and "/api/health" in line]
+    assert len(access) >= 3 and all(" 200 " in line and "id=" in line for line in access)
+    assert not any("Task queue depth" in line for line in server.stderr.lines)
