@@ -49,7 +49,7 @@ class Encoder(Protocol):
 
     def warm_up(self) -> None: ...
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+    def encode(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray: ...
 
 
 class MiniLMEncoder:
@@ -117,11 +117,13 @@ class MiniLMEncoder:
             session = ort.InferenceSession(str(model_path), sess_options=options,
                                            providers=["CPUExecutionProvider"])
             self._tokenizer = tokenizer
-            self._run(session, tokenizer.encode_batch(["warm up"]))  # first run allocates; pay it here
+            self._run(session, [e.ids for e in tokenizer.encode_batch(["warm up"])])  # first run allocates here
             self._session = session  # last: its presence means "ready"
 
-    def encode(self, texts: Sequence[str]) -> np.ndarray:
-        """float32 (len(texts), dim), rows L2-normalised, in the order of ``texts``."""
+    def encode(self, texts: Sequence[str], max_tokens: int | None = None) -> np.ndarray:
+        """float32 (len(texts), dim), rows L2-normalised, in the order of ``texts``. ``max_tokens``
+        cuts each text shorter than the model's own limit (a question needs far fewer, and the
+        cost grows with the square of the length)."""
         if isinstance(texts, str):
             raise TypeError("encode() takes a sequence of texts, not one str")
         texts = list(texts)
@@ -130,10 +132,13 @@ class MiniLMEncoder:
             return out
         self.warm_up()
         session, tokenizer = self._session, self._tokenizer
-        encodings = tokenizer.encode_batch(texts)
-        order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
-        for rows in self._batches(order, [len(e.ids) for e in encodings]):
-            out[rows] = self._run(session, [encodings[i] for i in rows])
+        ids = [e.ids for e in tokenizer.encode_batch(texts)]
+        if max_tokens is not None and max_tokens < self.max_tokens:
+            cut = max(2, max_tokens)
+            ids = [i if len(i) <= cut else i[: cut - 1] + i[-1:] for i in ids]  # keep the closing [SEP]
+        order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
+        for rows in self._batches(order, [len(i) for i in ids]):
+            out[rows] = self._run(session, [ids[i] for i in rows])
         return out
 
     def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
@@ -150,14 +155,14 @@ class MiniLMEncoder:
             batches.append(rows)
         return batches
 
-    def _run(self, session: Any, encodings: list[Any]) -> np.ndarray:
+    def _run(self, session: Any, token_ids: list[list[int]]) -> np.ndarray:
         """One onnxruntime call: pad to the longest, mean-pool real tokens, L2-normalise."""
-        width = max(len(e.ids) for e in encodings)
-        ids = np.zeros((len(encodings), width), dtype=np.int64)
-        mask = np.zeros((len(encodings), width), dtype=np.int64)
-        for row, e in enumerate(encodings):
-            ids[row, :len(e.ids)] = e.ids
-            mask[row, :len(e.ids)] = 1
+        width = max(len(t) for t in token_ids)
+        ids = np.zeros((len(token_ids), width), dtype=np.int64)
+        mask = np.zeros((len(token_ids), width), dtype=np.int64)
+        for row, t in enumerate(token_ids):
+            ids[row, :len(t)] = t
+            mask[row, :len(t)] = 1
         (hidden,) = session.run(["last_hidden_state"], {
             "input_ids": ids, "attention_mask": mask, "token_type_ids": np.zeros_like(ids)})
         weights = mask[:, :, None].astype(np.float32)

@@ -51,6 +51,13 @@ _KIND_QUESTIONS = (
 _ZIPF_CEILING = 8.0
 # Even the commonest word says a little (and a weight of 0 would drop it from coverage).
 _MIN_INFORMATION = 0.5
+# Unknown words of one text whose near-spellings are looked for: bounds a request's work (a
+# question of a hundred made-up words took 0.3 s); real questions have a few unknown words.
+MAX_GUESSES = 12
+# Characters of a question (with its context) that are embedded: about 100 word pieces, more than
+# any real question needs; the encoder's cost grows with the square of its input.
+MAX_EMBEDDED_CHARS = 400
+MAX_EMBEDDED_TOKENS = 96
 # Answers quoted from passages whose analysis is kept: follow-ups come back to the last one.
 _QUOTED_CACHE_SIZE = 4096
 
@@ -129,11 +136,18 @@ class QueryAnalyser:
             return memo[text]
         asked_for = {m.start(1) for m in _ASKED_FOR_RE.finditer(text)}
         out = []
+        guesses = 0
         for token in self.tokenizer.tokens(text) if tokens is None else tokens:
             surface = text[token.start : token.end]
+            if self.vocabulary.known(token.term):
+                searched: tuple[str, ...] = (token.term,)
+            elif guesses < MAX_GUESSES:
+                guesses += 1
+                searched = tuple(self.vocabulary.similar(token.term))
+            else:
+                searched = ()  # enough guessing for one text: the rest count as unknown
             out.append(QueryTerm(
-                term=token.term, start=token.start, end=token.end,
-                searched=(token.term,) if self.vocabulary.known(token.term) else tuple(self.vocabulary.similar(token.term)),
+                term=token.term, start=token.start, end=token.end, searched=searched,
                 prior=word_prior(surface, self.word_prior), information=informativeness(surface),
                 asked_for=token.start in asked_for,
             ))
@@ -239,7 +253,7 @@ class QueryAnalyser:
         if self.encoder is None:
             return None
         text = " ".join([turns[0].text] + [t.text for t in turns[1:] if t.role == "earlier"])
-        return self.encoder.encode([text])[0]
+        return self.encoder.encode([text[:MAX_EMBEDDED_CHARS]], max_tokens=MAX_EMBEDDED_TOKENS)[0]
 
     def _missing(self, question: str, words: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The question's words (as written) whose terms no document contains, and those of

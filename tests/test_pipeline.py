@@ -281,3 +281,23 @@ def test_eval_on_a_folder_instead_of_a_squad_file_is_one_line(tmp_path: Path, ca
     assert main(["eval", "--squad", str(tmp_path)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("qa-service eval: error:") and err.count("\n") == 1
+
+
+def test_the_work_of_one_request_is_bounded(pipeline: Pipeline, monkeypatch) -> None:  # noqa: ANN001
+    """Once a defect: a question of made-up words sent every one through the spelling search and
+    the encoder took hundreds of word pieces; a request cost up to 0.8 s of CPU."""
+    from qa_service import query as query_module
+
+    guesses: list[str] = []
+    original = pipeline.index.similar
+    monkeypatch.setattr(pipeline.index, "similar", lambda term: guesses.append(term) or original(term))
+    embedded: list[tuple[str, int | None]] = []
+    encoder = pipeline.analyser.encoder
+    encode = encoder.encode
+    monkeypatch.setattr(encoder, "encode", lambda texts, max_tokens=None: embedded.extend(
+        (t, max_tokens) for t in texts) or encode(texts, max_tokens=max_tokens))
+    nonsense = " ".join(f"zq{n:03d}xkvwplmrtsbg" for n in range(60))
+    pipeline.ask(nonsense, history=[nonsense + " a", nonsense + " b", nonsense + " c"])
+    assert len(guesses) <= query_module.MAX_GUESSES * 4  # the question and three earlier turns
+    assert embedded and all(len(t) <= query_module.MAX_EMBEDDED_CHARS and m == query_module.MAX_EMBEDDED_TOKENS
+                            for t, m in embedded)
