@@ -137,9 +137,10 @@ class Index:
             if not found and min_typo <= len(term) <= _MAX_TYPO_LETTERS:
                 found = self._one_edit(term)
             cached = tuple(found)
-            if len(self._similar_cache) >= _SIMILAR_CACHE_SIZE:
-                self._similar_cache.clear()
-            self._similar_cache[key] = cached
+            if len(term) <= _MAX_TYPO_LETTERS:  # longer "words" are not kept: the cache stays small
+                if len(self._similar_cache) >= _SIMILAR_CACHE_SIZE:
+                    self._similar_cache.clear()
+                self._similar_cache[key] = cached
         return list(cached)
 
     def _same_root(self, term: str, min_prefix: int) -> list[str]:

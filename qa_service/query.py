@@ -14,7 +14,7 @@ import wordfreq
 
 from .encode import Encoder
 from .spans import answer_type
-from .text import Token, Tokenizer
+from .text import MAX_CACHED_WORD, Token, Tokenizer
 from .values import Exchange, Query, QueryTerm, Turn
 
 __all__ = ["KIND_PATTERNS", "QueryAnalyser", "Vocabulary", "informativeness", "word_prior"]
@@ -74,9 +74,16 @@ class Vocabulary(Protocol):
     def rarity(self, term: str) -> float: ...
 
 
-@lru_cache(maxsize=100_000)
 def informativeness(word: str) -> float:
-    """How much a word tells, from its frequency in English: about 1 for "the", 6 for "Zakharova"."""
+    """How much a word tells, from its frequency in English: about 1 for "the", 6 for "Zakharova".
+    A word longer than any English one is as rare as can be, and is not looked up (or cached)."""
+    if len(word) > MAX_CACHED_WORD:
+        return _ZIPF_CEILING
+    return _informativeness(word)
+
+
+@lru_cache(maxsize=100_000)
+def _informativeness(word: str) -> float:
     zipf = wordfreq.zipf_frequency(word.casefold().replace("’", "'"), "en")
     return max(_MIN_INFORMATION, _ZIPF_CEILING - zipf)
 

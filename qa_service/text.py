@@ -19,6 +19,7 @@ import Stemmer
 from .values import Span
 
 __all__ = [
+    "MAX_CACHED_WORD",
     "STOPWORDS",
     "Span",
     "Token",
@@ -131,7 +132,12 @@ class Tokenizer:
             raise ValueError(f"unknown stemmer language {self.language!r}; known: {known}")
         if self.lemmatize and self.language != "english":
             raise ValueError("lemmatize is only available for english")
-        object.__setattr__(self, "_term", lru_cache(maxsize=200_000)(self._make_term))
+        cached = lru_cache(maxsize=200_000)(self._make_term)
+        # Words longer than any real one are not cached: a cache keyed by what users type must
+        # not grow with how long they make it.
+        object.__setattr__(self, "term_cache", cached)
+        object.__setattr__(self, "_term", lambda word: cached(word) if len(word) <= MAX_CACHED_WORD
+                           else self._make_term(word))
 
     def _make_term(self, word: str) -> str | None:
         """A normalised word's term, or None for a stopword."""
@@ -182,6 +188,9 @@ class Tokenizer:
         wanted = set(terms)
         return merge_spans(Span(t.start, t.end) for t in self.tokens(text) if t.term in wanted)
 
+
+# The longest word whose term is kept in the cache (English words, names and numbers fit).
+MAX_CACHED_WORD = 40
 
 _local = threading.local()
 

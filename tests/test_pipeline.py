@@ -301,3 +301,20 @@ def test_the_work_of_one_request_is_bounded(pipeline: Pipeline, monkeypatch) -> 
     assert len(guesses) <= query_module.MAX_GUESSES * 4  # the question and three earlier turns
     assert embedded and all(len(t) <= query_module.MAX_EMBEDDED_CHARS and m == query_module.MAX_EMBEDDED_TOKENS
                             for t, m in embedded)
+
+
+def test_caches_do_not_grow_with_made_up_words(pipeline: Pipeline) -> None:
+    """Once a defect: caches keyed by user words were capped by count, not size, and U+FDFA grows
+    18x under NFKC: 300 requests took the server from 124 to 252 MB."""
+    from qa_service import query as query_module
+
+    pipeline.ask("When did Pashinyan announce that Armenia would leave the CSTO?")  # warm
+    terms = pipeline.index.tokenizer.term_cache.cache_info().currsize
+    words = query_module._informativeness.cache_info().currsize
+    similar = len(pipeline.index._similar_cache)
+    for n in range(40):
+        pipeline.ask("\ufdfa" * 30 + f" {'q' * 45}{n:03d} " + "zxcvbnmlkjhgfdsapoiuytrewq" * 3 + f"{n:03d}")
+    # the few short words U+FDFA expands to may be kept; none of the 80 made-up long ones is
+    assert pipeline.index.tokenizer.term_cache.cache_info().currsize - terms < 10
+    assert query_module._informativeness.cache_info().currsize - words < 10
+    assert len(pipeline.index._similar_cache) - similar < 10
