@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 import os
 import json
 import subprocess
@@ -300,3 +301,38 @@ def test_a_file_name_that_is_not_utf8_is_one_line_and_the_old_corpus_stays(tmp_p
     err = capsys.readouterr().err
     assert "not valid UTF-8" in err and "caf" in err and err.count("\n") == 1
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+_SIZE = 100_000
+_ADVERSARIAL = {
+    "dots.txt": "A title for it\n\nWait" + "." * _SIZE,  # once 27 s for 40,000 dots: sentence ends
+    "stars.md": "# A title\n\n" + " *a" * (_SIZE // 3),  # once 13.5 s for 16,000: emphasis
+    "underscores.md": "# A title\n\n" + " _a" * (_SIZE // 3),
+    "brackets.md": "# A title\n\n" + "[" * _SIZE + " word.",  # links
+    "links.md": "# A title\n\n" + "[a](" * (_SIZE // 4) + " word.",
+    "heading.md": "# A title" + " " * _SIZE + "#x\n\nSome text that is a sentence.",  # closing #s
+    "quotes.txt": "A title for it\n\nEnd." + '"' * _SIZE + " Next sentence here.",
+}
+
+
+def _ingest_seconds(path: Path) -> float:
+    best = float("inf")
+    for _ in range(2):
+        started = time.perf_counter()
+        try:
+            ingest_file(path)
+        except IngestError:
+            pass
+        best = min(best, time.perf_counter() - started)
+    return best
+
+
+@pytest.mark.parametrize("name", sorted(_ADVERSARIAL))
+def test_hostile_sources_cost_about_what_a_normal_file_of_their_size_does(tmp_path: Path, name: str) -> None:
+    """A ratio against a normal file of the same size in the same run, not a wall-clock limit:
+    a quadratic pattern makes these hundreds of times slower."""
+    normal = tmp_path / "normal.txt"
+    normal.write_text("A title for it\n\n" + ("The committee met in the hall and agreed on a plan. " * 2500)[:_SIZE])
+    hostile = tmp_path / name
+    hostile.write_text(_ADVERSARIAL[name])
+    assert _ingest_seconds(hostile) < 25 * max(_ingest_seconds(normal), 0.005)
