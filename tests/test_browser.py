@@ -410,6 +410,27 @@ def test_the_exact_answer_is_emphasised_in_its_sentence(tab: Tab) -> None:
     expect(tab.page.locator("#turn-2 .answer-span")).to_have_count(0)
 
 
+def test_a_sixty_turn_conversation_keeps_working_and_sends_a_bounded_window(tab: Tab) -> None:
+    """Once a defect: the page sent every earlier question and broke after 50 (the API's limit)."""
+    page = tab.page
+    real: dict[str, Any] = {}
+
+    def instant(route) -> None:  # noqa: ANN001 - the server's real answer once, then the same at once
+        if "body" not in real:
+            real["body"] = route.fetch().json()
+        route.fulfill(json=real["body"])
+
+    page.route("**/api/ask", instant)
+    for n in range(1, 61):
+        card = tab.ask(f"And what happened next, part {n}?", n)
+        expect(card).not_to_have_class(re.compile(r"\berror\b"))
+    assert len(tab.asks) == 60
+    assert max(len(a["history"]) for a in tab.asks) == 5
+    assert [h["question"] for h in tab.asks[-1]["history"]] == [
+        f"And what happened next, part {n}?" for n in range(55, 60)]
+    page.unroute("**/api/ask")
+
+
 def test_markup_in_a_question_is_shown_as_text(tab: Tab) -> None:
     page = tab.page
     question = "Who wrote <img src=x onerror=alert(1)> and <script>alert(2)</script> about Armenia?"
