@@ -24,7 +24,8 @@ _QUESTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((t, re.compile(
     ("definition", r"\bstand(?:s)? for\b|\bshort for\b|\babbreviat|\bacronym\b|\bfull (?:name|form)\b"
                    r"|\bwhat (?:does|did) (?:the )?\w+ mean\b"),
     ("percentage", r"\b(?:what|which) (?:percentage|percent|proportion|share)\b|\bhow many percent\b"),
-    ("money", r"\bhow much (?:money|did \w+ (?:cost|pay|spend|owe|earn|raise)|does \w+ (?:cost|pay|owe|earn))"
+    ("money", r"\bhow much (?:money|cash|funding|capital|revenue|income|profit|debt"
+              r"|did \w+ (?:cost|pay|spend|owe|earn|raise)|does \w+ (?:cost|pay|owe|earn))"
               r"|\bhow much\b.*\b(?:cost|costs|pay|paid|owe|owes|owed|worth|price|spend|spent|earn|raise)\b"
               r"|\bwhat (?:was |is )?the (?:cost|price|fee|budget|salary|value)\b"),
     ("number", r"\bhow (?:many|much|long|old|far|tall|high|big|large|deep|wide|heavy|often)\b"
@@ -61,6 +62,9 @@ _DAY = r"(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday)"
 _NUMBER_WORD = (r"(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty"
                 r"|hundred|thousand|million|billion|dozen|dozens|hundreds|thousands|millions)")
 _NUM = r"\d+(?:[.,]\d+)*"
+# Words that never name what a number counts ("250,000 into", "3 of"): not taken as its unit.
+_FUNCTION_WORDS = (r"(?:of|and|the|in|on|at|to|into|onto|for|from|with|by|as|or|than|over|under|after|before"
+                   r"|during|a|an|is|are|was|were|per|each|more|less|who|which|that|when|while|since|until)")
 _SCALE = r"(?:\s(?:million|billion|trillion|thousand|hundred)|[kmb]n?\b)?"
 _SPAN_RULES: dict[str, re.Pattern[str]] = {
     "date": re.compile(
@@ -68,11 +72,11 @@ _SPAN_RULES: dict[str, re.Pattern[str]] = {
         rf"|\d{{1,2}}(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s\d{{4}})?"
         rf"|{_MONTH}\s\d{{4}}|(?:1[0-9]|20)\d\d(?:\s?[-–]\s?(?:1[0-9]|20)?\d\d)?s?|{_DAY}|{_MONTH}"
         rf"|the\s(?:(?:1[0-9]|20)\d0s|\w+\scentury))\b"),
-    "money": re.compile(rf"(?:[$€£¥]\s?{_NUM}{_SCALE}|\b{_NUM}{_SCALE}\s(?:dollars|euros|pounds|yen|rubles|roubles"
-                        rf"|USD|EUR|GBP)\b)"),
+    "money": re.compile(rf"(?:\b(?:US|A|C|NZ|HK)?[$€£¥]\s?{_NUM}{_SCALE}|(?:\b(?:USD|EUR|GBP)\s)?\b{_NUM}{_SCALE}"
+                        rf"\s(?:dollars|euros|pounds|yen|yuan|rubles|roubles|cents|USD|EUR|GBP)\b)"),
     "percentage": re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b)"),
     "number": re.compile(rf"(?:[$€£¥]\s?)?\b(?:{_NUM}{_SCALE}|{_NUMBER_WORD}(?:[\s-]{_NUMBER_WORD})*)"
-                         rf"(?:\s(?!of\b|and\b|the\b|in\b|on\b|at\b|to\b)[a-z]+)?\b"),
+                         rf"(?:\s(?!{_FUNCTION_WORDS}\b)[a-z]+)?\b"),
     "reason": re.compile(r"\b(?:because(?:\sof)?|due\sto|owing\sto|as\sa\sresult\sof|thanks\sto|since|in\sresponse\sto"
                          r"|in\sprotest\sat|amid|over)\s[^.;:!?]+", re.IGNORECASE),
     "manner": re.compile(r"\b(?:by|through|using|via)\s[^.;:!?,]+", re.IGNORECASE),
@@ -88,6 +92,10 @@ _ACRONYM_BEFORE = re.compile(r"\b([A-Z]{2,10})\s\(((?:[A-Z][\w'’-]*\s(?:(?:of|
                              r"[A-Z][\w'’-]*)\)")
 _FIRST_WORDS = frozenset("a an the this that these those it its he she they we i in on at by for from as but and or so "
                          "if when while after before since during however meanwhile".split())
+
+
+_CALENDAR = re.compile(rf"{_MONTH}|{_DAY}")
+_YEAR = re.compile(r"(?:1[0-9]|20)\d\d")
 
 
 class Candidate(NamedTuple):
@@ -108,7 +116,11 @@ def _names(sentence: str) -> list[Candidate]:
             if not rest:
                 continue
             start, text = start + len(first) + 1, rest
-        if len(text) < 2:
+        head, dash, tail = text.partition("-")
+        if dash and tail[:1].islower():  # "Japan-exclusive", "Moscow-led": the name is the first part
+            text = head
+        text = re.sub(r"(?:['’]s|['’])$", "", text)  # "Chopin's" names Chopin
+        if len(text) < 2 or _CALENDAR.fullmatch(text):  # a month or a day is a date, not a name
             continue
         kind = "organisation" if _ORGANISATION_WORDS.search(text) else "name"
         out.append(Candidate(kind, start, start + len(text), text))
@@ -159,6 +171,10 @@ def candidates(sentence: str, kind: str) -> list[Candidate]:
                  if _initials_match(*_pair(sentence, c))]
     elif kind in _SPAN_RULES:
         found = [Candidate(kind, m.start(), m.end(), m.group().rstrip(" ,")) for m in _SPAN_RULES[kind].finditer(sentence)]
+        if kind == "number":  # a bare year answers "when", not "how many"
+            found = [c for c in found if not _YEAR.fullmatch(c.text.split()[0])]
+        if kind == "money" and not found:  # "how much cash ...": an amount without its currency
+            found = [c._replace(type=kind) for c in candidates(sentence, "number")]
     else:
         return []
     return sorted(found, key=lambda c: (c.start, -c.end))
@@ -175,6 +191,11 @@ def _pair(sentence: str, candidate: Candidate) -> tuple[str, str]:
     return (m.group(1) if m else ""), candidate.text
 
 
+def _digits(text: str) -> set[str]:
+    """The numbers written in digits in ``text`` ("1,845 saw" -> {"1845"})."""
+    return {n.replace(",", "") for n in re.findall(r"\d[\d,.]*\d|\d", text)}
+
+
 def _norm(text: str) -> str:
     return " ".join(re.findall(r"[\w$€£%]+", text.casefold()))
 
@@ -187,8 +208,10 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
         return None
     asked = _norm(question)
     words = set(asked.split())
+    given = _digits(question)  # numbers the question already says
     found = [c for c in candidates(sentence, kind)
-             if _norm(c.text) and _norm(c.text) not in asked and not set(_norm(c.text).split()) <= words]
+             if _norm(c.text) and _norm(c.text) not in asked and not set(_norm(c.text).split()) <= words
+             and not (c.type in ("number", "money", "percentage") and _digits(c.text) & given)]
     if kind == "definition":
         acronym = [w for w in re.findall(r"\b[A-Z]{2,10}\b", question)]
         found = [c for c in found if _pair(sentence, c)[0] in acronym] if acronym else found

@@ -68,6 +68,12 @@ def test_the_question_says_what_kind_of_answer_it_wants(question: str, expected:
         ("The dam was built by the Tennessee Valley Authority in 1936.", "Which company built the dam?",
          "organisation", "Tennessee Valley Authority"),
         ("She moved to Lisbon after the war.", "Where did she move?", "place", "Lisbon"),
+        ("Verdi's opera was staged by Arrigo Boito in Milan.", "Who staged Verdi's opera?", "person", "Arrigo Boito"),
+        ("The Japan-exclusive edition sold well.", "In which country was the edition sold?", "place", "Japan"),
+        ("In April the band flew to London.", "Where did the band fly?", "place", "London"),
+        ("In 1845 he wrote three mazurkas.", "How many mazurkas did he write in 1845?", "number", "three mazurkas"),
+        ("The founders put 250,000 into the venture.", "How much cash did the founders put in?", "money", "250,000"),
+        ("The tower was valued at US$1.1 billion.", "How much was the tower worth?", "money", "US$1.1 billion"),
     ],
 )
 def test_the_span_of_the_asked_type(sentence: str, question: str, kind: str, expected: str) -> None:
