@@ -38,6 +38,7 @@ MAX_QUESTION_CHARS = 1000
 MAX_ANSWER_CHARS = 4000  # an earlier answer sent back in an exchange: one sentence, possibly long
 MAX_HISTORY = 50
 TOP_K_MIN, TOP_K_MAX = 1, 20
+MAX_OFFSET = 2**31 - 1  # /api/passages: an offset past the end gives an empty page
 
 
 @dataclass(frozen=True)
@@ -68,6 +69,8 @@ def _top_k(value: Any, from_query_string: bool = False) -> int:
     ("1_0", " 3 " and "٣" are refused, though Python's int() takes them)."""
     if from_query_string and isinstance(value, str):
         value = int(value) if re.fullmatch(r"[0-9]{1,4}", value) else None
+    if isinstance(value, float) and value.is_integer():  # JSON Schema counts 4.0 as an integer
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int) or not TOP_K_MIN <= value <= TOP_K_MAX:
         raise BadRequest(f"'top_k' must be a whole number from {TOP_K_MIN} to {TOP_K_MAX}", code="invalid_field")
     return value
@@ -248,7 +251,9 @@ def error_of(error: QAError) -> tuple[int, dict[str, Any]]:
 
 def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]:
     """The OpenAPI 3.1 description of the API, from the limits above."""
-    text = {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS}
+    # at least one character that is neither white space nor a control character (those are removed)
+    text = {"type": "string", "minLength": 1, "maxLength": MAX_QUESTION_CHARS,
+            "pattern": "[^\\s\\u0000-\\u001f\\u007f-\\u009f\\u2028\\u2029]"}
     span = {"type": "object", "required": ["text", "start", "end", "type"],
             "description": "the exact answer inside the sentence; offsets in the passage",
             "properties": {"text": {"type": "string"}, "start": {"type": "integer", "minimum": 0},
@@ -259,14 +264,18 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                        "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0},
                        "span": {"oneOf": [{"type": "null"}, span]}},
     }
+    quote = {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_CHARS, "pattern": "\\S"}
+    sent_answer = {"type": "object", "required": ["text"], "description": "the answer object the API returned",
+                   "properties": {"text": quote,
+                                  "passage_id": {"type": ["string", "null"], "maxLength": MAX_QUESTION_CHARS},
+                                  "start": {"type": ["integer", "null"], "minimum": 0}}}
     exchange = {
         "oneOf": [
             {**text, "description": "an earlier question; its answer is worked out again when needed"},
             {"type": "object", "required": ["question"], "properties": {
                 "question": text,
                 "answer": {"description": "the answer given then: null (none), its text, or the answer object",
-                           "oneOf": [{"type": "null"}, {"type": "string", "maxLength": MAX_ANSWER_CHARS},
-                                     answer_object]}}},
+                           "oneOf": [{"type": "null"}, quote, sent_answer]}}},
         ],
     }
     passage = {
@@ -324,16 +333,19 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                         "responses": {**ok, **{k: v for k, v in errors.items() if k == "400"}}},
                 "post": {"requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["question"], "properties": {
-                        "question": text, "top_k": top_k,
-                        "history": {"type": "array", "items": exchange, "maxItems": MAX_HISTORY}}}}}},
+                        "question": text, "top_k": {"oneOf": [top_k, {"type": "null"}]},
+                        "history": {"oneOf": [{"type": "array", "items": exchange, "maxItems": MAX_HISTORY},
+                                              {"type": "null"}]}}}}}},
                     "responses": {**ok, **errors}},
             },
             "/api/health": {"get": {"responses": {"200": {"description": "the service is up"}}}},
             "/api/documents": {"get": {"responses": {"200": {"description": "the documents"}}}},
             "/api/passages": {"get": {"parameters": [
-                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0}},
+                {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
-                "responses": {"200": {"description": "a page of passages"}}}},
+                "responses": {"200": {"description": "a page of passages"}, "400": {
+                    "description": "offset or limit out of range", "content": {"application/json": {
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
             "/api/passages/{id}": {"get": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "one passage", "content": {"application/json": {

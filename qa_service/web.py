@@ -130,7 +130,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
 
     @app.get("/api/passages")
     def passages() -> Response:
-        offset = _bounded_int("offset", 0, 0, len(corpus.passages))
+        offset = _bounded_int("offset", 0, 0, contract.MAX_OFFSET)
         limit = _bounded_int("limit", 100, 1, 1000)
         page = corpus.passages[offset : offset + limit]
         return jsonify({"total": len(corpus.passages), "offset": offset,
