@@ -431,16 +431,21 @@ def _read_jsonl(path: Path) -> list[dict]:
     for number, line in enumerate(_read_text(path).splitlines(), start=1):
         if not line.strip():
             continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CorpusError(f"{path}:{number}: invalid JSON ({exc.msg})") from None
-        except RecursionError:
-            raise CorpusError(f"{path}:{number}: invalid JSON (nested too deeply)") from None
-        if not isinstance(record, dict):
-            raise CorpusError(f"{path}:{number}: expected a JSON object")
-        records.append(record)
+        records.append(_json_object(line, f"{path}:{number}"))
     return records
+
+
+def _json_object(text: str, where: str) -> dict:
+    """``text`` as a JSON object, or one line saying what is wrong with it and where."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CorpusError(f"{where}: invalid JSON ({exc.msg})") from None
+    except RecursionError:
+        raise CorpusError(f"{where}: invalid JSON (nested too deeply)") from None
+    if not isinstance(value, dict):
+        raise CorpusError(f"{where}: expected a JSON object")
+    return value
 
 
 def _field(record: dict, name: str, kind: type, where: str):
@@ -456,14 +461,7 @@ def _check_manifest(folder: Path, documents: int, passages: int) -> None:
     path = folder / "manifest.json"
     if not path.is_file():
         raise CorpusError(f"{path}: missing (build the corpus with `qa-service index SRC --out DIR`)")
-    try:
-        manifest = json.loads(_read_text(path))
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"{path}: invalid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise CorpusError(f"{path}: invalid JSON (nested too deeply)") from None
-    if not isinstance(manifest, dict):
-        raise CorpusError(f"{path}: expected a JSON object")
+    manifest = _json_object(_read_text(path), str(path))
     if manifest.get("format") != CORPUS_FORMAT:
         raise CorpusError(f"{path}: corpus format {manifest.get('format')!r}, this version reads {CORPUS_FORMAT}; "
                           "rebuild it with `qa-service index`")
@@ -522,14 +520,7 @@ def load_questions(path: Path) -> list[Question]:
 
 
 def _question(line: str, where: str, seen: set[str]) -> Question:
-    try:
-        r: Any = json.loads(line)
-    except json.JSONDecodeError as exc:
-        raise CorpusError(f"{where}: invalid JSON ({exc.msg})") from None
-    except RecursionError:
-        raise CorpusError(f"{where}: invalid JSON (nested too deeply)") from None
-    if not isinstance(r, dict):
-        raise CorpusError(f"{where}: expected a JSON object")
+    r: Any = _json_object(line, where)
     qid, text = r.get("id"), r.get("question")
     answers, history = r.get("answers", []), r.get("history", [])
     if not isinstance(qid, str) or not qid or qid in seen:
