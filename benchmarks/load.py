@@ -20,6 +20,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -119,8 +120,9 @@ def _slow_client(port: int, until: float, tally: Tally) -> None:
 def run(seconds: float, clients: int, slow: int, warm_up: float = 3.0) -> dict:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a full pipe would stall the server
     server = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--port", str(port), "--access-log", "false"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors, text=True)
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -130,7 +132,8 @@ def run(seconds: float, clients: int, slow: int, warm_up: float = 3.0) -> dict:
             except OSError:
                 pass
             if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"the server did not start: {server.stderr.read() if server.stderr else ''}")
+                errors.seek(0)
+                raise SystemExit(f"the server did not start: {errors.read()}")
             time.sleep(0.2)
 
         def phase(length: float) -> Tally:
@@ -154,6 +157,8 @@ def run(seconds: float, clients: int, slow: int, warm_up: float = 3.0) -> dict:
             server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             server.kill()
+            server.wait(timeout=10)
+        errors.close()
     latencies = sorted(tally.latencies)
     return {
         "seconds": seconds, "clients": clients, "slow_clients": slow, "requests": len(latencies),
