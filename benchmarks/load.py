@@ -24,6 +24,7 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -117,48 +118,49 @@ def _slow_client(port: int, until: float, tally: Tally) -> None:
             pass  # the server may close a slow client: that is its right
 
 
+def _wait_until_up(port: int, server: subprocess.Popen, errors: Any) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if _request(port, "GET", "/api/health")[0] == 200:
+                return
+        except OSError:
+            pass
+        if server.poll() is not None or time.monotonic() > deadline:
+            errors.seek(0)
+            raise SystemExit(f"the server did not start: {errors.read()}")
+        time.sleep(0.2)
+
+
+def _phase(port: int, clients: int, slow: int, length: float) -> Tally:
+    """``clients`` asking and ``slow`` dribbling, all for ``length`` seconds."""
+    tally = Tally()
+    until = time.monotonic() + length
+    threads = [threading.Thread(target=_client, args=(port, until, tally, n)) for n in range(clients)]
+    threads += [threading.Thread(target=_slow_client, args=(port, until, tally)) for _ in range(slow)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return tally
+
+
 def run(seconds: float, clients: int, slow: int, warm_up: float = 3.0) -> dict:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    errors = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a full pipe would stall the server
-    server = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--port", str(port), "--access-log", "false"],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors, text=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if _request(port, "GET", "/api/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if server.poll() is not None or time.monotonic() > deadline:
-                errors.seek(0)
-                raise SystemExit(f"the server did not start: {errors.read()}")
-            time.sleep(0.2)
-
-        def phase(length: float) -> Tally:
-            tally = Tally()
-            until = time.monotonic() + length
-            threads = [threading.Thread(target=_client, args=(port, until, tally, n)) for n in range(clients)]
-            threads += [threading.Thread(target=_slow_client, args=(port, until, tally)) for _ in range(slow)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            return tally
-
-        phase(warm_up)  # first requests load what stays loaded
-        before = rss_mib(server.pid)
-        tally = phase(seconds)
-        after = rss_mib(server.pid)
-    finally:
-        server.terminate()
+    # stderr to a file, not a pipe (a full pipe would stall the server); leaving the `with`
+    # waits for the server to end and closes both
+    with tempfile.TemporaryFile(mode="w+") as errors, subprocess.Popen(
+            [sys.executable, "-m", "qa_service", "serve", "--port", str(port), "--access-log", "false"],
+            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=errors, text=True) as server:
         try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
-        errors.close()
+            _wait_until_up(port, server, errors)
+            _phase(port, clients, slow, warm_up)  # first requests load what stays loaded
+            before = rss_mib(server.pid)
+            tally = _phase(port, clients, slow, seconds)
+            after = rss_mib(server.pid)
+        finally:
+            server.terminate()
     latencies = sorted(tally.latencies)
     return {
         "seconds": seconds, "clients": clients, "slow_clients": slow, "requests": len(latencies),

@@ -1,7 +1,7 @@
 """Meaning, not only words: sentence vectors of the corpus, and the hybrid re-ranker.
 
 Every sentence of every passage gets a unit vector from the encoder, computed once and saved
-beside the corpus (``sentence-vectors.npy``, never pickle). Beside it, a fingerprint of the
+beside the corpus (plain ``sentence-vectors.npy``, read with allow_pickle=False). Beside it, a fingerprint of the
 encoder and the sentences, and the file's own sha256: a stale or damaged file is rebuilt, not
 served. The question's vector comes with the :class:`Query`; stages compare it with a
 passage's sentences by dot product (cosine).
