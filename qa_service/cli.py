@@ -108,9 +108,8 @@ def _serve_logging(access_log: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import waitress
-
     from .pipeline import build_pipeline
+    from .server import create_server
     from .web import create_app
 
     settings = _settings(args)
@@ -119,10 +118,8 @@ def _serve(args: argparse.Namespace) -> int:
     pipeline.warm_up()
     app = create_app(pipeline)
     try:
-        server = waitress.create_server(
-            app, host=settings.host, port=settings.port, threads=settings.threads, max_request_body_size=1024 * 1024,
-            connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout,
-            cleanup_interval=max(1, settings.channel_timeout // 2))  # idle connections are swept this often
+        server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
+                               connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout)
     except OSError as exc:
         raise SettingsError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})") from None
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"

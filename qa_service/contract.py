@@ -6,6 +6,7 @@ The web app, the CLI's ``--json`` and ``eval --url`` use these and nothing else.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -25,12 +26,14 @@ __all__ = [
     "TOP_K_MAX",
     "answer_from_json",
     "answer_to_json",
+    "decode_json",
     "error_body",
     "openapi",
     "parse_ask_body",
     "parse_ask_query",
     "passage_record",
     "render_message",
+    "too_large_message",
 ]
 
 MAX_BODY_BYTES = 64 * 1024
@@ -114,6 +117,25 @@ def _history(items: Sequence[Any]) -> tuple[Exchange, ...]:
     if len(items) > MAX_HISTORY:
         raise BadRequest(f"'history' may hold at most {MAX_HISTORY} items", code="invalid_field")
     return tuple(_exchange(item) for item in items)
+
+
+# Python refuses to turn more digits than this into an int; such a number is out of every range we take.
+_MAX_INT_DIGITS = 4000
+
+
+def _json_int(digits: str) -> int | float:
+    if len(digits) > _MAX_INT_DIGITS:
+        return -math.inf if digits.startswith("-") else math.inf
+    return int(digits)
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body as JSON, or None when it is not JSON; a number too long for Python's int()
+    becomes an infinity, so the field it is in is reported as out of range, not the body as invalid."""
+    try:
+        return json.loads(raw, parse_int=_json_int)
+    except (ValueError, RecursionError):  # RecursionError: very deep nesting
+        return None
 
 
 def parse_ask_body(body: Any) -> AskRequest:
@@ -234,6 +256,11 @@ def answer_from_json(data: Any) -> Answer:
 
 
 # ---------------------------------------------------------------- errors
+
+
+def too_large_message() -> str:
+    """What a body over the limit is told, by the app and by the server alike."""
+    return f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB"
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

@@ -68,11 +68,7 @@ def _ask_request() -> contract.AskRequest:
         return contract.parse_ask_query({name: request.args.getlist(name) for name in request.args})
     if not request.is_json:
         raise UnsupportedMedia("send the question as JSON (Content-Type: application/json)")
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # json.loads on very deep nesting
-        body = None
-    return contract.parse_ask_body(body)
+    return contract.parse_ask_body(contract.decode_json(request.get_data(cache=False)))
 
 
 # ---------------------------------------------------------------- the app
@@ -157,7 +153,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
         messages = {
             404: f"no API endpoint at {request.path}",
             405: f"{request.method} is not allowed here",
-            413: f"the request body is larger than {contract.MAX_BODY_BYTES // 1024} KiB",
+            413: contract.too_large_message(),
         }
         response = _json(status, contract.error_body(_HTTP_CODES.get(status, "http_error"),
                                                      messages.get(status, error.description or "request failed")))

@@ -285,3 +285,39 @@ def test_the_server_logs_one_line_per_request_and_no_queue_chatter(server: Serve
     access = [line for line in server.stderr.lines if "qa_service.access" in line and "/api/health" in line]
     assert len(access) >= 3 and all(" 200 " in line and "id=" in line for line in access)
     assert not any("Task queue depth" in line for line in server.stderr.lines)
+
+
+@pytest.mark.parametrize("size", [1024 * 1024, 2 * 1024 * 1024, 16 * 1024 * 1024], ids=["1-mib", "2-mib", "16-mib"])
+def test_bodies_of_a_mebibyte_and_more_get_a_json_413_not_a_reset(server: Server, size: int) -> None:
+    """Once a defect: waitress answered bodies of 1 MiB or more itself, as text/plain, and closed
+    the socket while urllib was still sending (a connection reset instead of an answer)."""
+    data = b'{"question": "lighthouse", "padding": "' + b"x" * size + b'"}'
+    status, headers, raw = _post(server, "/api/ask", data)
+    error = _assert_error(status, headers, raw, 413)
+    assert error == {"code": "payload_too_large", "message": "the request body is larger than 64 KiB"}
+
+
+def _raw_exchange(server: Server, request: bytes) -> tuple[int, dict[str, str], bytes]:
+    """(status, headers, body) of one hand-written HTTP request; the server closes the connection."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(request)
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    head, _, body = received.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    return int(lines[0].split()[1]), headers, body
+
+
+@pytest.mark.parametrize("length", ["abc", "-5", "1e3", "0x10", "5, 5"], ids=["letters", "negative", "exponent",
+                                                                         "hex", "two-values"])
+def test_a_bad_content_length_gets_a_json_400(server: Server, length: str) -> None:
+    """Once a defect: waitress refuses these before the app sees them, with a text/plain 400."""
+    status, headers, body = _raw_exchange(server, (
+        "POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {length}\r\n\r\n{{}}").encode())
+    assert status == 400 and headers["content-type"] == "application/json", (status, headers)
+    assert json.loads(body) == {"error": {"code": "bad_request",
+                                          "message": "the request is not valid HTTP (Content-Length is invalid)"}}
+    assert headers["connection"] == "close"
