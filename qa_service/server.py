@@ -26,6 +26,7 @@ from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import RequestEntityTooLarge
 
 from . import contract
+from .errors import BadRequest, PayloadTooLarge
 
 __all__ = ["DRAIN_BYTES", "QUESTION_PATHS", "create_server"]
 
@@ -35,9 +36,9 @@ _access = logging.getLogger("qa_service.access")
 # beyond it the connection is closed after the answer (a client still sending may see a reset).
 DRAIN_BYTES = 64 * 1024 * 1024
 # Requests that may take real work; every other request is answered by the reserved worker too.
-QUESTION_PATHS = frozenset({"/api/ask"})
+QUESTION_PATHS = frozenset({"/api/ask", "/api/admin/reload"})
 
-_CODES = {400: "bad_request", 413: "payload_too_large", 431: "header_fields_too_large", 500: "internal_error",
+_CODES = {400: BadRequest.code, 413: PayloadTooLarge.code, 431: "header_fields_too_large", 500: "internal_error",
           501: "not_implemented"}
 
 
