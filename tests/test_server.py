@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -80,12 +83,13 @@ def _post(server: Server, path: str, data: bytes, content_type: str = "applicati
     return _http(request)
 
 
-@pytest.fixture(scope="module")
-def server(tiny_corpus_dir: Path) -> Iterator[Server]:
+@contextlib.contextmanager
+def serving(corpus: Path, *flags: str, env: dict[str, str] | None = None) -> Iterator[Server]:
+    """`qa-service serve` on ``corpus`` with ``flags``, once it answers /api/health; stopped after."""
     port = _free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "qa_service", "serve", "--port", str(port), "--corpus", str(tiny_corpus_dir)],
-        cwd=ROOT, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [sys.executable, "-m", "qa_service", "serve", "--port", str(port), "--corpus", str(corpus), *flags],
+        cwd=ROOT, env={**_clean_env(), **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )
     srv = Server(proc, port, _Output(proc.stdout), _Output(proc.stderr))
     try:
@@ -112,6 +116,12 @@ def server(tiny_corpus_dir: Path) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=10)
+
+
+@pytest.fixture(scope="module")
+def server(tiny_corpus_dir: Path) -> Iterator[Server]:
+    with serving(tiny_corpus_dir) as srv:
+        yield srv
 
 
 def _assert_success(body: Any) -> None:
@@ -372,3 +382,88 @@ def test_health_answers_at_once_while_8_worst_case_questions_run(server: Server)
     # without the kept worker: 0 or 1 (a probe slipping in as a question ends), with it: 7-50
     assert len(before_any_finished) >= 3, "health waited for the questions to finish"
     assert loaded <= 30 * idle, (loaded, idle)
+
+
+def _reload_lines(server: Server) -> list[str]:
+    return [line for line in server.stderr.lines if "qa_service.reload" in line]
+
+
+def _wait_for(condition, seconds: float = 60.0) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + seconds
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+def test_reloads_under_load_lose_no_request_and_a_broken_corpus_keeps_the_old(tiny_corpus_dir: Path,
+                                                                               tmp_path: Path) -> None:
+    """SIGHUP three times and `qa-service reload` twice while a client asks without pause: every
+    request is answered; then a broken passages.jsonl: the old corpus keeps serving, one log line says why."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(tiny_corpus_dir, corpus)
+    with serving(corpus) as srv:
+        done = threading.Event()
+        results: list[int | str] = []
+
+        def hammer() -> None:
+            data = json.dumps({"question": "When was the lighthouse built?"}).encode()
+            while not done.is_set():
+                try:
+                    status, _, raw = _post(srv, "/api/ask", data)
+                    results.append(status if status != 200 or b"1896" in raw else "no answer")
+                except OSError as exc:
+                    results.append(repr(exc))
+
+        clients = [threading.Thread(target=hammer) for _ in range(2)]
+        for thread in clients:
+            thread.start()
+        try:
+            for i in range(3):
+                srv.proc.send_signal(signal.SIGHUP)
+                _wait_for(lambda: len(_reload_lines(srv)) > i)
+            for _ in range(2):
+                result = subprocess.run([sys.executable, "-m", "qa_service", "reload", "--port", str(srv.port)],
+                                        cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=120)
+                assert result.returncode == 0, result.stderr
+                assert result.stdout.startswith("reloaded 1 document(s), 3 passages in "), result.stdout
+        finally:
+            done.set()
+            for thread in clients:
+                thread.join(30)
+        failures = [r for r in results if r != 200]
+        print(f"reload under load: {len(results)} requests during 5 reloads, {len(failures)} failed")
+        assert len(results) >= 10 and failures == []
+        assert all("reloaded 1 document(s), 3 passages" in line for line in _reload_lines(srv))
+
+        (corpus / "passages.jsonl").write_text("garbage\n", encoding="utf-8")
+        srv.proc.send_signal(signal.SIGHUP)
+        _wait_for(lambda: len(_reload_lines(srv)) > 5)
+        line = _reload_lines(srv)[5]
+        assert "failed, still serving 1 document(s), 3 passages" in line and "passages.jsonl" in line, line
+        result = subprocess.run([sys.executable, "-m", "qa_service", "reload", "--port", str(srv.port)],
+                                cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=120)
+        assert result.returncode == 1 and "still serving" in result.stderr and len(result.stderr.splitlines()) == 1
+        status, _, raw = _post(srv, "/api/ask", json.dumps({"question": "When was the lighthouse built?"}).encode())
+        assert status == 200 and b"1896" in raw
+        assert "Traceback" not in srv.stderr.text
+
+
+def test_reload_with_no_server_listening_is_one_line() -> None:
+    result = subprocess.run([sys.executable, "-m", "qa_service", "reload", "--port", str(_free_port())],
+                            cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1 and len(result.stderr.splitlines()) == 1, result.stderr
+    assert "no qa-service answered" in result.stderr
+
+
+def test_an_api_key_and_a_rate_limit_from_the_environment(tiny_corpus_dir: Path) -> None:
+    key = "a-key-of-at-least-16-characters"
+    with serving(tiny_corpus_dir, "--rate-limit", "4", env={"QA_API_KEY": key}) as srv:
+        assert _http(srv.base + "/api/health")[0] == 200
+        status, headers, raw = _http(srv.base + "/api/documents")
+        _assert_error(status, headers, raw, 401)
+        assert headers["WWW-Authenticate"].startswith("Bearer")
+        keyed = urllib.request.Request(srv.base + "/api/documents", headers={"Authorization": f"Bearer {key}"})
+        assert [_http(keyed)[0] for _ in range(3)] == [200, 200, 200]  # the 401 above took the 4th token
+        status, headers, raw = _http(keyed)
+        _assert_error(status, headers, raw, 429)
+        assert int(headers["Retry-After"]) >= 1
