@@ -67,13 +67,17 @@ def _text(value: Any, field: str, limit: int = MAX_QUESTION_CHARS) -> str:
     return text
 
 
+def _integral(value: Any) -> Any:
+    """4.0 as 4: JSON Schema counts it as an integer, so the published contract accepts it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _top_k(value: Any, from_query_string: bool = False) -> int:
     """A JSON body's ``top_k`` is a JSON integer; a query string's is ASCII digits and nothing else
     ("1_0", " 3 " and "٣" are refused, though Python's int() takes them)."""
     if from_query_string and isinstance(value, str):
         value = int(value) if re.fullmatch(r"[0-9]{1,4}", value) else None
-    if isinstance(value, float) and value.is_integer():  # JSON Schema counts 4.0 as an integer
-        value = int(value)
+    value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int) or not TOP_K_MIN <= value <= TOP_K_MAX:
         raise BadRequest(f"'top_k' must be a whole number from {TOP_K_MIN} to {TOP_K_MAX}", code="invalid_field")
     return value
@@ -104,7 +108,7 @@ def _exchange(item: Any) -> Exchange:
     if not isinstance(answer, Mapping):
         raise BadRequest("'history[].answer' must be null, a string or an answer object", code="invalid_field")
     text = _quote(answer.get("text"), "history[].answer.text")
-    passage_id, start = answer.get("passage_id"), answer.get("start")
+    passage_id, start = answer.get("passage_id"), _integral(answer.get("start"))
     if passage_id is not None and (not isinstance(passage_id, str) or len(passage_id) > MAX_QUESTION_CHARS):
         raise BadRequest("'history[].answer.passage_id' must be a string", code="invalid_field")
     if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
@@ -344,6 +348,15 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
     errors = {str(s): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
               for s, d in ((400, "bad request"), (413, f"body over {MAX_BODY_BYTES // 1024} KiB"),
                            (415, "body not JSON"))}
+    def refusal(description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    # what any /api route but health may answer, whatever the request
+    guarded = {"401": refusal("an API key is set (QA_API_KEY) and the request did not carry it as "
+                              "'Authorization: Bearer <key>' or 'X-API-Key'; WWW-Authenticate says so"),
+               "429": refusal("over the per-client rate limit (QA_RATE_LIMIT); Retry-After says when to come back"),
+               "503": refusal("the corpus is still loading; Retry-After says when to ask again")}
     ok = {"200": {"description": "the answer", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Answer"}}}}}
     top_k = {"type": "integer", "minimum": TOP_K_MIN, "maximum": TOP_K_MAX}
@@ -357,28 +370,46 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                     {"name": "top_k", "in": "query", "schema": top_k},
                     {"name": "history", "in": "query", "schema": {"type": "array", "items": text,
                                                                    "maxItems": MAX_HISTORY}}],
-                        "responses": {**ok, **{k: v for k, v in errors.items() if k == "400"}}},
+                        "responses": {**ok, **{k: v for k, v in errors.items() if k == "400"}, **guarded}},
                 "post": {"requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["question"], "properties": {
                         "question": text, "top_k": {"oneOf": [top_k, {"type": "null"}]},
                         "history": {"oneOf": [{"type": "array", "items": exchange, "maxItems": MAX_HISTORY},
                                               {"type": "null"}]}}}}}},
-                    "responses": {**ok, **errors}},
+                    "responses": {**ok, **errors, **guarded}},
             },
-            "/api/health": {"get": {"responses": {"200": {"description": "the service is up"}}}},
-            "/api/documents": {"get": {"responses": {"200": {"description": "the documents"}}}},
+            "/api/health": {"get": {"description": "never needs a key and is never rate limited", "responses": {
+                "200": {"description": "the service is up, with the live corpus's counts"},
+                "503": {"description": "the corpus is still loading; Retry-After says when to ask again",
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["status"], "properties": {"status": {"const": "loading"}}}}}},
+            }}},
+            "/api/openapi.json": {"get": {"responses": {"200": {"description": "this description"}, **guarded}}},
+            "/api/documents": {"get": {"responses": {"200": {"description": "the documents"}, **guarded}}},
             "/api/passages": {"get": {"parameters": [
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
                 "responses": {"200": {"description": "a page of passages"}, "400": {
                     "description": "offset or limit out of range", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
             "/api/passages/{id}": {"get": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "one passage", "content": {"application/json": {
                     "schema": passage}}},
                     "404": {"description": "no such passage", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
+            "/api/admin/reload": {"post": {
+                "description": "loads the corpus folder on disk again, aside, and swaps it in (SIGHUP does the "
+                               "same); answered to loopback clients only",
+                "responses": {
+                    "200": {"description": "the new corpus is served", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["status", "documents", "passages", "took_ms"],
+                        "properties": {"status": {"const": "reloaded"}, "documents": {"type": "integer"},
+                                       "passages": {"type": "integer"}, "took_ms": {"type": "number"}}}}}},
+                    "403": refusal("the client is not on this machine"),
+                    "409": refusal("the corpus on disk cannot be loaded (the previous one is still served), or "
+                                   "the server was not started from a corpus folder"),
+                    **{k: v for k, v in guarded.items() if k != "503"}}}},
         },
         "components": {"schemas": {"Answer": answer, "Error": error, "Passage": passage}},
     }

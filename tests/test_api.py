@@ -728,3 +728,11 @@ def test_a_top_k_too_long_for_python_is_out_of_range_not_invalid_json(client, di
     assert response.status_code == 400
     assert response.get_json()["error"] == {"code": "invalid_field",
                                             "message": "'top_k' must be a whole number from 1 to 20"}
+
+
+def test_an_integral_float_offset_in_an_earlier_answer_is_an_integer(client) -> None:
+    """Found by Schemathesis: JSON Schema counts 7.0 as an integer, so the contract takes it."""
+    history = [{"question": "When was the station automated?",
+                "answer": {"text": "The station was automated in 1985 and the keepers left.", "passage_id": "x",
+                           "start": 7.0}}]
+    assert client.post("/api/ask", json={"question": "And then?", "history": history}).status_code == 200
