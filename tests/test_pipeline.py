@@ -340,3 +340,9 @@ def test_fifty_earlier_questions_cost_what_three_do(pipeline: Pipeline) -> None:
 
     cost(exchanges[-3:])  # warm
     assert cost(exchanges) < 2.0 * cost(exchanges[-3:])
+
+
+def test_ask_with_a_blank_earlier_question_names_the_history(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #11: `ask "and then?" --history x --history " "` said the question was empty."""
+    assert main(["ask", "and then?", "--history", "x", "--history", " "]) == 1
+    assert capsys.readouterr().err == "qa-service ask: error: 'history[]' must not be empty\n"
