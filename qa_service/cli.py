@@ -113,7 +113,10 @@ def _serve_logging(access_log: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    """Opens the port at once and loads the corpus on a thread (health says "loading" meanwhile);
+    a corpus that cannot be loaded stops the server with one line and exit status 1."""
     import signal
+    import threading
 
     from .live import PipelineHolder, builder
     from .server import create_server
@@ -121,9 +124,8 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = _settings(args)
     _serve_logging(settings.access_log)
-    holder = PipelineHolder(build=builder(settings), source=str(settings.corpus_dir))
-    pipeline = builder(settings)()
-    holder.swap(pipeline)
+    build = builder(settings)
+    holder = PipelineHolder(build=build, source=str(settings.corpus_dir))
     app = create_app(holder, settings)
     try:
         server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
@@ -132,15 +134,30 @@ def _serve(args: argparse.Namespace) -> int:
         raise SettingsError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})") from None
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     port = server.effective_port  # type: ignore[union-attr]
-    print(f"qa-service: {len(pipeline.corpus.passages)} passages from {len(pipeline.corpus.documents)} document(s) "
-          f"in {settings.corpus_dir}", flush=True)
-    print(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
+    print(f"Serving on http://{host}:{port}/  (loading {settings.corpus_dir}; Ctrl+C to stop)", flush=True)
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            pipeline = build()
+        except BaseException as exc:  # noqa: BLE001 - said by the main thread, then the server stops
+            failed.append(exc)
+            signal.raise_signal(signal.SIGINT)
+            return
+        if not holder.ready:  # a SIGHUP during the first load may have put one in place already
+            holder.swap(pipeline)
+        print(f"qa-service: {len(pipeline.corpus.passages)} passages from {len(pipeline.corpus.documents)} "
+              f"document(s) in {settings.corpus_dir}", flush=True)
+
+    threading.Thread(target=load, name="qa-service-load", daemon=True).start()
     if hasattr(signal, "SIGHUP"):  # reload the corpus folder aside; requests keep being answered meanwhile
         signal.signal(signal.SIGHUP, lambda *_: holder.reload_in_background())
     try:
         server.run()
     except KeyboardInterrupt:
         pass
+    if failed:
+        raise failed[0]
     return 0
 
 

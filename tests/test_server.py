@@ -238,6 +238,8 @@ def test_server_still_answers_after_bad_requests(server: Server) -> None:
 
 
 def test_serve_with_an_empty_corpus_folder_fails_cleanly(tmp_path: Path) -> None:
+    """The port opens at once and the corpus loads behind it; one that cannot be loaded stops
+    the server with one line naming it, never a traceback."""
     empty = tmp_path / "empty-corpus"
     empty.mkdir()
     started = time.monotonic()
@@ -245,13 +247,49 @@ def test_serve_with_an_empty_corpus_folder_fails_cleanly(tmp_path: Path) -> None
         [sys.executable, "-m", "qa_service", "serve", "--port", str(_free_port()), "--corpus", str(empty)],
         cwd=ROOT, env=_clean_env(), capture_output=True, text=True, timeout=30,
     )
-    assert result.returncode != 0
+    assert result.returncode == 1
     assert time.monotonic() - started < 15
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
-    assert str(empty) in lines[0], lines[0]
+    assert lines[0].startswith("qa-service serve: error: ") and str(empty) in lines[0], lines[0]
     assert "Traceback" not in result.stderr
-    assert "Serving on" not in result.stdout
+    assert "passages from" not in result.stdout
+
+
+def test_the_port_opens_before_the_corpus_is_loaded(tiny_corpus_dir: Path) -> None:
+    """Issue #12's point 4: health says "loading" (503, Retry-After) and questions get a 503 until
+    the corpus and the model are in place (about a second here); then both answer."""
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "qa_service", "serve", "--port", str(port), "--corpus", str(tiny_corpus_dir)],
+        cwd=ROOT, env=_clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    srv = Server(proc, port, _Output(proc.stdout), _Output(proc.stderr))
+    seen: set[int] = set()
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while 200 not in seen:
+            assert time.monotonic() < deadline and proc.poll() is None, srv.stderr.text
+            try:
+                status, headers, raw = _http(srv.base + "/api/health", timeout=2.0)
+            except OSError:
+                time.sleep(0.02)
+                continue
+            seen.add(status)
+            if status == 503:
+                assert json.loads(raw) == {"status": "loading"} and headers["Retry-After"].isdigit()
+                status, headers, raw = _post(srv, "/api/ask", json.dumps({"question": "lighthouse"}).encode())
+                assert status in (503, 200), raw
+                if status == 503:
+                    _assert_error(status, headers, raw, 503)
+                    assert headers["Retry-After"].isdigit()
+        assert 503 in seen, "the port opened only once the corpus was loaded"
+        status, _, raw = _post(srv, "/api/ask", json.dumps({"question": "When was the lighthouse built?"}).encode())
+        assert status == 200 and b"1896" in raw
+        srv.stdout.join(0.5)
+        assert "Serving on" in srv.stdout.text
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
 
 
 def test_idle_and_slow_connections_do_not_lock_clients_out(server: Server) -> None:
