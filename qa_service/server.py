@@ -3,7 +3,8 @@
 - Requests waitress refuses itself (a body over the limit, a bad Content-Length, oversized
   headers) get the API's JSON error body instead of waitress's text/plain page.
 - A body refused for its declared size is read and dropped (up to :data:`DRAIN_BYTES`), never
-  stored, so a client still sending it gets the 413 instead of a connection reset.
+  stored, so a client still sending it gets the 413 instead of a connection reset; a client that
+  sent ``Expect: 100-continue`` gets the 413 at once instead of a "100 Continue".
 - One worker thread is kept for requests that answer at once (health, documents, passages,
   the page): questions use at most ``threads`` workers, so ``/api/health`` never queues
   behind expensive questions.
@@ -72,10 +73,21 @@ class _JsonErrorTask(ErrorTask):
                      (getattr(self.request, "path", "-") or "-")[:200], status)
 
 
-class _DrainingParser(HTTPRequestParser):
-    """A request whose declared body is too large is complete only once that body has been read and dropped."""
+class _Discard:
+    """A body buffer that keeps nothing: a refused chunked body is parsed to its end, not stored."""
 
-    _left = 0
+    def append(self, data: bytes) -> None:
+        pass
+
+    def __len__(self) -> int:
+        return 0
+
+
+class _DrainingParser(HTTPRequestParser):
+    """A request whose body is too large is complete only once that body has been read and dropped."""
+
+    _left = 0  # bytes of a refused body still to drop (declared by Content-Length)
+    _chunked_drop = -1  # bytes a refused chunked body may still be read for; -1: not dropping one
 
     def received(self, data: bytes) -> int:
         if self._left:
@@ -83,12 +95,25 @@ class _DrainingParser(HTTPRequestParser):
             self._left -= taken
             self.completed = self._left == 0
             return taken
+        if self._chunked_drop >= 0:
+            body = self.body_rcv
+            taken = body.received(data)
+            self._chunked_drop -= taken
+            self.completed = bool(body.completed or body.error or self._chunked_drop < 0 or not taken)
+            return taken or len(data)
         consumed = super().received(data)
-        if (self.completed and isinstance(self.error, RequestEntityTooLarge) and not self.chunked
-                and not self.expect_continue and 0 < self.content_length <= DRAIN_BYTES):
-            # headers said too much: answer after reading the body, not while the client still sends it
-            self._left = self.content_length
-            self.completed = False
+        if self.completed and isinstance(self.error, RequestEntityTooLarge):
+            if self.chunked:
+                if not self.body_rcv.completed:  # past the limit mid-body: read the rest of it, keep none
+                    self.body_rcv.buf = _Discard()
+                    self._chunked_drop = DRAIN_BYTES
+                    self.completed = False
+            elif self.expect_continue:  # the client waits before sending the body: no "100 Continue", the 413 now
+                self.expect_continue = False
+            elif 0 < self.content_length <= DRAIN_BYTES:
+                # headers said too much: answer after reading the body, not while the client still sends it
+                self._left = self.content_length
+                self.completed = False
         return consumed
 
 

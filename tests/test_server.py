@@ -358,6 +358,31 @@ def _raw_exchange(server: Server, request: bytes) -> tuple[int, dict[str, str], 
     return int(lines[0].split()[1]), headers, body
 
 
+def test_a_client_waiting_for_100_continue_gets_the_413_at_once(server: Server) -> None:
+    """curl sends `Expect: 100-continue` before a large body: waitress said "100 Continue", then
+    closed the socket while the body came (curl showed nothing). Now the 413 comes first, and
+    the body is never sent."""
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                     b"Expect: 100-continue\r\nContent-Length: 3000000\r\n\r\n")
+        received = b""
+        while chunk := sock.recv(65536):
+            received += chunk
+    assert received.startswith(b"HTTP/1.1 413 "), received[:100]
+    assert received.endswith(b'{"error": {"code": "payload_too_large", '
+                             b'"message": "the request body is larger than 64 KiB"}}')
+
+
+def test_a_chunked_body_over_the_limit_gets_a_json_413(server: Server) -> None:
+    chunk = b"x" * 32768
+    body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(3)) + b"0\r\n\r\n"
+    status, headers, raw = _raw_exchange(server, b"POST /api/ask HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                                         b"Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                         + body)
+    assert status == 413 and headers["content-type"] == "application/json"
+    assert json.loads(raw)["error"]["code"] == "payload_too_large"
+
+
 @pytest.mark.parametrize("length", ["abc", "-5", "1e3", "0x10", "5, 5"], ids=["letters", "negative", "exponent",
                                                                          "hex", "two-values"])
 def test_a_bad_content_length_gets_a_json_400(server: Server, length: str) -> None:
