@@ -149,13 +149,13 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"qa-service: {len(pipeline.corpus.passages)} passages from {len(pipeline.corpus.documents)} "
               f"document(s) in {settings.corpus_dir}", flush=True)
 
-    threading.Thread(target=load, name="qa-service-load", daemon=True).start()
-    if hasattr(signal, "SIGHUP"):  # reload the corpus folder aside; requests keep being answered meanwhile
-        signal.signal(signal.SIGHUP, lambda *_: holder.reload_in_background())
-    try:
+    try:  # a failed load interrupts this thread at any point from here on
+        threading.Thread(target=load, name="qa-service-load", daemon=True).start()
+        if hasattr(signal, "SIGHUP"):  # reload the corpus folder aside; requests keep being answered meanwhile
+            signal.signal(signal.SIGHUP, lambda *_: holder.reload_in_background())
         server.run()
     except KeyboardInterrupt:
-        pass
+        server.close()
     if failed:
         raise failed[0]
     return 0

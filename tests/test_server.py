@@ -331,7 +331,8 @@ def test_the_server_logs_one_line_per_request_and_no_queue_chatter(server: Serve
         _http(server.base + "/api/health")
     time.sleep(0.3)
     access = [line for line in server.stderr.lines if "qa_service.access" in line and "/api/health" in line]
-    assert len(access) >= 3 and all(" 200 " in line and "id=" in line for line in access)
+    # (the first lines may be 503s: the fixture asks for health while the corpus loads)
+    assert len(access) >= 3 and all(" 200 " in line and "id=" in line for line in access[-3:])
     assert not any("Task queue depth" in line for line in server.stderr.lines)
 
 
