@@ -2,7 +2,7 @@
 
 - Requests waitress refuses itself (a body over the limit, a bad Content-Length, oversized
   headers) get the API's JSON error body instead of waitress's text/plain page.
-- A body refused for its declared size is read and dropped (up to :data:`DRAIN_BYTES`), never
+- A refused body (declared or chunked) is read and dropped (up to :data:`DRAIN_BYTES`), never
   stored, so a client still sending it gets the 413 instead of a connection reset; a client that
   sent ``Expect: 100-continue`` gets the 413 at once instead of a "100 Continue".
 - One worker thread is kept for requests that answer at once (health, documents, passages,
@@ -33,8 +33,8 @@ __all__ = ["DRAIN_BYTES", "QUESTION_PATHS", "create_server"]
 
 _access = logging.getLogger("qa_service.access")
 
-# A refused body declared up to this size is read and dropped so the client sees the 413;
-# beyond it the connection is closed after the answer (a client still sending may see a reset).
+# A refused body up to this size is read and dropped so the client sees the 413; beyond it the
+# connection is closed after the answer (a client still sending may see a reset).
 DRAIN_BYTES = 64 * 1024 * 1024
 # Requests that may take real work; every other request is answered by the reserved worker too.
 QUESTION_PATHS = frozenset({"/api/ask", "/api/admin/reload"})
