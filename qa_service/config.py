@@ -149,6 +149,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("semantic_candidates", int, 5, "Passages found by meaning alone (closest best sentence) that join the "
             "ones found by words before re-ranking (0 = a passage must share a word with the question).",
             _ANSWERING, 0, 100),
+    Setting("learned", bool, True, "With sentence meaning on: choose the answer sentence with the trained chooser "
+            "and give a confidence from the trained decider, refusing below its calibrated threshold "
+            "(`qa_service/models/answer-model.json`, trained by `training/train_answer_model.py` on SQuAD 2.0); "
+            "off = the hand-weighted mix above.", _ANSWERING),
     Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING), 1, 64),
     Setting("word_prior", float, 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "
             "Zipf frequency in English) / this), so \"go\" weighs about 0.35 and \"Lukashenko\" 1 "

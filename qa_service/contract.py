@@ -195,14 +195,26 @@ def _passage_json(result: PassageResult) -> dict[str, Any]:
     }
 
 
+# A confidence from here up reads as "Answer"; below it, as "closest passage, may not answer this"
+# (the decider's probability is calibrated: at 0.5 an answer is as likely right as wrong).
+SURE = 0.5
+
+
 def render_message(answer: Answer) -> str:
     """The one-sentence summary a person reads, rendered from the answer's data."""
     short, abstention = answer.answer, answer.abstention
     if short is not None:
         title = answer.passages[0].document_title if answer.passages else ""
-        return f"Best answer from “{title}”, passage {short.passage_id}."
+        if answer.confidence is None:
+            return f"Best answer from “{title}”, passage {short.passage_id}."
+        if answer.confidence >= SURE:
+            return f"Answer from “{title}”, passage {short.passage_id} (likely right: {answer.confidence:.0%})."
+        return (f"Closest passage in “{title}” ({short.passage_id}); it may not answer this "
+                f"(likely right: {answer.confidence:.0%}).")
     if abstention is None or abstention.reason == "no_terms":
         return "Your question has no words to search for. Ask about something in the document."
+    if abstention.reason == "low_confidence":
+        return "The document does not seem to answer this: no sentence found is likely to."
     shown = ", ".join(f"“{w}”" for w in abstention.missing[:5])
     return "The document does not seem to answer this." + (f" It does not mention {shown}." if shown else "")
 
@@ -215,10 +227,12 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "answer": None if short is None else {
             "text": short.text, "passage_id": short.passage_id, "score": _number(short.score),
             "start": short.start, "end": short.end,
+            "confidence": None if answer.confidence is None else _number(answer.confidence),
             "span": None if short.span is None else {
                 "text": short.span.text, "start": short.span.start, "end": short.span.end, "type": short.span.type},
         },
         "answer_type": answer.answer_type,
+        "confidence": None if answer.confidence is None else _number(answer.confidence),
         "abstention": None if abstention is None else {
             "reason": abstention.reason, "missing": list(abstention.missing),
             "coverage": None if abstention.coverage is None else _number(abstention.coverage),
@@ -251,6 +265,7 @@ def answer_from_json(data: Any) -> Answer:
                 None if a.get("span") is None else AnswerSpan(a["span"]["text"], a["span"]["start"],
                                                               a["span"]["end"], a["span"]["type"])),
             answer_type=data.get("answer_type", "other"),
+            confidence=None if data.get("confidence") is None else float(data["confidence"]),
             abstention=None if ab is None else Abstention(ab["reason"], tuple(ab["missing"]), ab.get("coverage")),
             passages=passages, took_ms=float(data["took_ms"]), follow_up=bool(data["follow_up"]),
             context=tuple(data["context"]), missing=tuple(data["missing_words"]),
@@ -293,7 +308,10 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
         "type": "object", "required": ["text", "passage_id", "score", "start", "end"],
         "properties": {"text": {"type": "string"}, "passage_id": {"type": "string"}, "score": {"type": "number"},
                        "start": {"type": "integer", "minimum": 0}, "end": {"type": "integer", "minimum": 0},
-                       "span": {"oneOf": [{"type": "null"}, span]}},
+                       "span": {"oneOf": [{"type": "null"}, span]},
+                       "confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                                      "description": "probability that this answers the question (the trained "
+                                                     "decider; null when it is off)"}},
     }
     quote = {"type": "string", "minLength": 1, "maxLength": MAX_ANSWER_CHARS, "pattern": "\\S"}
     sent_answer = {"type": "object", "required": ["text"], "description": "the answer object the API returned",
@@ -332,6 +350,9 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
         "properties": {
             "question": {"type": "string"}, "answer": {"oneOf": [{"type": "null"}, answer_object]},
             "answer_type": {"enum": list(ANSWER_TYPES)},
+            "confidence": {"type": ["number", "null"], "minimum": 0, "maximum": 1,
+                           "description": "probability that the best sentence answers the question, also when "
+                                          "refused for being too low (null without the trained decider)"},
             "abstention": {"oneOf": [{"type": "null"}, {
                 "type": "object", "required": ["reason", "missing"],
                 "properties": {"reason": {"enum": list(Abstention.REASONS)},

@@ -66,6 +66,7 @@ class Outcome:
     evidence_match: bool
     error: str = ""
     span: str | None = None  # the exact answer inside the sentence, when one was found
+    confidence: float | None = None  # the decider's probability that the answer is right, when it has one
 
 
 # ---------------------------------------------------------------- loading question sets
@@ -171,16 +172,18 @@ def _percentile(values: Sequence[float], q: float) -> float:
 
 
 class Asker(Protocol):
-    def __call__(self, q: Question, top_k: int) -> tuple[list[tuple[str, str]], str | None, str | None]:
-        """([(passage id, passage text)], answer text or None, answer passage id or None)."""
+    def __call__(self, q: Question, top_k: int) -> tuple[list[tuple[str, str]], str | None, str | None,
+                                                         str | None, float | None]:
+        """([(passage id, passage text)], answer text or None, its passage id or None, its span or
+        None, its confidence or None)."""
         ...
 
 
-def _summary(a: Answer) -> tuple[list[tuple[str, str]], str | None, str | None, str | None]:
+def _summary(a: Answer) -> tuple[list[tuple[str, str]], str | None, str | None, str | None, float | None]:
     passages = [(r.hit.passage.id, r.hit.passage.text) for r in a.passages]
     short = a.answer
     return (passages, (short.text if short else None), (short.passage_id if short else None),
-            (short.span.text if short and short.span else None))
+            (short.span.text if short and short.span else None), a.confidence)
 
 
 def pipeline_asker(pipelines: dict[str, Pipeline] | Pipeline) -> Asker:
@@ -226,7 +229,7 @@ def baseline_asker(corpus: Corpus, per_document: bool) -> Asker:
         members, bm25 = pools[q.pool if per_document else ""]
         scores = bm25.get_scores(q.question.lower().split())
         order = sorted(range(len(members)), key=lambda i: (-scores[i], i))[:top_k]
-        return [(members[i].id, members[i].text) for i in order], None, None, None
+        return [(members[i].id, members[i].text) for i in order], None, None, None, None
 
     return ask
 
@@ -252,7 +255,7 @@ def run_questions(questions: Sequence[Question], ask: Asker, relevant_totals: Ca
     outcomes = []
     for q in questions:
         started = time.perf_counter()
-        passages, answer, answer_passage, span = ask(q, depth)
+        passages, answer, answer_passage, span, confidence = ask(q, depth)
         latency = (time.perf_counter() - started) * 1000
         rels = [_relevant(q, pid, text) for pid, text in passages]
         first = next((i + 1 for i, r in enumerate(rels) if r), None)
@@ -262,7 +265,7 @@ def run_questions(questions: Sequence[Question], ask: Asker, relevant_totals: Ca
             latency_ms=latency, first_hit=first, relevant_total=relevant_totals(q) if q.answerable else 0,
             answer_correct=q.answerable and contains_answer(answer, q.answers),
             evidence_match=_evidence_match(answer, q.evidences),
-            span=span,
+            span=span, confidence=confidence,
         ))
     return outcomes
 
@@ -280,6 +283,7 @@ class Report:
     by_type: dict[str, dict[str, float]] = field(default_factory=dict)
     # each stage's contribution, measured in the same run: {"lexical": {...}, "hybrid": {...}}
     stages: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reliability: list[dict[str, float]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -303,6 +307,8 @@ def score(outcomes: Sequence[Outcome], ks: Sequence[int], with_answers: bool = T
             m["abstain_precision"] = _mean(not o.question.answerable for o in abstained) if abstained else 1.0
             m["abstain_recall"] = _mean(o.answer is None for o in unanswerable)
         m["false_abstentions"] = float(sum(o.answer is None for o in answerable))
+        if unanswerable and answerable:
+            m["false_abstention_rate"] = m["false_abstentions"] / len(answerable)
         if followups:
             m["followup"] = _mean(o.answer_correct for o in followups)
         # SQuAD's exact match and token F1 of the answer given: the span when there is one, else
@@ -316,6 +322,23 @@ def score(outcomes: Sequence[Outcome], ks: Sequence[int], with_answers: bool = T
     m["latency_p50_ms"] = _percentile(latencies, 0.5)
     m["latency_p95_ms"] = _percentile(latencies, 0.95)
     return m
+
+
+RELIABILITY_BINS = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)
+
+
+def reliability(outcomes: Sequence[Outcome], edges: Sequence[float] = RELIABILITY_BINS) -> list[dict[str, float]]:
+    """Answers given, by confidence bin: how many, their mean confidence, and how many were right
+    (an answer to an unanswerable question is wrong). Empty when no answer carries a confidence."""
+    given = [o for o in outcomes if o.answer is not None and o.confidence is not None]
+    rows = []
+    for low, high in zip(edges, edges[1:]):
+        inside = [o for o in given if low <= o.confidence < high or (high == edges[-1] and o.confidence == high)]  # type: ignore[operator]
+        if inside:
+            rows.append({"low": low, "high": high, "answers": len(inside),
+                         "confidence": _mean(o.confidence for o in inside),  # type: ignore[misc]
+                         "accuracy": _mean(o.answer_correct for o in inside)})
+    return rows
 
 
 def _squad_tokens(text: str) -> list[str]:
@@ -473,6 +496,7 @@ def evaluate(
         },
         failures=_failures(outcomes),
         by_type=_by_type(outcomes),
+        reliability=reliability(outcomes),
         settings={"url": url} if url else {k: (str(v) if isinstance(v, Path) else v)
                                            for k, v in asdict(settings).items() if k not in ("host", "port", "threads")},
     )
@@ -549,6 +573,12 @@ def format_report(report: Report, failures: int = 50) -> str:
     if report.stages:
         lines.append("")
         lines.append(_format_stages(report.stages))
+    if report.reliability:
+        lines.append("")
+        lines.append(f"{'confidence':<20}{'answers':>12}{'mean':>12}{'right':>12}")
+        for row in report.reliability:
+            lines.append(f"{row['low']:.1f}-{row['high']:.1f}".ljust(20) + f"{row['answers']:>12}"
+                         f"{row['confidence']:>12.3f}{row['accuracy']:>12.3f}")
     lines.append("")
     lines.append(f"failures: {len(report.failures)}")
     for f in report.failures[:failures]:

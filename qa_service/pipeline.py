@@ -14,20 +14,21 @@ from pathlib import Path
 from typing import Protocol, Sequence
 
 from .config import Settings
-from .decide import CoverageAbstainer
+from .decide import CoverageAbstainer, LearnedAbstainer
 from .encode import MiniLMEncoder
 from .errors import BadRequest, EmptyCorpusError, SettingsError
 from .index import Index
 from .ingest import load_corpus
 from .query import QueryAnalyser
-from .read import SentenceReader
+from .learned import LogisticModel, TreeModel, load_models
+from .read import LearnedReader, SentenceReader
 from .rerank import SentenceReranker
 from .semantic import SemanticReranker, SentenceVectors, load_or_build
 from .text import Tokenizer, clean_question
 from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
                      QueryTerm)
 
-__all__ = ["Abstainer", "Pipeline", "Reader", "Reranker", "build_encoder", "build_pipeline", "build_tokenizer"]
+__all__ = ["ANSWER_MODEL", "Abstainer", "Pipeline", "answer_models", "Reader", "Reranker", "build_encoder", "build_pipeline", "build_tokenizer"]
 
 _log = logging.getLogger(__name__)
 
@@ -43,7 +44,12 @@ class Reader(Protocol):
 
 
 class Abstainer(Protocol):
-    def decide(self, query: Query, hits: list[Hit], sentence: AnswerSentence | None) -> Abstention | None: ...
+    def assess(self, query: Query, hits: list[Hit], sentence: AnswerSentence | None) -> float | None:
+        """The probability that ``sentence`` answers the question, when the abstainer has one."""
+        ...
+
+    def decide(self, query: Query, hits: list[Hit], sentence: AnswerSentence | None,
+               confidence: float | None = None) -> Abstention | None: ...
 
 
 class Pipeline:
@@ -100,7 +106,8 @@ class Pipeline:
         query = self._analyse(question, list(self.analyser.window(history)), k, {}, {})
         hits = self._rank(query, k)
         sentence = self.reader.read(query, hits)
-        abstention = self.abstainer.decide(query, hits, sentence)
+        confidence = self.abstainer.assess(query, hits, sentence)
+        abstention = self.abstainer.decide(query, hits, sentence, confidence)
         passages = tuple(
             PassageResult(h, self.corpus.title(h.passage.document), tuple(self.index.highlights(h.position, query.asked)))
             for h in hits[:k]
@@ -115,11 +122,17 @@ class Pipeline:
             context=query.context,
             missing=query.missing,
             answer_type=query.answer_type,
+            confidence=None if confidence is None else round(confidence, 4),
         )
 
     def analyse(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Query:
         """The query the pipeline would answer (for explanations and tests)."""
         return self._analyse(question, list(self.analyser.window(history)), top_k or self.top_k, {}, {})
+
+    def retrieve(self, query: Query, k: int | None = None) -> list[Hit]:
+        """The ranked hits for an analysed query: retrieve, then every re-ranker (for training
+        and explanations; :meth:`answer` does the same)."""
+        return self._rank(query, k or self.top_k)
 
     def _rank(self, query: Query, k: int) -> list[Hit]:
         hits = self.index.search(query, max(k, self.depth))
@@ -153,7 +166,8 @@ class Pipeline:
             query = self._analyse(exchange.question, window[:i], k, memo, answers)
             hits = self._rank(query, k)
             sentence = self.reader.read(query, hits)
-            if sentence is None or self.abstainer.decide(query, hits, sentence) is not None:
+            confidence = self.abstainer.assess(query, hits, sentence)
+            if sentence is None or self.abstainer.decide(query, hits, sentence, confidence) is not None:
                 answers[i] = Exchange(exchange.question, None, answered=True)
             else:
                 answers[i] = Exchange(exchange.question, sentence.text, sentence.passage_id, sentence.start, True)
@@ -191,6 +205,18 @@ def build_encoder(settings: Settings) -> MiniLMEncoder | None:
     return _ENCODERS[settings.encoder_threads]
 
 
+ANSWER_MODEL = Path(__file__).resolve().parent / "models" / "answer-model.json"
+_MODELS: dict[Path, tuple[TreeModel, LogisticModel, float]] = {}
+
+
+def answer_models(path: Path = ANSWER_MODEL) -> tuple[TreeModel, LogisticModel, float]:
+    """The trained chooser, decider and refusal threshold, read once per process."""
+    if path not in _MODELS:
+        chooser, decider, threshold, _ = load_models(path)
+        _MODELS[path] = (chooser, decider, threshold)
+    return _MODELS[path]
+
+
 def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline:
     """The one place settings become stages: the corpus (from ``settings.corpus_dir`` unless
     given), its index, the sentence vectors (read from the corpus folder, else computed and
@@ -215,10 +241,15 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
     rerankers: list[Reranker] = [SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth)]
     if vectors is not None:
         rerankers.append(SemanticReranker(vectors, weight=settings.semantic_weight, depth=settings.rerank_depth))
+    reader: SentenceReader | LearnedReader = SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,
+                                    vectors=vectors, semantic_weight=settings.semantic_sentence_weight)
+    abstainer: CoverageAbstainer = CoverageAbstainer(min_coverage=settings.min_coverage)
+    if vectors is not None and settings.learned:  # the models were trained with meaning among their features
+        chooser, decider, threshold = answer_models()
+        reader = LearnedReader(index, passages=settings.reader_passages, chooser=chooser, follow_ups=reader,
+                               vectors=vectors)
+        abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold)
     return Pipeline(
-        corpus, index, analyser, rerankers,
-        SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,
-                       vectors=vectors, semantic_weight=settings.semantic_sentence_weight),
-        CoverageAbstainer(min_coverage=settings.min_coverage),
+        corpus, index, analyser, rerankers, reader, abstainer,
         top_k=settings.top_k, vectors=vectors, semantic_candidates=settings.semantic_candidates,
     )

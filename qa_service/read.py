@@ -7,12 +7,13 @@ from dataclasses import replace
 
 import numpy as np
 
+from .learned import QUESTION_FEATURES, TreeModel, candidate_features, question_basics, question_features
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
 from .spans import find_span
 from .values import AnswerSentence, AnswerSpan, Exchange, Hit, Query, SentenceSource
 
-__all__ = ["SentenceReader"]
+__all__ = ["LearnedReader", "SentenceReader"]
 
 # A sentence holding the kind of thing asked for (a date for "when") counts this much more.
 KIND_BONUS = 1.25
@@ -121,3 +122,48 @@ def gives_new(kind: re.Pattern[str], sentence: str, question: str) -> bool:
     already say ("June 12" does not answer "how many were hurt on June 12?")."""
     said = {m.group().casefold().replace(",", "") for m in kind.finditer(question)}
     return any(m.group().casefold().replace(",", "") not in said for m in kind.finditer(sentence))
+
+
+class LearnedReader:
+    """Picks the sentence a trained chooser scores highest among every sentence of the first
+    ``passages`` hits (features: :data:`learned.CANDIDATE_FEATURES`), and hands the decider what
+    it saw (:data:`learned.QUESTION_FEATURES`) as the sentence's ``signals``.
+
+    The chooser was trained on single questions (SQuAD has no conversations): a follow-up is
+    read by ``follow_ups``, the hand-weighted reader that knows not to repeat the last answer.
+
+    A question asking what an acronym stands for is answered by a sentence that defines it
+    whenever one is among the candidates.
+    """
+
+    def __init__(self, index: SentenceSource, *, passages: int, chooser: TreeModel, follow_ups: SentenceReader,
+                 vectors: SentenceVectors | None = None) -> None:
+        self.index = index
+        self.passages = passages
+        self.chooser = chooser
+        self.follow_ups = follow_ups
+        self.vectors = vectors
+
+    def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
+        if not hits:
+            return None
+        if query.follow_up:
+            return self.follow_ups.read(query, hits)
+        found, matrix = candidate_features(query, hits, self.index, self.vectors, self.passages)
+        if not found:
+            return None
+        logits = self.chooser.logits(matrix)
+        best = int(np.argmax(logits))  # the first of equals: passage order
+        signals = dict(zip(QUESTION_FEATURES, question_features(question_basics(query, hits), matrix, logits, best)))
+        if query.answer_type == "definition":  # a sentence defining the acronym asked about answers it, by rule:
+            defining = [i for i, c in enumerate(found) if find_span(c.text, query.text, "definition") is not None]
+            if defining and best not in defining:  # the chooser's confidence is not about this one
+                best, signals = max(defining, key=lambda i: logits[i]), {}
+        chosen = found[best]
+        sentence = AnswerSentence(chosen.text, chosen.hit.passage.id, round(float(logits[best]), 4), chosen.start,
+                                  chosen.end, signals=signals)
+        span = find_span(sentence.text, query.text, query.answer_type)
+        if span is None:
+            return sentence
+        return replace(sentence, span=AnswerSpan(span.text, sentence.start + span.start, sentence.start + span.end,
+                                                 span.type))

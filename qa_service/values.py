@@ -258,6 +258,8 @@ class AnswerSentence:
     start: int
     end: int
     span: AnswerSpan | None = None
+    # what the reader saw when it chose (the decider's inputs), by name; empty for the words-only reader
+    signals: Mapping[str, float] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -269,7 +271,7 @@ class Abstention:
     missing: tuple[str, ...] = ()
     coverage: float | None = None
 
-    REASONS = ("no_terms", "missing_names", "low_coverage", "no_match")
+    REASONS = ("no_terms", "missing_names", "low_coverage", "no_match", "low_confidence")
 
     def __post_init__(self) -> None:
         if self.reason not in self.REASONS:
@@ -294,3 +296,5 @@ class Answer:
     context: tuple[str, ...] = ()  # earlier questions that shaped this answer
     missing: tuple[str, ...] = ()  # question words the documents do not contain
     answer_type: str = "other"  # the kind of answer the question asks for
+    # the decider's probability that the best sentence answers the question (None without the learned decider)
+    confidence: float | None = None

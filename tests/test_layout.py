@@ -24,11 +24,12 @@ ALLOWED: dict[str, set[str]] = {
     "spans": set(),
     "semantic": {"values", "errors", "text", "encode"},
     "rerank": {"values"},
-    "read": {"values", "query", "semantic", "spans"},
-    "decide": {"values"},
+    "learned": {"values", "errors", "query", "spans"},
+    "read": {"values", "query", "semantic", "spans", "learned"},
+    "decide": {"values", "learned"},
     "encode": {"errors"},
     "pipeline": {"values", "errors", "config", "text", "ingest", "index", "query", "rerank", "read", "decide",
-                 "encode", "semantic"},
+                 "encode", "semantic", "learned"},
     "contract": {"values", "errors", "text", "spans"},
     "evaluate": {"values", "errors", "config", "text", "ingest", "pipeline", "contract"},
     "limits": {"errors"},
@@ -40,7 +41,7 @@ ALLOWED: dict[str, set[str]] = {
     "__init__": set(),
 }
 FLASK = {"flask", "werkzeug", "waitress"}
-HEAVY = {"torch", "transformers", "sentence_transformers", "pickle"}
+HEAVY = {"torch", "transformers", "sentence_transformers", "pickle", "sklearn"}
 
 
 def _imports(path: Path) -> tuple[set[str], set[str]]:
