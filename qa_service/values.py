@@ -294,3 +294,5 @@ class Answer:
     context: tuple[str, ...] = ()  # earlier questions that shaped this answer
     missing: tuple[str, ...] = ()  # question words the documents do not contain
     answer_type: str = "other"  # the kind of answer the question asks for
+    intent: str | None = None  # smalltalk.INTENTS when the question is small talk or about a whole document
+    reply: str | None = None  # what small talk is answered with (it has no answer sentence)

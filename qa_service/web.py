@@ -94,7 +94,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     # "/api//health" is a 404, not a redirect whose address is built from the Host header.
     app.url_map.merge_slashes = False
     app.extensions["qa_pipeline"] = pipeline
-    examples = [q.question for q in corpus.questions if q.answerable and not q.history][:EXAMPLES]
+    examples = pipeline.starting_points(EXAMPLES)
     spec = contract.openapi()
 
     @app.get("/")
@@ -142,6 +142,25 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
         if p is None:
             raise NotFound(f"no passage with id {passage_id!r}")
         return jsonify(contract.passage_record(p))
+
+    @app.get("/api/documents/<path:document_id>")
+    def document(document_id: str) -> Response:
+        doc = corpus.document(document_id)
+        if doc is None:
+            raise NotFound(f"no document with id {document_id!r}")
+        return jsonify(contract.document_record(doc, [p for p in corpus.passages if p.document == doc.id]))
+
+    @app.post("/api/explain")
+    def explain() -> Response:
+        if not request.is_json:
+            raise UnsupportedMedia("send the question as JSON (Content-Type: application/json)")
+        try:
+            body = request.get_json(silent=True)
+        except RecursionError:
+            body = None
+        asked, passage_id = contract.parse_explain_body(body)
+        query, rows = pipeline.explain(asked.question, asked.history, passage_id)
+        return jsonify(contract.explanation(asked.question, passage_id, query.follow_up, rows))
 
     @app.errorhandler(QAError)
     def qa_error(error: QAError) -> Response:
