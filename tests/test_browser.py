@@ -591,6 +591,18 @@ def test_no_serious_accessibility_violations(open_page: Callable[..., Tab], colo
     tab.ask("why did Armenia recall its envoy?", 1)
     tab.ask("Who painted the Mona Lisa?", 2)
     check("answered")
+    tab.ask("When did Pashinyan announce that Armenia would leave the CSTO?", 3)
+    tab.ask("And when was that?", 4)  # the follow-up banner
+    tab.ask("When did Belarus recall its ambassador?", 5)  # a hedged answer
+    tab.ask("Hello!", 6)
+    cited = tab.turn(1).locator("details.passage.cited")
+    cited.locator("summary").click()
+    cited.get_by_role("button", name="Why this passage?").click()
+    expect(cited.locator("table.explain-table")).to_be_visible()
+    check("explained")
+    tab.turn(1).locator("a.citation").click()
+    expect(page.locator("#document-view .doc-passage.current")).to_be_visible()
+    check("document view")
 
 
 def test_screenshots_of_an_answered_conversation(open_page: Callable[..., Tab], tmp_path: Path) -> None:

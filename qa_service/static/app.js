@@ -434,7 +434,6 @@
         openDocument(cited.document, String(cited.id), answer, link);
       });
       source.appendChild(link);
-      source.appendChild(document.createTextNode(' of “' + (cited.document_title || cited.document) + '”'));
     } else {
       source.appendChild(el('span', 'citation', citeText));
     }
