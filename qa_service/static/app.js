@@ -529,9 +529,10 @@
       var at = 0;
       var target = null;
       (Array.isArray(doc.passages) ? doc.passages : []).forEach(function (p) {
-        if (p.start > at) docBody.appendChild(document.createTextNode(chars.slice(at, p.start).join('')));
+        var gap = chars.slice(at, p.start).join('').trim();
+        if (gap) docBody.appendChild(el('p', 'doc-gap', gap)); // text between passages (rare): shown as is
         var here = String(p.id) === String(passageId);
-        var piece = el('span', 'doc-passage' + (here ? ' current' : ''));
+        var piece = el('p', 'doc-passage' + (here ? ' current' : ''));
         piece.setAttribute('data-passage-id', String(p.id));
         piece.appendChild(el('span', 'doc-label', paragraphLabel(p) + ' '));
         var text = chars.slice(p.start, p.end);
@@ -544,7 +545,8 @@
         docBody.appendChild(piece);
         at = Math.max(at, p.end);
       });
-      if (at < chars.length) docBody.appendChild(document.createTextNode(chars.slice(at).join('')));
+      var rest = chars.slice(at).join('').trim();
+      if (rest) docBody.appendChild(el('p', 'doc-gap', rest));
       if (target) {
         target.scrollIntoView({ block: 'center' });
         target.focus({ preventScroll: true });
