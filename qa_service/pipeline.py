@@ -63,6 +63,7 @@ class Pipeline:
         self.depth = max((r.depth for r in self.rerankers), default=1)
         self.vectors = vectors  # with semantic_candidates > 0: passages found by meaning join those found by words
         self.semantic_candidates = semantic_candidates
+        self._starting_points: dict[int, list[str]] = {}
 
     @property
     def semantic(self) -> bool:
@@ -152,8 +153,11 @@ class Pipeline:
             raise NotFound(f"no passage with id {passage_id!r}") from None
 
     def starting_points(self, limit: int = 4) -> list[str]:
-        """Example questions for this corpus, from its titles and salient names."""
-        return starting_points(self.corpus, limit)
+        """Example questions for this corpus, from its titles and salient names (worked out once:
+        the page asks on every load)."""
+        if limit not in self._starting_points:
+            self._starting_points[limit] = starting_points(self.corpus, limit)
+        return list(self._starting_points[limit])
 
     def analyse(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Query:
         """The query the pipeline would answer (for explanations and tests)."""

@@ -94,14 +94,13 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     # "/api//health" is a 404, not a redirect whose address is built from the Host header.
     app.url_map.merge_slashes = False
     app.extensions["qa_pipeline"] = pipeline
-    examples = pipeline.starting_points(EXAMPLES)
     spec = contract.openapi()
 
     @app.get("/")
     def index() -> str:
         docs = [{"id": d.id, "title": d.title} for d in corpus.documents]
         title = docs[0]["title"] if len(docs) == 1 else f"{len(docs)} documents"
-        return render_template("index.html", title=title, documents=docs, examples=examples)
+        return render_template("index.html", title=title, documents=docs, examples=pipeline.starting_points(EXAMPLES))
 
     @app.route("/api/ask", methods=["GET", "POST"])
     def ask() -> Response:
@@ -145,10 +144,11 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
 
     @app.get("/api/documents/<path:document_id>")
     def document(document_id: str) -> Response:
-        doc = corpus.document(document_id)
+        current = pipeline.corpus
+        doc = current.document(document_id)
         if doc is None:
             raise NotFound(f"no document with id {document_id!r}")
-        return jsonify(contract.document_record(doc, [p for p in corpus.passages if p.document == doc.id]))
+        return jsonify(contract.document_record(doc, [p for p in current.passages if p.document == doc.id]))
 
     @app.post("/api/explain")
     def explain() -> Response:

@@ -11,7 +11,8 @@
   var TIMEOUT_MS = 60000;
   var HISTORY_SENT = 5;       // earlier exchanges sent with a question (the server leans on the last 3 by default)
   var MAX_ANSWER_SENT = 1500; // longer answers go back as the question alone (the body stays well under 64 KiB)
-  var STORE_KEY = 'qa-service:conversation';
+  // one kept conversation per corpus (its title names it), so another corpus served later starts empty
+  var STORE_KEY = 'qa-service:conversation:' + ((document.querySelector('.site-title') || {}).textContent || '');
   var MAX_STORED = 100;       // turns kept across reloads (older ones are dropped first)
   var CONFIDENT = 0.5;        // answer.confidence at or above this reads "Answer" (when the API sends it)
   var NETWORK_ERROR = 'Could not reach the server. Check that it is running and try again.';
