@@ -72,15 +72,15 @@ def intent(question: str) -> Intent | None:
     shape = _shape(question)
     if not shape or len(shape) > 120:
         return None
-    shape = re.sub(rf"^(?:{_POLITE} )+|(?: (?:please|pls|thanks|thank you))+$", "", shape) or shape
-    for kind, pattern in (("greeting", _GREETING), ("thanks", _THANKS), ("help", _HELP)):
-        if pattern.match(shape):
-            return Intent(kind)
-    for pattern in _OVERVIEW:
-        m = pattern.match(shape)
-        if m:
-            rest = (m.groupdict().get("rest") or "").strip()
-            return Intent("overview", rest)
+    bare = re.sub(rf"^(?:{_POLITE} )+|(?: (?:please|pls|thanks|thank you))+$", "", shape)
+    for form in dict.fromkeys(f for f in (shape, bare) if f):  # as typed, then without "please"/"thanks"
+        for kind, pattern in (("greeting", _GREETING), ("thanks", _THANKS), ("help", _HELP)):
+            if pattern.match(form):
+                return Intent(kind)
+        for pattern in _OVERVIEW:
+            m = pattern.match(form)
+            if m:
+                return Intent("overview", (m.groupdict().get("rest") or "").strip())
     return None
 
 

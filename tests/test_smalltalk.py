@@ -21,6 +21,7 @@ from qa_service.values import Corpus, Document, Passage
         ("Hello!", "greeting", ""), ("hi there", "greeting", ""), ("Good evening :)", "greeting", ""),
         ("hey, how are you?", "greeting", ""), ("How are you doing today?", "greeting", ""),
         ("Thanks!", "thanks", ""), ("ok thank you very much", "thanks", ""), ("Cheers", "thanks", ""),
+        ("ok thanks", "thanks", ""), ("great, thanks!", "thanks", ""), ("Summarise it, thanks", "overview", ""),
         ("thank you for your help", "thanks", ""),
         ("What can you do?", "help", ""), ("help", "help", ""), ("Can you help?", "help", ""),
         ("What is this document about?", "overview", ""), ("what's the article about", "overview", ""),
