@@ -1,4 +1,4 @@
-"""The command line: ``index``, ``serve``, ``ask`` and ``eval``, thin wrappers over the library.
+"""The command line: ``index``, ``serve``, ``reload``, ``ask`` and ``eval``, thin wrappers over the library.
 
 Every error of ours (:class:`QAError`) is one line on stderr and exit status 1; anything
 else is a bug, and shows as one.
@@ -29,7 +29,7 @@ def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
     """A flag for every setting the command takes, as :data:`SETTINGS` says."""
     for setting in SETTINGS:
         if command in setting.commands:
-            default = "bundled corpus/" if setting.name == "corpus" else setting.default
+            default = "bundled corpus/" if setting.name == "corpus" else "none" if setting.default is None else setting.default
             parser.add_argument(setting.flag, dest=setting.name, default=None, metavar=setting.name.upper(),
                                 help=f"{setting.help} (default: {default}; {setting.rule}; env {setting.env})")
 
@@ -43,8 +43,13 @@ def _parser() -> argparse.ArgumentParser:
     index.add_argument("--out", type=Path, required=True, help="folder to write the corpus to")
     _add_settings(index, "index")
 
-    serve = commands.add_parser("serve", help="serve the chat page and the JSON API with waitress")
+    serve = commands.add_parser("serve", help="serve the chat page and the JSON API with waitress "
+                                "(SIGHUP reloads the corpus folder)")
     _add_settings(serve, "serve")
+
+    reload = commands.add_parser("reload", help="make the server on --host/--port load its corpus folder again "
+                                 "(it keeps serving meanwhile, and keeps the old corpus if the new one is broken)")
+    _add_settings(reload, "reload")
 
     ask = commands.add_parser("ask", help="answer a question in the terminal; without one, chat (Ctrl-D leaves)")
     ask.add_argument("question", nargs="?", help="the question (leave it out to chat: one question a line)")
@@ -109,21 +114,23 @@ def _serve_logging(access_log: bool) -> None:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    import waitress
+    """Opens the port at once and loads the corpus on a thread (health says "loading" meanwhile);
+    a corpus that cannot be loaded stops the server with one line and exit status 1."""
+    import signal
+    import threading
 
-    from .pipeline import build_pipeline
+    from .live import PipelineHolder, builder
+    from .server import create_server
     from .web import create_app
 
     settings = _settings(args)
     _serve_logging(settings.access_log)
-    pipeline = build_pipeline(settings)
-    pipeline.warm_up()
-    app = create_app(pipeline)
+    build = builder(settings)
+    holder = PipelineHolder(build=build, source=str(settings.corpus_dir))
+    app = create_app(holder, settings)
     try:
-        server = waitress.create_server(
-            app, host=settings.host, port=settings.port, threads=settings.threads, max_request_body_size=1024 * 1024,
-            connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout,
-            cleanup_interval=max(1, settings.channel_timeout // 2))  # idle connections are swept this often
+        server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
+                               connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout)
     except OSError as exc:
         if exc.errno == errno.EADDRINUSE:
             raise SettingsError(f"port {settings.port} on {settings.host} is already in use; stop what uses it, "
@@ -132,13 +139,56 @@ def _serve(args: argparse.Namespace) -> int:
         raise SettingsError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})") from None
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     port = server.effective_port  # type: ignore[union-attr]
-    print(f"qa-service: {len(pipeline.corpus.passages)} passages from {len(pipeline.corpus.documents)} document(s) "
-          f"in {settings.corpus_dir}", flush=True)
-    print(f"Serving on http://{host}:{port}/  (Ctrl+C to stop)", flush=True)
-    try:
+    print(f"Serving on http://{host}:{port}/  (loading {settings.corpus_dir}; Ctrl+C to stop)", flush=True)
+    failed: list[BaseException] = []
+
+    def load() -> None:
+        try:
+            pipeline = build()
+        except BaseException as exc:  # noqa: BLE001 - said by the main thread, then the server stops
+            failed.append(exc)
+            signal.raise_signal(signal.SIGINT)
+            return
+        if not holder.ready:  # a SIGHUP during the first load may have put one in place already
+            holder.swap(pipeline)
+        print(f"qa-service: {len(pipeline.corpus.passages)} passages from {len(pipeline.corpus.documents)} "
+              f"document(s) in {settings.corpus_dir}", flush=True)
+
+    try:  # a failed load interrupts this thread at any point from here on
+        threading.Thread(target=load, name="qa-service-load", daemon=True).start()
+        if hasattr(signal, "SIGHUP"):  # reload the corpus folder aside; requests keep being answered meanwhile
+            signal.signal(signal.SIGHUP, lambda *_: holder.reload_in_background())
         server.run()
     except KeyboardInterrupt:
-        pass
+        server.close()
+    if failed:
+        raise failed[0]
+    return 0
+
+
+def _reload(args: argparse.Namespace) -> int:
+    """POST /api/admin/reload to the local server; its answer in one line."""
+    import urllib.error
+    import urllib.request
+
+    settings = _settings(args)
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "") else "::1" if settings.host == "::" else settings.host
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{settings.port}/api/admin/reload"
+    headers = {"X-API-Key": settings.api_key} if settings.api_key else {}
+    request = urllib.request.Request(url, data=b"", method="POST", headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=600) as response:
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        with error:
+            try:
+                message = json.loads(error.read())["error"]["message"]
+            except (ValueError, KeyError, TypeError):
+                message = f"HTTP {error.code}"
+        raise QAError(f"{url}: {message}") from None
+    except (OSError, ValueError) as exc:
+        raise QAError(f"{url}: no qa-service answered ({getattr(exc, 'reason', exc)})") from None
+    print(f"reloaded {body['documents']} document(s), {body['passages']} passages in {body['took_ms'] / 1000:.1f} s")
     return 0
 
 
@@ -343,7 +393,7 @@ def _eval(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"index": _index, "serve": _serve, "ask": _ask, "eval": _eval}
+    handlers = {"index": _index, "serve": _serve, "ask": _ask, "eval": _eval, "reload": _reload}
     try:
         return handlers[args.command](args)
     except QAError as exc:

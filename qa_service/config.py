@@ -20,7 +20,7 @@ from .errors import SettingsError
 
 __all__ = ["COMMANDS", "SETTINGS", "Setting", "Settings", "default_corpus_dir", "load_settings"]
 
-COMMANDS = ("index", "serve", "ask", "eval")
+COMMANDS = ("index", "serve", "ask", "eval", "reload")
 _ANSWERING = ("serve", "ask", "eval")  # every command that answers questions
 
 
@@ -160,8 +160,9 @@ SETTINGS: tuple[Setting, ...] = (
             "in a follow-up (a \"she\" is often someone the last answer named).", _ANSWERING, 0, 1),
     Setting("repeat_weight", float, 0.5, "A follow-up's answer: the sentence just given counts this much unless it "
             "holds a word of the new question (1 = no penalty).", _ANSWERING, 0, 1),
-    Setting("host", str, "127.0.0.1", "Address `serve` listens on.", ("serve",)),
-    Setting("port", int, 8000, "Port `serve` listens on (0 picks a free one).", ("serve",), 0, 65535),
+    Setting("host", str, "127.0.0.1", "Address `serve` listens on (and `reload` asks).", ("serve", "reload")),
+    Setting("port", int, 8000, "Port `serve` listens on (0 picks a free one) and `reload` asks.", ("serve", "reload"),
+            0, 65535),
     Setting("threads", int, 4, "Waitress worker threads.", ("serve",), 1, 64),
     Setting("connection_limit", int, 1000, "Open connections `serve` accepts at once (waitress's default of 100 let "
             "101 idle sockets lock every client out).", ("serve",), 10, 20000),
@@ -169,6 +170,11 @@ SETTINGS: tuple[Setting, ...] = (
             "and a request id (never the question).", ("serve",)),
     Setting("channel_timeout", int, 15, "Seconds a connection may stay idle (nothing sent or received) before "
             "`serve` closes it.", ("serve",), 1, 3600),
+    Setting("api_key", str, None, "When set, every `/api/` request but `/api/health` must carry it as "
+            "`Authorization: Bearer <key>` or `X-API-Key: <key>` (else a 401); at least 16 characters. Prefer the "
+            "environment variable to the flag (command lines are visible to other users).", ("serve", "reload")),
+    Setting("rate_limit", int, 0, "Requests a minute each client address may make to `/api/` (bursts of as "
+            "many; `/api/health` exempt; beyond it a 429 with Retry-After); 0 = no limit.", ("serve",), 0, 1_000_000),
 )
 
 _BY_NAME = {s.name: s for s in SETTINGS}
@@ -214,6 +220,8 @@ def load_settings(
             continue
         values[setting.name] = setting.parse(raw, source)
     settings = Settings(**values)
+    if settings.api_key is not None and len(settings.api_key.strip()) < 16:
+        raise SettingsError("the API key (QA_API_KEY, --api-key) must be at least 16 characters")
     if settings.lemmatize and settings.language != "english":
         raise SettingsError("--lemmatize is only available for --language english (set --lemmatize false)")
     return settings
@@ -223,7 +231,7 @@ def markdown_table() -> str:
     """The README's table of settings, generated from :data:`SETTINGS` (``python3 -m qa_service.config``)."""
     rows = ["| setting | flag | env | default | allowed | commands | meaning |", "|---|---|---|---|---|---|---|"]
     for s in SETTINGS:
-        default = "bundled `corpus/`" if s.default is None else f"`{str(s.default).lower() if s.type is bool else s.default}`"
+        default = "bundled `corpus/`" if s.name == "corpus" else "none (off)" if s.default is None else f"`{str(s.default).lower() if s.type is bool else s.default}`"
         allowed = ", ".join(f"`{c}`" for c in s.choices) if s.name != "language" and s.choices else s.rule
         if s.name == "language":
             allowed = "a Snowball language"

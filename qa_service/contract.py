@@ -6,6 +6,7 @@ The web app, the CLI's ``--json`` and ``eval --url`` use these and nothing else.
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -29,6 +30,7 @@ __all__ = [
     "answer_to_json",
     "document_record",
     "explanation",
+    "decode_json",
     "error_body",
     "openapi",
     "parse_ask_body",
@@ -36,6 +38,7 @@ __all__ = [
     "parse_ask_query",
     "passage_record",
     "render_message",
+    "too_large_message",
 ]
 
 MAX_BODY_BYTES = 64 * 1024
@@ -69,13 +72,17 @@ def _text(value: Any, field: str, limit: int = MAX_QUESTION_CHARS) -> str:
     return text
 
 
+def _integral(value: Any) -> Any:
+    """4.0 as 4: JSON Schema counts it as an integer, so the published contract accepts it."""
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
 def _top_k(value: Any, from_query_string: bool = False) -> int:
     """A JSON body's ``top_k`` is a JSON integer; a query string's is ASCII digits and nothing else
     ("1_0", " 3 " and "٣" are refused, though Python's int() takes them)."""
     if from_query_string and isinstance(value, str):
         value = int(value) if re.fullmatch(r"[0-9]{1,4}", value) else None
-    if isinstance(value, float) and value.is_integer():  # JSON Schema counts 4.0 as an integer
-        value = int(value)
+    value = _integral(value)
     if isinstance(value, bool) or not isinstance(value, int) or not TOP_K_MIN <= value <= TOP_K_MAX:
         raise BadRequest(f"'top_k' must be a whole number from {TOP_K_MIN} to {TOP_K_MAX}", code="invalid_field")
     return value
@@ -106,11 +113,9 @@ def _exchange(item: Any) -> Exchange:
     if not isinstance(answer, Mapping):
         raise BadRequest("'history[].answer' must be null, a string or an answer object", code="invalid_field")
     text = _quote(answer.get("text"), "history[].answer.text")
-    passage_id, start = answer.get("passage_id"), answer.get("start")
+    passage_id, start = answer.get("passage_id"), _integral(answer.get("start"))
     if passage_id is not None and (not isinstance(passage_id, str) or len(passage_id) > MAX_QUESTION_CHARS):
         raise BadRequest("'history[].answer.passage_id' must be a string", code="invalid_field")
-    if isinstance(start, float) and start.is_integer():  # JSON Schema counts 46623.0 as an integer
-        start = int(start)
     if start is not None and (isinstance(start, bool) or not isinstance(start, int) or start < 0):
         raise BadRequest("'history[].answer.start' must be a whole number of at least 0", code="invalid_field")
     located = passage_id is not None and start is not None
@@ -121,6 +126,25 @@ def _history(items: Sequence[Any]) -> tuple[Exchange, ...]:
     if len(items) > MAX_HISTORY:
         raise BadRequest(f"'history' may hold at most {MAX_HISTORY} items", code="invalid_field")
     return tuple(_exchange(item) for item in items)
+
+
+# Python refuses to turn more digits than this into an int; such a number is out of every range we take.
+_MAX_INT_DIGITS = 4000
+
+
+def _json_int(digits: str) -> int | float:
+    if len(digits) > _MAX_INT_DIGITS:
+        return -math.inf if digits.startswith("-") else math.inf
+    return int(digits)
+
+
+def decode_json(raw: bytes) -> Any:
+    """A request body as JSON, or None when it is not JSON; a number too long for Python's int()
+    becomes an infinity, so the field it is in is reported as out of range, not the body as invalid."""
+    try:
+        return json.loads(raw, parse_int=_json_int)
+    except (ValueError, RecursionError):  # RecursionError: very deep nesting
+        return None
 
 
 def parse_ask_body(body: Any) -> AskRequest:
@@ -276,6 +300,11 @@ def explanation(question: str, passage_id: str, follow_up: bool, rows: Sequence[
 # ---------------------------------------------------------------- errors
 
 
+def too_large_message() -> str:
+    """What a body over the limit is told, by the app and by the server alike."""
+    return f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB"
+
+
 def error_body(code: str, message: str) -> dict[str, Any]:
     """The one error body of the API."""
     return {"error": {"code": code, "message": message}}
@@ -383,6 +412,15 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
     errors = {str(s): {"description": d, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
               for s, d in ((400, "bad request"), (413, f"body over {MAX_BODY_BYTES // 1024} KiB"),
                            (415, "body not JSON"))}
+    def refusal(description: str) -> dict[str, Any]:
+        return {"description": description, "content": {"application/json": {
+            "schema": {"$ref": "#/components/schemas/Error"}}}}
+
+    # what any /api route but health may answer, whatever the request
+    guarded = {"401": refusal("an API key is set (QA_API_KEY) and the request did not carry it as "
+                              "'Authorization: Bearer <key>' or 'X-API-Key'; WWW-Authenticate says so"),
+               "429": refusal("over the per-client rate limit (QA_RATE_LIMIT); Retry-After says when to come back"),
+               "503": refusal("the corpus is still loading; Retry-After says when to ask again")}
     ok = {"200": {"description": "the answer", "content": {"application/json": {
         "schema": {"$ref": "#/components/schemas/Answer"}}}}}
     top_k = {"type": "integer", "minimum": TOP_K_MIN, "maximum": TOP_K_MAX}
@@ -396,29 +434,35 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                     {"name": "top_k", "in": "query", "schema": top_k},
                     {"name": "history", "in": "query", "schema": {"type": "array", "items": text,
                                                                    "maxItems": MAX_HISTORY}}],
-                        "responses": {**ok, **{k: v for k, v in errors.items() if k == "400"}}},
+                        "responses": {**ok, **{k: v for k, v in errors.items() if k == "400"}, **guarded}},
                 "post": {"requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["question"], "properties": {
                         "question": text, "top_k": {"oneOf": [top_k, {"type": "null"}]},
                         "history": {"oneOf": [{"type": "array", "items": exchange, "maxItems": MAX_HISTORY},
                                               {"type": "null"}]}}}}}},
-                    "responses": {**ok, **errors}},
+                    "responses": {**ok, **errors, **guarded}},
             },
-            "/api/health": {"get": {"responses": {"200": {"description": "the service is up"}}}},
-            "/api/documents": {"get": {"responses": {"200": {"description": "the documents"}}}},
+            "/api/health": {"get": {"description": "never needs a key and is never rate limited", "responses": {
+                "200": {"description": "the service is up, with the live corpus's counts"},
+                "503": {"description": "the corpus is still loading; Retry-After says when to ask again",
+                        "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["status"], "properties": {"status": {"const": "loading"}}}}}},
+            }}},
+            "/api/openapi.json": {"get": {"responses": {"200": {"description": "this description"}, **guarded}}},
+            "/api/documents": {"get": {"responses": {"200": {"description": "the documents"}, **guarded}}},
             "/api/passages": {"get": {"parameters": [
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
                 "responses": {"200": {"description": "a page of passages"}, "400": {
                     "description": "offset or limit out of range", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
             "/api/documents/{id}": {"get": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "the document's full text and its passages' offsets",
                                       "content": {"application/json": {
                                           "schema": {"$ref": "#/components/schemas/Document"}}}},
                               "404": {"description": "no such document", "content": {"application/json": {
-                                  "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+                                  "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
             "/api/explain": {"post": {
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["question", "passage_id"], "properties": {
@@ -432,13 +476,25 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                                           "schema": {"$ref": "#/components/schemas/Explanation"}}}},
                               "404": {"description": "no such passage", "content": {"application/json": {
                                   "schema": {"$ref": "#/components/schemas/Error"}}}},
-                              **errors}}},
+                              **errors, **guarded}}},
             "/api/passages/{id}": {"get": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "one passage", "content": {"application/json": {
                     "schema": passage}}},
                     "404": {"description": "no such passage", "content": {"application/json": {
-                        "schema": {"$ref": "#/components/schemas/Error"}}}}}}},
+                        "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
+            "/api/admin/reload": {"post": {
+                "description": "loads the corpus folder on disk again, aside, and swaps it in (SIGHUP does the "
+                               "same); answered to loopback clients only",
+                "responses": {
+                    "200": {"description": "the new corpus is served", "content": {"application/json": {"schema": {
+                        "type": "object", "required": ["status", "documents", "passages", "took_ms"],
+                        "properties": {"status": {"const": "reloaded"}, "documents": {"type": "integer"},
+                                       "passages": {"type": "integer"}, "took_ms": {"type": "number"}}}}}},
+                    "403": refusal("the client is not on this machine"),
+                    "409": refusal("the corpus on disk cannot be loaded (the previous one is still served), or "
+                                   "the server was not started from a corpus folder"),
+                    **{k: v for k, v in guarded.items() if k != "503"}}}},
         },
         "components": {"schemas": {"Answer": answer, "Error": error, "Passage": passage, "Document": document,
                                    "Explanation": explained}},

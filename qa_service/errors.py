@@ -10,10 +10,16 @@ __all__ = [
     "CorpusError",
     "EmptyCorpusError",
     "EvalError",
+    "Forbidden",
     "IngestError",
+    "Loading",
     "NotFound",
+    "PayloadTooLarge",
     "QAError",
+    "RateLimited",
+    "ReloadFailed",
     "SettingsError",
+    "Unauthorized",
     "UnsupportedMedia",
 ]
 
@@ -31,9 +37,10 @@ class QAError(Exception):
         super().__init_subclass__(**kwargs)
         cls.status, cls.code = status, code
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
+    def __init__(self, message: str, *, code: str | None = None, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
+        self.headers = dict(headers or {})  # sent with the error: Retry-After, WWW-Authenticate
         if code is not None:
             self.code = code
 
@@ -49,6 +56,30 @@ class NotFound(QAError, status=404, code="not_found"):
 
 class UnsupportedMedia(QAError, status=415, code="unsupported_media_type"):
     """A body that is not what the endpoint reads."""
+
+
+class PayloadTooLarge(QAError, status=413, code="payload_too_large"):
+    """A body over the limit, refused before it is read."""
+
+
+class Unauthorized(QAError, status=401, code="unauthorized"):
+    """An API key is set and the request did not carry it."""
+
+
+class Forbidden(QAError, status=403, code="forbidden"):
+    """Not for this client (the admin routes answer loopback clients only)."""
+
+
+class RateLimited(QAError, status=429, code="rate_limited"):
+    """This client sent more requests than the rate limit allows; Retry-After says when to come back."""
+
+
+class ReloadFailed(QAError, status=409, code="reload_failed"):
+    """The corpus on disk could not be loaded; the previous one is still served."""
+
+
+class Loading(QAError, status=503, code="loading"):
+    """The corpus is still being loaded; Retry-After says when to ask again."""
 
 
 # Files and settings: the person running the service can fix them.

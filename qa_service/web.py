@@ -6,6 +6,7 @@ written by :mod:`qa_service.contract`, and answered by :meth:`Pipeline.answer`.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import secrets
 import time
@@ -16,8 +17,10 @@ from werkzeug.exceptions import HTTPException
 
 from . import contract
 from .config import Settings
-from .errors import BadRequest, NotFound, QAError, UnsupportedMedia
-from .pipeline import Pipeline, build_pipeline
+from .errors import BadRequest, Forbidden, Loading, NotFound, QAError, UnsupportedMedia
+from .limits import ApiKey, RateLimiter
+from .live import RETRY_AFTER_SECONDS, PipelineHolder, builder
+from .pipeline import Pipeline
 
 __all__ = ["create_app"]
 
@@ -68,11 +71,7 @@ def _ask_request() -> contract.AskRequest:
         return contract.parse_ask_query({name: request.args.getlist(name) for name in request.args})
     if not request.is_json:
         raise UnsupportedMedia("send the question as JSON (Content-Type: application/json)")
-    try:
-        body = request.get_json(silent=True)
-    except RecursionError:  # json.loads on very deep nesting
-        body = None
-    return contract.parse_ask_body(body)
+    return contract.parse_ask_body(contract.decode_json(request.get_data(cache=False)))
 
 
 # ---------------------------------------------------------------- the app
@@ -82,35 +81,64 @@ def _is_api(path: str) -> bool:
     return path == "/api" or path.startswith("/api/")
 
 
-def create_app(pipeline: Pipeline | None = None, settings: Settings | None = None) -> Flask:
-    """The Flask app around a pipeline (built from ``settings`` when not given)."""
-    if pipeline is None:
-        pipeline = build_pipeline(settings or Settings())
-        pipeline.warm_up()
-    corpus = pipeline.corpus
+def _is_loopback(address: str | None) -> bool:
+    try:
+        ip = ipaddress.ip_address(address or "")
+    except ValueError:
+        return False
+    mapped = getattr(ip, "ipv4_mapped", None)
+    return (mapped or ip).is_loopback
+
+
+def _holder(pipeline: Pipeline | PipelineHolder | None, settings: Settings | None) -> PipelineHolder:
+    if isinstance(pipeline, PipelineHolder):
+        return pipeline
+    if pipeline is not None:
+        return PipelineHolder(pipeline)
+    settings = settings or Settings()
+    holder = PipelineHolder(build=builder(settings), source=str(settings.corpus_dir))
+    holder.swap(builder(settings)())
+    return holder
+
+
+def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Settings | None = None) -> Flask:
+    """The Flask app around a pipeline, or a holder whose pipeline may be reloaded or still loading
+    (built from ``settings`` when neither is given). ``settings`` also gives the API key and the rate limit."""
+    live = _holder(pipeline, settings)
+    settings = settings or Settings()
+    api_key = ApiKey(settings.api_key) if settings.api_key else None
+    limiter = RateLimiter(settings.rate_limit) if settings.rate_limit else None
     app = Flask(__name__)
     app.config.update(MAX_CONTENT_LENGTH=contract.MAX_BODY_BYTES)
     app.json.sort_keys = False  # type: ignore[attr-defined]
     # "/api//health" is a 404, not a redirect whose address is built from the Host header.
     app.url_map.merge_slashes = False
-    app.extensions["qa_pipeline"] = pipeline
+    app.extensions["qa_pipeline"] = live
     spec = contract.openapi()
 
     @app.get("/")
     def index() -> str:
+        corpus = live.current().corpus
         docs = [{"id": d.id, "title": d.title} for d in corpus.documents]
         title = docs[0]["title"] if len(docs) == 1 else f"{len(docs)} documents"
-        return render_template("index.html", title=title, documents=docs, examples=pipeline.starting_points(EXAMPLES))
+        return render_template("index.html", title=title, documents=docs,
+                               examples=live.current().starting_points(EXAMPLES))
 
     @app.route("/api/ask", methods=["GET", "POST"])
     def ask() -> Response:
         asked = _ask_request()
+        pipeline = live.current()
         return jsonify(contract.answer_to_json(pipeline.answer(asked.question, asked.history, asked.top_k)))
 
     @app.get("/api/health")
     def health() -> Response:
-        return jsonify({"status": "ok", "documents": len(corpus.documents), "passages": len(corpus.passages),
-                        "semantic": pipeline.semantic})
+        if not live.ready:
+            response = _json(503, {"status": "loading"})
+            response.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+            return response
+        pipeline = live.current()
+        return jsonify({"status": "ok", "documents": len(pipeline.corpus.documents),
+                        "passages": len(pipeline.corpus.passages), "semantic": pipeline.semantic})
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:
@@ -118,6 +146,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
 
     @app.get("/api/documents")
     def documents() -> Response:
+        corpus = live.current().corpus
         counts: dict[str, int] = {}
         for p in corpus.passages:
             counts[p.document] = counts.get(p.document, 0) + 1
@@ -131,20 +160,21 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     def passages() -> Response:
         offset = _bounded_int("offset", 0, 0, contract.MAX_OFFSET)
         limit = _bounded_int("limit", 100, 1, 1000)
+        corpus = live.current().corpus
         page = corpus.passages[offset : offset + limit]
         return jsonify({"total": len(corpus.passages), "offset": offset,
                         "passages": [contract.passage_record(p) for p in page]})
 
     @app.get("/api/passages/<path:passage_id>")
     def passage(passage_id: str) -> Response:
-        p = pipeline.index.passage(passage_id)
+        p = live.current().index.passage(passage_id)
         if p is None:
             raise NotFound(f"no passage with id {passage_id!r}")
         return jsonify(contract.passage_record(p))
 
     @app.get("/api/documents/<path:document_id>")
     def document(document_id: str) -> Response:
-        current = pipeline.corpus
+        current = live.current().corpus
         doc = current.document(document_id)
         if doc is None:
             raise NotFound(f"no document with id {document_id!r}")
@@ -154,19 +184,28 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     def explain() -> Response:
         if not request.is_json:
             raise UnsupportedMedia("send the question as JSON (Content-Type: application/json)")
-        try:
-            body = request.get_json(silent=True)
-        except RecursionError:
-            body = None
-        asked, passage_id = contract.parse_explain_body(body)
-        query, rows = pipeline.explain(asked.question, asked.history, passage_id)
+        asked, passage_id = contract.parse_explain_body(contract.decode_json(request.get_data(cache=False)))
+        query, rows = live.current().explain(asked.question, asked.history, passage_id)
         return jsonify(contract.explanation(asked.question, passage_id, query.follow_up, rows))
+
+    @app.post("/api/admin/reload")
+    def reload() -> Response:
+        """Builds the corpus on disk aside and swaps it in; loopback clients only."""
+        if not _is_loopback(request.remote_addr):
+            raise Forbidden("reload is only answered to clients on this machine (loopback)")
+        started = time.perf_counter()
+        pipeline = live.reload()
+        return jsonify({"status": "reloaded", "documents": len(pipeline.corpus.documents),
+                        "passages": len(pipeline.corpus.passages),
+                        "took_ms": round((time.perf_counter() - started) * 1000, 1)})
 
     @app.errorhandler(QAError)
     def qa_error(error: QAError) -> Response:
-        if error.status >= 500:
+        if error.status >= 500 and not isinstance(error, Loading):
             _log.error("%s on %s: %s", type(error).__name__, request.path, error.message)
-        return _json(*contract.error_of(error))
+        response = _json(*contract.error_of(error))
+        response.headers.update(error.headers)
+        return response
 
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response | HTTPException:
@@ -176,7 +215,7 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
         messages = {
             404: f"no API endpoint at {request.path}",
             405: f"{request.method} is not allowed here",
-            413: f"the request body is larger than {contract.MAX_BODY_BYTES // 1024} KiB",
+            413: contract.too_large_message(),
         }
         response = _json(status, contract.error_body(_HTTP_CODES.get(status, "http_error"),
                                                      messages.get(status, error.description or "request failed")))
@@ -193,6 +232,16 @@ def create_app(pipeline: Pipeline | None = None, settings: Settings | None = Non
     def start() -> None:
         g.started = time.perf_counter()
         g.request_id = secrets.token_hex(6)
+
+    @app.before_request
+    def guard() -> None:
+        """The rate limit, then the API key, for every /api/ route but health (both off unless set)."""
+        if not _is_api(request.path) or request.path == "/api/health":
+            return
+        if limiter is not None:
+            limiter.check(request.remote_addr or "-")
+        if api_key is not None:
+            api_key.check(request.headers.get("Authorization"), request.headers.get("X-API-Key"))
 
     @app.before_request
     def options() -> Response | None:

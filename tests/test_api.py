@@ -719,3 +719,21 @@ def test_one_access_line_per_request_without_the_question(client, caplog: pytest
     assert lines[0].startswith("GET /api/ask 200 ") and lines[1].startswith("POST /api/ask 200 ")
     assert f"id={response.headers['X-Request-Id']}" in lines[0]
     assert not any("secret" in line for line in lines)
+
+
+@pytest.mark.parametrize("digits", ["9" * 5000, "-" + "9" * 5000], ids=["5000-digits", "minus-5000-digits"])
+def test_a_top_k_too_long_for_python_is_out_of_range_not_invalid_json(client, digits: str) -> None:
+    """Once a defect: Python's int() refuses more than 4300 digits, so the body was "not valid JSON"."""
+    response = client.post("/api/ask", data=f'{{"question": "{BUILT_QUESTION}", "top_k": {digits}}}',
+                           content_type=JSON)
+    assert response.status_code == 400
+    assert response.get_json()["error"] == {"code": "invalid_field",
+                                            "message": "'top_k' must be a whole number from 1 to 20"}
+
+
+def test_an_integral_float_offset_in_an_earlier_answer_is_an_integer(client) -> None:
+    """Found by Schemathesis: JSON Schema counts 7.0 as an integer, so the contract takes it."""
+    history = [{"question": "When was the station automated?",
+                "answer": {"text": "The station was automated in 1985 and the keepers left.", "passage_id": "x",
+                           "start": 7.0}}]
+    assert client.post("/api/ask", json={"question": "And then?", "history": history}).status_code == 200

@@ -52,6 +52,8 @@ def _value(setting) -> str:  # noqa: ANN001
         return "false"
     if setting.type is Path:
         return "some-folder"
+    if setting.name == "api_key":
+        return "a-key-of-at-least-16-characters"
     if setting.type is str:
         return "0.0.0.0"
     low, high = setting.low, setting.high
@@ -67,7 +69,7 @@ def test_every_flag_reaches_the_settings_its_commands_use(setting, monkeypatch: 
             monkeypatch.delenv(name)
     for command in setting.commands:
         argv = {"index": ["index", "seeds", "--out", "x"], "serve": ["serve"], "ask": ["ask", "a question"],
-                "eval": ["eval"]}[command]
+                "eval": ["eval"], "reload": ["reload"]}[command]
         extra = ["--lemmatize", "false"] if setting.name == "language" else []
         got = _settings(_parser().parse_args([*argv, setting.flag, _value(setting), *extra]))
         assert getattr(got, setting.name) == setting.parse(_value(setting), setting.flag) != setting.default

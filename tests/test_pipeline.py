@@ -318,3 +318,31 @@ def test_caches_do_not_grow_with_made_up_words(pipeline: Pipeline) -> None:
     assert pipeline.index.tokenizer.term_cache.cache_info().currsize - terms < 10
     assert query_module._informativeness.cache_info().currsize - words < 10
     assert len(pipeline.index._similar_cache) - similar < 10
+
+
+def test_fifty_earlier_questions_cost_what_three_do(pipeline: Pipeline) -> None:
+    """Issue #11 found 50 earlier questions of known words costing 3.2 s on a large corpus (a plain
+    question 24 ms). A guard that it stays fixed: 50 cost what the last three do, as a ratio in the
+    same run, not a time limit."""
+    import time
+
+    earlier = ["Why did Armenia recall its envoy from Belarus?", "What did Lukashenko say about Pashinyan?",
+               "When did Pashinyan announce that Armenia would leave the CSTO?"]
+    exchanges = [Exchange(q) for q in earlier * 17][:50]
+
+    def cost(history: list[Exchange]) -> float:
+        best = float("inf")
+        for _ in range(3):
+            started = time.perf_counter()
+            pipeline.answer("And what did he say then?", history)
+            best = min(best, time.perf_counter() - started)
+        return best
+
+    cost(exchanges[-3:])  # warm
+    assert cost(exchanges) < 2.0 * cost(exchanges[-3:])
+
+
+def test_ask_with_a_blank_earlier_question_names_the_history(capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue #11: `ask "and then?" --history x --history " "` said the question was empty."""
+    assert main(["ask", "and then?", "--history", "x", "--history", " "]) == 1
+    assert capsys.readouterr().err == "qa-service ask: error: 'history[]' must not be empty\n"
