@@ -7,6 +7,7 @@ else is a bug, and shows as one.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import sys
@@ -50,8 +51,8 @@ def _parser() -> argparse.ArgumentParser:
                                  "(it keeps serving meanwhile, and keeps the old corpus if the new one is broken)")
     _add_settings(reload, "reload")
 
-    ask = commands.add_parser("ask", help="answer one question in the terminal")
-    ask.add_argument("question", help="the question")
+    ask = commands.add_parser("ask", help="answer a question in the terminal; without one, chat (Ctrl-D leaves)")
+    ask.add_argument("question", nargs="?", help="the question (leave it out to chat: one question a line)")
     ask.add_argument("--history", action="append", default=[], metavar="QUESTION",
                      help="an earlier question of the conversation (repeat, oldest first)")
     ask.add_argument("--json", action="store_true", help="print the same JSON as the API")
@@ -131,6 +132,10 @@ def _serve(args: argparse.Namespace) -> int:
         server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
                                connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout)
     except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise SettingsError(f"port {settings.port} on {settings.host} is already in use; stop what uses it, "
+                                f"or pick another port: --port {settings.port + 1 if settings.port < 65535 else 8080} "
+                                "(--port 0 picks a free one)") from None
         raise SettingsError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})") from None
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     port = server.effective_port  # type: ignore[union-attr]
@@ -187,25 +192,141 @@ def _reload(args: argparse.Namespace) -> int:
     return 0
 
 
+_OPEN, _CLOSE = "\ue000", "\ue001"  # marks around the span while wrapping (never in real text)
+
+
+def _on_terminal(stream: Any) -> bool:
+    """Whether to draw for a person: a terminal, and colour not turned off (NO_COLOR)."""
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty()) and not os.environ.get("NO_COLOR") and os.environ.get("TERM") != "dumb"
+
+
+def format_answer(answer: Any, width: int = 80, emphasis: bool = False, sources: bool = True) -> str:
+    """An answer as wrapped text: the sentence with its exact span emphasised (bold and
+    underlined on a terminal, else left plain), where it comes from, and the passages."""
+    import textwrap
+
+    from . import contract
+
+    def wrap(text: str, indent: str = "") -> str:
+        return "\n".join(textwrap.fill(part, width=max(20, width), initial_indent=indent, subsequent_indent=indent,
+                                       break_on_hyphens=False, break_long_words=False)
+                         for part in text.split("\n") if part.strip())
+
+    lines = []
+    if answer.follow_up and answer.context:
+        lines.append(wrap(f"(read as a follow-up to: “{answer.context[0]}”; ask it again with “!” in front "
+                          "to ask it on its own)"))
+    short = answer.answer
+    if short is None:
+        lines.append(wrap(contract.render_message(answer) if answer.reply else
+                          f"Not in the document. {contract.render_message(answer)}"))
+    else:
+        text = short.text
+        if short.span is not None and short.start <= short.span.start < short.span.end <= short.end:
+            a, b = short.span.start - short.start, short.span.end - short.start
+            text = f"{text[:a]}{_OPEN}{text[a:b]}{_CLOSE}{text[b:]}"
+        body = wrap(text)
+        on, off = ("\x1b[1;4m", "\x1b[0m") if emphasis else ("", "")
+        lines.append(body.replace(_OPEN, on).replace(_CLOSE, off))
+        cited = next((r for r in answer.passages if r.hit.passage.id == short.passage_id), None)
+        where = (f"“{cited.document_title}”, ¶ {cited.hit.passage.index}" if cited else "") + f" [{short.passage_id}]"
+        lines.append(wrap("— " + where.strip(), "  "))
+    if sources:
+        for result in answer.passages:
+            p = result.hit.passage
+            lines.append(f"\n#{result.hit.rank} {p.id}  score {result.hit.score:.2f}\n{wrap(p.text, '  ')}")
+    return "\n".join(lines)
+
+
+def _chat(pipeline: Any, top_k: int, history: list[Any]) -> int:
+    """Questions from stdin, one a line, answered in turn with the conversation so far;
+    Ctrl-D (end of input) leaves. On a terminal: a prompt, line editing, emphasis, wrapping."""
+    import shutil
+
+    from . import contract
+    from .values import Exchange
+
+    person = _on_terminal(sys.stdin) and _on_terminal(sys.stdout)
+    if person:
+        try:
+            import readline  # noqa: F401 - line editing and history for input()
+        except ImportError:
+            pass
+        titles = [d.title for d in pipeline.corpus.documents]
+        about = f"“{titles[0]}”" if len(titles) == 1 else f"{len(titles)} documents"
+        print(f"Ask about {about}. One question a line; “!” in front asks it on its own; Ctrl-D leaves.")
+    while True:
+        try:
+            line = input("? ") if person else sys.stdin.readline()
+        except EOFError:
+            if person:
+                print()
+            return 0
+        except KeyboardInterrupt:
+            print()
+            return 130
+        if not person and line == "":
+            return 0
+        line = line.strip()
+        if not line:
+            continue
+        alone = line.startswith("!")
+        try:
+            asked = contract.parse_ask_body({"question": line.lstrip("!").strip(), "history": []})
+        except QAError as exc:
+            print(f"qa-service ask: {exc.message}", file=sys.stderr)
+            continue
+        if not person:  # a transcript: each answer under its question
+            print(f"? {line}")
+        answer = pipeline.answer(asked.question, [] if alone else history[-contract.MAX_HISTORY:], top_k)
+        width = min(100, shutil.get_terminal_size((80, 24)).columns) if person else 80
+        print(format_answer(answer, width=width, emphasis=person, sources=False))
+        print()
+        if answer.intent in (None, "overview"):
+            short = answer.answer
+            history.append(Exchange(asked.question, None, answered=True) if short is None else
+                           Exchange(asked.question, short.text, short.passage_id, short.start, answered=True))
+        sys.stdout.flush()
+
+
 def _ask(args: argparse.Namespace) -> int:
+    import shutil
+
     from . import contract
     from .pipeline import build_pipeline
 
     settings = _settings(args)
+    if args.question is None:
+        if args.json:
+            raise SettingsError("--json answers one question: give it, e.g. qa-service ask \"...\" --json")
+        asked = contract.parse_ask_body({"question": "-", "history": args.history})
+        pipeline = build_pipeline(settings)
+        return _chat(pipeline, settings.top_k, list(asked.history))
     asked = contract.parse_ask_body({"question": args.question, "history": args.history})
     pipeline = build_pipeline(settings)
     answer = pipeline.answer(asked.question, asked.history, settings.top_k)
     if args.json:
         print(json.dumps(contract.answer_to_json(answer), ensure_ascii=False, indent=2))
         return 0
-    if answer.answer is not None:
-        print(f"{answer.answer.text}\n  [{answer.answer.passage_id}]")
-    else:
-        print(f"Not in the document. {contract.render_message(answer)}")
-    for result in answer.passages:
-        p = result.hit.passage
-        print(f"\n#{result.hit.rank} {p.id}  score {result.hit.score:.2f}\n  {p.text}")
+    person = _on_terminal(sys.stdout)
+    width = min(100, shutil.get_terminal_size((80, 24)).columns) if person else 80
+    print(format_answer(answer, width=width, emphasis=person))
     return 0
+
+
+def _progress(stream: Any) -> Any:
+    """A progress line for ``eval`` that rewrites itself on a terminal; None (silence) when the
+    output goes to a file or a pipe, where it would only be noise."""
+    if not _on_terminal(stream):
+        return None
+
+    def show(stage: str, done: int, total: int) -> None:
+        end = "\n" if done >= total else ""
+        stream.write(f"\r\x1b[2K{stage}: {done}/{total} questions{end}")
+        stream.flush()
+
+    return show
 
 
 def _eval(args: argparse.Namespace) -> int:
@@ -251,7 +372,7 @@ def _eval(args: argparse.Namespace) -> int:
         return 0
 
     report = ev.evaluate(questions, corpus, settings, url=args.url, per_pool=per_pool, ks=ks,
-                         baseline=args.baseline, name=name)
+                         baseline=args.baseline, name=name, progress=_progress(sys.stderr))
     broken = ev.check_floors(report, args.fail_under)
     if args.json:
         print(json.dumps({**report.to_json(), "failed_floors": broken}, indent=2, ensure_ascii=False))

@@ -14,8 +14,10 @@ from typing import Any, Mapping, Sequence
 
 from .errors import BadRequest, QAError
 from .text import clean_question
+from .smalltalk import INTENTS
 from .spans import ANSWER_TYPES
-from .values import Abstention, Answer, AnswerSentence, AnswerSpan, Exchange, Hit, Passage, PassageResult, Span
+from .values import (Abstention, Answer, AnswerSentence, AnswerSpan, Document, Exchange, Hit, Passage, PassageResult,
+                     Span)
 
 __all__ = [
     "AskRequest",
@@ -26,10 +28,13 @@ __all__ = [
     "TOP_K_MAX",
     "answer_from_json",
     "answer_to_json",
+    "document_record",
+    "explanation",
     "decode_json",
     "error_body",
     "openapi",
     "parse_ask_body",
+    "parse_explain_body",
     "parse_ask_query",
     "passage_record",
     "render_message",
@@ -158,6 +163,15 @@ def parse_ask_body(body: Any) -> AskRequest:
     return AskRequest(question, top_k, _history(history or []))
 
 
+def parse_explain_body(body: Any) -> tuple[AskRequest, str]:
+    """A POST /api/explain body: an ask body plus the ``passage_id`` to explain."""
+    asked = parse_ask_body(body)
+    passage_id = body.get("passage_id")
+    if not isinstance(passage_id, str) or not passage_id or len(passage_id) > MAX_QUESTION_CHARS:
+        raise BadRequest("'passage_id' must be a passage id (a non-empty string)", code="invalid_field")
+    return asked, passage_id
+
+
 def parse_ask_query(args: Mapping[str, Sequence[str]]) -> AskRequest:
     """A GET query string, as every value of each parameter: ``q`` (or ``question``),
     ``top_k`` and repeated ``history``; the same limits as a POST body."""
@@ -203,6 +217,12 @@ SURE = 0.5
 def render_message(answer: Answer) -> str:
     """The one-sentence summary a person reads, rendered from the answer's data."""
     short, abstention = answer.answer, answer.abstention
+    if answer.reply:
+        return answer.reply
+    if answer.intent == "overview":
+        if short is None or not answer.passages:
+            return "The document has no text to give an overview of."
+        return f"How “{answer.passages[0].document_title}” begins: its opening sentences, passage {short.passage_id}."
     if short is not None:
         title = answer.passages[0].document_title if answer.passages else ""
         if answer.confidence is None:
@@ -243,6 +263,7 @@ def answer_to_json(answer: Answer) -> dict[str, Any]:
         "context": list(answer.context),
         "missing_words": list(answer.missing),
         "took_ms": round(answer.took_ms, 3),
+        "intent": answer.intent,
     }
 
 
@@ -269,9 +290,26 @@ def answer_from_json(data: Any) -> Answer:
             abstention=None if ab is None else Abstention(ab["reason"], tuple(ab["missing"]), ab.get("coverage")),
             passages=passages, took_ms=float(data["took_ms"]), follow_up=bool(data["follow_up"]),
             context=tuple(data["context"]), missing=tuple(data["missing_words"]),
+            intent=data.get("intent"),
+            reply=data.get("message") if data.get("intent") in ("greeting", "thanks", "help") else None,
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise ValueError(f"not the API's answer shape ({exc!r})") from None
+
+
+def document_record(document: Document, passages: Sequence[Passage]) -> dict[str, Any]:
+    """A document as ``/api/documents/<id>`` gives it: its full cleaned text, and its passages
+    as offsets into that text (``text[start:end]`` is the passage)."""
+    return {"id": document.id, "title": document.title, "source": document.source, "text": document.text,
+            "passages": [{"id": p.id, "index": p.index, "start": p.start, "end": p.end} for p in passages]}
+
+
+def explanation(question: str, passage_id: str, follow_up: bool, rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """Why a passage matched: each searched term's part of its ``weighted`` score."""
+    numbers = ("idf", "weight", "bm25", "contribution")
+    terms = [{**row, **{n: _number(float(row[n])) for n in numbers}} for row in rows]
+    return {"question": question, "passage_id": passage_id, "follow_up": follow_up, "terms": terms,
+            "total": _number(sum(float(row["contribution"]) for row in rows))}
 
 
 # ---------------------------------------------------------------- errors
@@ -361,7 +399,33 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
             "message": {"type": "string"}, "passages": {"type": "array", "items": ranked},
             "follow_up": {"type": "boolean"}, "context": {"type": "array", "items": {"type": "string"}},
             "missing_words": {"type": "array", "items": {"type": "string"}}, "took_ms": {"type": "number"},
+            "intent": {"description": "small talk or a question about a whole document (its answer is the "
+                       "document's opening sentences); null for a question answered from the text",
+                       "oneOf": [{"type": "null"}, {"enum": list(INTENTS)}]},
         },
+    }
+    document = {
+        "type": "object", "required": ["id", "title", "source", "text", "passages"],
+        "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "source": {"type": "string"},
+                       "text": {"type": "string"},
+                       "passages": {"type": "array", "items": {
+                           "type": "object", "required": ["id", "index", "start", "end"],
+                           "properties": {"id": {"type": "string"}, "index": {"type": "integer"},
+                                          "start": {"type": "integer", "minimum": 0},
+                                          "end": {"type": "integer", "minimum": 0}}}}},
+    }
+    explained = {
+        "type": "object", "required": ["question", "passage_id", "follow_up", "terms", "total"],
+        "properties": {"question": {"type": "string"}, "passage_id": {"type": "string"},
+                       "follow_up": {"type": "boolean"}, "total": {"type": "number"},
+                       "terms": {"type": "array", "items": {
+                           "type": "object", "required": ["turn", "word", "term", "idf", "frequency", "weight",
+                                                         "bm25", "contribution"],
+                           "properties": {"turn": {"enum": ["question", "earlier", "answer"]},
+                                          "word": {"type": "string"}, "term": {"type": "string"},
+                                          "idf": {"type": "number"}, "frequency": {"type": "integer"},
+                                          "weight": {"type": "number"}, "bm25": {"type": "number"},
+                                          "contribution": {"type": "number"}}}}},
     }
     error = {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],
@@ -413,6 +477,27 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                 "responses": {"200": {"description": "a page of passages"}, "400": {
                     "description": "offset or limit out of range", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
+            "/api/documents/{id}": {"get": {
+                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "responses": {"200": {"description": "the document's full text and its passages' offsets",
+                                      "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/Document"}}}},
+                              "404": {"description": "no such document", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
+            "/api/explain": {"post": {
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {
+                    "type": "object", "required": ["question", "passage_id"], "properties": {
+                        "question": text, "passage_id": {"type": "string", "minLength": 1,
+                                                         "maxLength": MAX_QUESTION_CHARS},
+                        "top_k": {"oneOf": [top_k, {"type": "null"}]},
+                        "history": {"oneOf": [{"type": "array", "items": exchange, "maxItems": MAX_HISTORY},
+                                              {"type": "null"}]}}}}}},
+                "responses": {"200": {"description": "each searched term's part of the passage's score",
+                                      "content": {"application/json": {
+                                          "schema": {"$ref": "#/components/schemas/Explanation"}}}},
+                              "404": {"description": "no such passage", "content": {"application/json": {
+                                  "schema": {"$ref": "#/components/schemas/Error"}}}},
+                              **errors, **guarded}}},
             "/api/passages/{id}": {"get": {
                 "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
                 "responses": {"200": {"description": "one passage", "content": {"application/json": {
@@ -432,5 +517,6 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                                    "the server was not started from a corpus folder"),
                     **{k: v for k, v in guarded.items() if k != "503"}}}},
         },
-        "components": {"schemas": {"Answer": answer, "Error": error, "Passage": passage}},
+        "components": {"schemas": {"Answer": answer, "Error": error, "Passage": passage, "Document": document,
+                                   "Explanation": explained}},
     }

@@ -251,9 +251,11 @@ def _evidence_match(answer: str | None, evidences: Sequence[str]) -> bool:
 
 
 def run_questions(questions: Sequence[Question], ask: Asker, relevant_totals: Callable[[Question], int],
-                  depth: int = 10) -> list[Outcome]:
+                  depth: int = 10, progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
     outcomes = []
-    for q in questions:
+    for done, q in enumerate(questions):
+        if progress is not None:
+            progress(done, len(questions))
         started = time.perf_counter()
         passages, answer, answer_passage, span, confidence = ask(q, depth)
         latency = (time.perf_counter() - started) * 1000
@@ -267,6 +269,8 @@ def run_questions(questions: Sequence[Question], ask: Asker, relevant_totals: Ca
             evidence_match=_evidence_match(answer, q.evidences),
             span=span, confidence=confidence,
         ))
+    if progress is not None:
+        progress(len(questions), len(questions))
     return outcomes
 
 
@@ -463,10 +467,15 @@ def evaluate(
     baseline: bool = True,
     name: str = "qa-service",
     stages: bool = True,
+    progress: Callable[[str, int, int], None] | None = None,
 ) -> Report:
     """Ask every question, score the outcomes, and run the baseline on the same passages. With
     ``stages`` and sentence meaning on, the words-only path runs too, so the report shows what
-    meaning adds in the same run."""
+    meaning adds in the same run. ``progress(stage, done, total)`` is told how far each run is."""
+
+    def told(stage: str) -> Callable[[int, int], None] | None:
+        return None if progress is None else (lambda done, total: progress(stage, done, total))
+
     settings = settings or Settings()
     if url:
         corpus = fetch_corpus(url)
@@ -482,7 +491,7 @@ def evaluate(
         questions = [replace(q, pool="") for q in questions]
     depth = max(10, *ks)
     counter = _relevant_counter(corpus, per_pool)
-    outcomes = run_questions(questions, ask, counter, depth)
+    outcomes = run_questions(questions, ask, counter, depth, told(name))
     report = Report(
         name=name,
         metrics=score(outcomes, ks),
@@ -502,11 +511,11 @@ def evaluate(
     )
     if baseline:
         answerable = [q for q in questions if q.answerable]
-        base = run_questions(answerable, baseline_asker(corpus, per_pool), counter, depth)
+        base = run_questions(answerable, baseline_asker(corpus, per_pool), counter, depth, told("baseline"))
         report.baseline = score(base, ks, with_answers=False)
     if stages and not url and settings.semantic and build_encoder(settings) is not None:
         lexical = evaluate(questions, corpus, settings.replace(semantic=False), per_pool=per_pool, ks=ks,
-                           baseline=False, stages=False)
+                           baseline=False, stages=False, name="words only", progress=progress)
         report.stages = {"lexical": {"metrics": lexical.metrics, "by_type": lexical.by_type},
                          "hybrid": {"metrics": report.metrics, "by_type": report.by_type}}
     return report

@@ -16,7 +16,7 @@ from typing import Protocol, Sequence
 from .config import Settings
 from .decide import CoverageAbstainer, LearnedAbstainer
 from .encode import MiniLMEncoder
-from .errors import BadRequest, EmptyCorpusError, SettingsError
+from .errors import BadRequest, EmptyCorpusError, NotFound, SettingsError
 from .index import Index
 from .ingest import load_corpus
 from .query import QueryAnalyser
@@ -24,6 +24,7 @@ from .learned import LogisticModel, TreeModel, load_models
 from .read import LearnedReader, SentenceReader
 from .rerank import SentenceReranker
 from .semantic import SemanticReranker, SentenceVectors, load_or_build
+from .smalltalk import Intent, greeting_text, intent, lead, starting_points
 from .text import Tokenizer, clean_question
 from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
                      QueryTerm)
@@ -68,6 +69,7 @@ class Pipeline:
         self.depth = max((r.depth for r in self.rerankers), default=1)
         self.vectors = vectors  # with semantic_candidates > 0: passages found by meaning join those found by words
         self.semantic_candidates = semantic_candidates
+        self._starting_points: dict[int, list[str]] = {}
 
     @property
     def semantic(self) -> bool:
@@ -103,6 +105,9 @@ class Pipeline:
         """
         started = time.perf_counter()
         k = top_k or self.top_k
+        asked_for = intent(question)
+        if asked_for is not None:
+            return self._about(question, asked_for, k, started)
         query = self._analyse(question, list(self.analyser.window(history)), k, {}, {})
         hits = self._rank(query, k)
         sentence = self.reader.read(query, hits)
@@ -124,6 +129,43 @@ class Pipeline:
             answer_type=query.answer_type,
             confidence=None if confidence is None else round(confidence, 4),
         )
+
+    def _about(self, question: str, asked_for: Intent, k: int, started: float) -> Answer:
+        """Small talk gets no answer sentence (the message says what the service can do); an
+        overview question gets its document's opening sentences, cited like any answer."""
+        sentence, passages = None, ()
+        if asked_for.kind == "overview":
+            document = self.corpus.documents[0].id
+            if asked_for.rest:  # "summarise the report on whaling": the document its words find
+                query = self._analyse(asked_for.rest, [], k, {}, {})
+                hits = self._rank(query, 1)
+                if hits:
+                    document = hits[0].passage.document
+            position = next((i for i, p in enumerate(self.index.passages) if p.document == document), None)
+            first = self.index.passages[position] if position is not None else None
+            span = lead(first, self.corpus.title(document)) if first is not None else None
+            if first is not None and position is not None and span is not None:
+                sentence = AnswerSentence(first.text[span.start:span.end], first.id, 0.0, span.start, span.end)
+                passages = (PassageResult(Hit(first, position, 0.0, 1, frozenset()), self.corpus.title(document), ()),)
+        reply = None if asked_for.kind == "overview" else greeting_text(
+            asked_for.kind, [d.title for d in self.corpus.documents])
+        return Answer(question=question, answer=sentence, abstention=None, passages=passages,
+                      took_ms=(time.perf_counter() - started) * 1000, intent=asked_for.kind, reply=reply)
+
+    def explain(self, question: str, history: Sequence[Exchange], passage_id: str) -> tuple[Query, list[dict]]:
+        """Why ``passage_id`` matched the question: the query and each searched term's part."""
+        query = self.analyse(question, history)
+        try:
+            return query, self.index.explain(query, passage_id)
+        except KeyError:
+            raise NotFound(f"no passage with id {passage_id!r}") from None
+
+    def starting_points(self, limit: int = 4) -> list[str]:
+        """Example questions for this corpus, from its titles and salient names (worked out once:
+        the page asks on every load)."""
+        if limit not in self._starting_points:
+            self._starting_points[limit] = starting_points(self.corpus, limit)
+        return list(self._starting_points[limit])
 
     def analyse(self, question: str, history: Sequence[Exchange] = (), top_k: int | None = None) -> Query:
         """The query the pipeline would answer (for explanations and tests)."""

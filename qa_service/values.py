@@ -298,3 +298,5 @@ class Answer:
     answer_type: str = "other"  # the kind of answer the question asks for
     # the decider's probability that the best sentence answers the question (None without the learned decider)
     confidence: float | None = None
+    intent: str | None = None  # smalltalk.INTENTS when the question is small talk or about a whole document
+    reply: str | None = None  # what small talk is answered with (it has no answer sentence)

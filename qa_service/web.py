@@ -121,8 +121,8 @@ def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Sett
         corpus = live.current().corpus
         docs = [{"id": d.id, "title": d.title} for d in corpus.documents]
         title = docs[0]["title"] if len(docs) == 1 else f"{len(docs)} documents"
-        examples = [q.question for q in corpus.questions if q.answerable and not q.history][:EXAMPLES]
-        return render_template("index.html", title=title, documents=docs, examples=examples)
+        return render_template("index.html", title=title, documents=docs,
+                               examples=live.current().starting_points(EXAMPLES))
 
     @app.route("/api/ask", methods=["GET", "POST"])
     def ask() -> Response:
@@ -171,6 +171,22 @@ def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Sett
         if p is None:
             raise NotFound(f"no passage with id {passage_id!r}")
         return jsonify(contract.passage_record(p))
+
+    @app.get("/api/documents/<path:document_id>")
+    def document(document_id: str) -> Response:
+        current = live.current().corpus
+        doc = current.document(document_id)
+        if doc is None:
+            raise NotFound(f"no document with id {document_id!r}")
+        return jsonify(contract.document_record(doc, [p for p in current.passages if p.document == doc.id]))
+
+    @app.post("/api/explain")
+    def explain() -> Response:
+        if not request.is_json:
+            raise UnsupportedMedia("send the question as JSON (Content-Type: application/json)")
+        asked, passage_id = contract.parse_explain_body(contract.decode_json(request.get_data(cache=False)))
+        query, rows = live.current().explain(asked.question, asked.history, passage_id)
+        return jsonify(contract.explanation(asked.question, passage_id, query.follow_up, rows))
 
     @app.post("/api/admin/reload")
     def reload() -> Response:

@@ -4,11 +4,17 @@
   'use strict';
 
   var API_URL = '/api/ask';
+  var EXPLAIN_URL = '/api/explain';
+  var DOCUMENT_URL = '/api/documents/';
   var TOP_K = 3;
   var MAX_LENGTH = 1000;
   var TIMEOUT_MS = 60000;
   var HISTORY_SENT = 5;       // earlier exchanges sent with a question (the server leans on the last 3 by default)
   var MAX_ANSWER_SENT = 1500; // longer answers go back as the question alone (the body stays well under 64 KiB)
+  // one kept conversation per corpus (its title names it), so another corpus served later starts empty
+  var STORE_KEY = 'qa-service:conversation:' + ((document.querySelector('.site-title') || {}).textContent || '');
+  var MAX_STORED = 100;       // turns kept across reloads (older ones are dropped first)
+  var CONFIDENT = 0.5;        // answer.confidence at or above this reads "Answer" (when the API sends it)
   var NETWORK_ERROR = 'Could not reach the server. Check that it is running and try again.';
   var TIMEOUT_ERROR = 'The server took too long to answer. Try again in a moment.';
 
@@ -19,10 +25,17 @@
   var thread = document.getElementById('thread');
   var intro = document.getElementById('intro');
   var charCount = document.getElementById('char-count');
+  var docView = document.getElementById('document-view');
+  var docTitle = document.getElementById('document-view-title');
+  var docBody = document.getElementById('document-view-body');
+  var docClose = document.getElementById('document-view-close');
 
   var history = [];        // exchanges of successful turns, oldest first: {question, answer}
+  var stored = [];         // successful turns as kept in localStorage: {question, data, sent}
   var pending = null;      // {controller, timedOut} while a request is in flight
   var turnCount = 0;       // makes element ids unique within the page
+  var documents = {};      // document id -> promise of /api/documents/<id>
+  var docOpener = null;    // what to focus again when the document view closes
   var reduceMotion = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   var autoSize = !(window.CSS && CSS.supports && CSS.supports('field-sizing', 'content'));
 
@@ -45,6 +58,12 @@
     return node;
   }
 
+  function button(className, text) {
+    var b = el('button', 'button button-quiet ' + className, text);
+    b.type = 'button';
+    return b;
+  }
+
   function scrollIntoView(node, block) {
     node.scrollIntoView({ behavior: reduceMotion ? 'auto' : 'smooth', block: block || 'start' });
   }
@@ -55,8 +74,39 @@
     return Math.round(ms) + ' ms';
   }
 
-  function formatScore(score) {
-    return typeof score === 'number' && isFinite(score) ? score.toFixed(2) : '–';
+  function formatNumber(value, digits) {
+    return typeof value === 'number' && isFinite(value) ? value.toFixed(digits === undefined ? 2 : digits) : '–';
+  }
+
+  // "¶ 3": a passage's place in its document, short enough never to wrap.
+  function paragraphLabel(p) {
+    return '¶\u00a0' + (typeof p.index === 'number' ? p.index : '?');
+  }
+
+  function passageById(data, id) {
+    var passages = Array.isArray(data.passages) ? data.passages : [];
+    for (var i = 0; i < passages.length; i++) {
+      if (String(passages[i].id) === String(id)) return passages[i];
+    }
+    return null;
+  }
+
+  // ------------------------------------------------------------ how sure the answer is
+
+  // Whether the answer reads as one ("Answer") or as the closest text ("Closest passage, may not
+  // answer this"), from the pipeline's own signals, never a raw score: answer.confidence when the
+  // API sends it; else a span of the asked-for kind found in the sentence, no question word the
+  // documents lack, and for questions asking for no particular kind, the top passage holding
+  // more than one of the question's words.
+  function isConfident(data) {
+    var answer = data.answer;
+    if (data.intent === 'overview') return true;
+    if (typeof answer.confidence === 'number' && isFinite(answer.confidence)) return answer.confidence >= CONFIDENT;
+    if (Array.isArray(data.missing_words) && data.missing_words.length) return false;
+    if (answer.span && typeof answer.span.text === 'string') return true;
+    if (data.answer_type && data.answer_type !== 'other') return false;
+    var cited = passageById(data, answer.passage_id);
+    return !!cited && cited.rank === 1 && Array.isArray(cited.matched_terms) && cited.matched_terms.length >= 2;
   }
 
   // ------------------------------------------------------------ passage text with highlights
@@ -66,10 +116,9 @@
     return Array.from(text.slice(0, utf16Index)).length;
   }
 
-  // Fills `container` with the passage text: matched terms in <mark>, the answer sentence
-  // (code-point range `answerRange`, or null) in .in-answer. Offsets are code points.
-  function renderPassageText(container, text, highlights, answerRange) {
-    var chars = Array.from(text);
+  // Fills `container` with `chars` (code points): ranges in `highlights` in <mark>, the range
+  // `answerRange` (or null) in .in-answer.
+  function renderMarked(container, chars, highlights, answerRange) {
     var n = chars.length;
     var marked = new Uint8Array(n);
     var inAnswer = new Uint8Array(n);
@@ -80,7 +129,7 @@
       for (var i = start; i < end; i++) marked[i] = 1;
     });
     if (answerRange) {
-      for (var j = answerRange[0]; j < answerRange[1] && j < n; j++) inAnswer[j] = 1;
+      for (var j = Math.max(0, answerRange[0]); j < answerRange[1] && j < n; j++) inAnswer[j] = 1;
     }
     var runStart = 0;
     for (var k = 1; k <= n; k++) {
@@ -97,6 +146,20 @@
       container.appendChild(node);
       runStart = k;
     }
+  }
+
+  // The answer sentence's code-point range in the passage text, or null.
+  function answerRangeIn(text, answer) {
+    if (!answer || typeof answer.text !== 'string' || !answer.text) return null;
+    var chars = Array.from(text);
+    if (typeof answer.start === 'number' && chars.slice(answer.start, answer.start + Array.from(answer.text).length)
+      .join('') === answer.text) {
+      return [answer.start, answer.start + Array.from(answer.text).length];
+    }
+    var at = text.indexOf(answer.text);
+    if (at < 0) return null;
+    var start = codePointIndex(text, at);
+    return [start, start + Array.from(answer.text).length];
   }
 
   // ------------------------------------------------------------ building turns
@@ -121,75 +184,144 @@
     return box;
   }
 
-  function passageList(turnId, passages, answer, labelText) {
+  // "Why this passage?": its raw numbers and each question word's part of its score.
+  function explainView(p, request) {
+    var box = el('div', 'explain');
+    var scores = p.scores && typeof p.scores === 'object' ? p.scores : {};
+    var facts = el('p', 'explain-scores');
+    var parts = ['order ' + formatNumber(p.score), 'BM25 ' + formatNumber(p.bm25)];
+    if (typeof scores.weighted === 'number') parts.push('weighted words ' + formatNumber(scores.weighted));
+    if (typeof scores.sentence === 'number') parts.push('best sentence ' + formatNumber(scores.sentence));
+    if (typeof scores.semantic === 'number') parts.push('meaning (cosine) ' + formatNumber(scores.semantic));
+    facts.textContent = 'Scores: ' + parts.join(' · ') + ' · id ' + String(p.id);
+    box.appendChild(facts);
+    var status = el('p', 'explain-status', 'Loading the explanation…');
+    status.setAttribute('role', 'status');
+    box.appendChild(status);
+    fetchJson(EXPLAIN_URL, {
+      question: request.question, history: request.history, passage_id: String(p.id)
+    }).then(function (body) {
+      if (!body || !Array.isArray(body.terms)) throw new Error('unreadable');
+      status.textContent = body.terms.length
+        ? 'Each question word’s part of the passage’s word score (' + formatNumber(body.total) + '):'
+        : 'No word of the question is in this passage: it was found by meaning.';
+      if (!body.terms.length) return;
+      var table = el('table', 'explain-table');
+      var head = el('tr');
+      ['Word', 'Searched as', 'IDF', 'In passage', 'Weight', 'Adds'].forEach(function (name) {
+        var th = el('th', '', name);
+        th.scope = 'col';
+        head.appendChild(th);
+      });
+      var thead = el('thead');
+      thead.appendChild(head);
+      table.appendChild(thead);
+      var tbody = el('tbody');
+      body.terms.forEach(function (row) {
+        var tr = el('tr', row.frequency ? 'found' : 'absent');
+        var word = String(row.word) + (row.turn === 'earlier' ? ' (earlier question)' :
+          row.turn === 'answer' ? ' (last answer)' : '');
+        [word, String(row.term), formatNumber(row.idf), String(row.frequency) + '×', formatNumber(row.weight),
+          formatNumber(row.contribution)].forEach(function (text, i) {
+          var cell = el(i === 0 ? 'th' : 'td', '', text);
+          if (i === 0) cell.scope = 'row';
+          tr.appendChild(cell);
+        });
+        tbody.appendChild(tr);
+      });
+      table.appendChild(tbody);
+      var wrap = el('div', 'explain-table-wrap');
+      wrap.appendChild(table);
+      box.appendChild(wrap);
+    }).catch(function () {
+      status.textContent = 'The explanation could not be loaded.';
+    });
+    return box;
+  }
+
+  function passageList(turnId, data, request, labelText) {
+    var passages = Array.isArray(data.passages) ? data.passages : [];
+    var answer = data.answer;
     var section = el('section', 'sources');
     var headingId = turnId + '-sources';
+    var titles = [];
+    passages.forEach(function (p) {
+      var t = p.document_title || p.document || 'Untitled document';
+      if (titles.indexOf(t) < 0) titles.push(t);
+    });
     var heading = el('h3', 'sources-title', labelText + ' (' + passages.length + ')');
     heading.id = headingId;
     section.setAttribute('aria-labelledby', headingId);
     section.appendChild(heading);
+    if (titles.length === 1) section.appendChild(el('p', 'sources-doc', 'from “' + titles[0] + '”'));
 
     var list = el('ol', 'passages');
     var citedIndex = -1;
+    var lastTitle = null;
     passages.forEach(function (p, i) {
       var id = String(p.id);
       var text = typeof p.text === 'string' ? p.text : '';
+      var title = p.document_title || p.document || 'Untitled document';
       var isCited = !!answer && String(answer.passage_id) === id && citedIndex === -1;
       if (isCited) citedIndex = i;
 
       var item = el('li', 'passage-item');
+      if (titles.length > 1 && title !== lastTitle) item.appendChild(el('p', 'passage-doc', title));
+      lastTitle = title;
       var details = el('details', 'passage' + (isCited ? ' cited' : ''));
       details.id = turnId + '-passage-' + i;
       details.setAttribute('data-passage-id', id);
-      if (isCited) details.open = true;
 
       var summary = el('summary', 'passage-summary');
-      summary.appendChild(el('span', 'passage-doc', p.document_title || p.document || 'Untitled document'));
-      var meta = el('span', 'passage-meta');
-      meta.appendChild(el('span', 'passage-id', id));
-      meta.appendChild(el('span', 'passage-score', 'score ' + formatScore(p.score)));
-      if (isCited) meta.appendChild(el('span', 'passage-badge', 'cited'));
-      if (Array.isArray(p.matched_terms) && p.matched_terms.length === 0) {
+      summary.appendChild(el('span', 'passage-label', paragraphLabel(p)));
+      // its first line, not counting a line that only repeats the document's title
+      var lines = text.split('\n').map(function (line) { return line.trim(); }).filter(function (line) {
+        return line && line !== title;
+      });
+      var firstLine = lines[0] || text.trim();
+      summary.appendChild(el('span', 'passage-first-line', firstLine));
+      if (isCited) summary.appendChild(el('span', 'passage-badge', 'cited'));
+      if (Array.isArray(p.matched_terms) && p.matched_terms.length === 0 && data.intent !== 'overview') {
         // shares no word with the question: listed because its meaning is close
-        meta.appendChild(el('span', 'passage-badge by-meaning', 'found by meaning'));
+        summary.appendChild(el('span', 'passage-badge by-meaning', 'found by meaning'));
       }
-      summary.appendChild(meta);
       details.appendChild(summary);
 
-      var answerRange = null;
-      if (isCited && typeof answer.text === 'string' && answer.text) {
-        var at = text.indexOf(answer.text);
-        if (at >= 0) {
-          var start = codePointIndex(text, at);
-          answerRange = [start, start + Array.from(answer.text).length];
-        }
-      }
       var body = el('p', 'passage-text');
-      renderPassageText(body, text, p.highlights, answerRange);
+      renderMarked(body, Array.from(text), p.highlights, isCited ? answerRangeIn(text, answer) : null);
       details.appendChild(body);
+
+      var tools = el('div', 'passage-tools');
+      var open = button('open-document', 'Read it in the document');
+      open.addEventListener('click', function () {
+        openDocument(p.document, id, isCited ? answer : null, open);
+      });
+      tools.appendChild(open);
+      if (data.intent !== 'overview') {
+        var why = button('why', 'Why this passage?');
+        var explainId = details.id + '-why';
+        why.setAttribute('aria-expanded', 'false');
+        why.setAttribute('aria-controls', explainId);
+        var view = null;
+        why.addEventListener('click', function () {
+          if (!view) {
+            view = explainView(p, request);
+            view.id = explainId;
+            details.appendChild(view);
+          } else {
+            view.hidden = !view.hidden;
+          }
+          why.setAttribute('aria-expanded', view.hidden ? 'false' : 'true');
+        });
+        tools.appendChild(why);
+      }
+      details.appendChild(tools);
 
       item.appendChild(details);
       list.appendChild(item);
     });
     section.appendChild(list);
     return { section: section, citedIndex: citedIndex };
-  }
-
-  function showPassage(details) {
-    details.open = true;
-    details.classList.remove('flash');
-    void details.offsetWidth; // restart the animation
-    details.classList.add('flash');
-    scrollIntoView(details, 'nearest');
-    details.querySelector('summary').focus({ preventScroll: true });
-  }
-
-  function footer(data) {
-    var took = formatMs(data.took_ms);
-    if (!took) return null;
-    var foot = el('p', 'card-footer');
-    foot.appendChild(el('span', 'took', took));
-    return foot;
   }
 
   // The answer sentence, with the exact span the API found (if any) emphasised inside it.
@@ -212,27 +344,95 @@
     return p;
   }
 
-  function answerCard(turnId, data) {
+  // "Read as a follow-up to: …" with a one-click way to ask the question on its own.
+  function followUpNote(data, request) {
+    var context = Array.isArray(data.context) ? data.context : [];
+    if (!data.follow_up || !context.length) return null;
+    var note = el('div', 'follow-up-note');
+    var text = el('p', 'follow-up-text');
+    text.appendChild(document.createTextNode('Read as a follow-up to: '));
+    text.appendChild(el('q', 'follow-up-context', context[0]));
+    note.appendChild(text);
+    var alone = button('ask-alone', 'Ask on its own');
+    alone.title = 'Ask it again without the earlier questions';
+    alone.addEventListener('click', function () {
+      if (pending) return;
+      ask(request.question, { standalone: true });
+      input.focus();
+    });
+    note.appendChild(alone);
+    return note;
+  }
+
+  function copyText(text) {
+    if (navigator.clipboard && navigator.clipboard.writeText) return navigator.clipboard.writeText(text);
+    return new Promise(function (resolve, reject) {
+      var area = el('textarea', 'visually-hidden');
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      var ok = false;
+      try { ok = document.execCommand('copy'); } catch (e) { ok = false; }
+      area.remove();
+      if (ok) resolve(); else reject(new Error('copy failed'));
+    });
+  }
+
+  // Copy the answer, a link that asks the question again, and how long it took.
+  function footer(data, request, copied) {
+    var foot = el('div', 'card-footer');
+    if (copied) {
+      var copy = button('copy', 'Copy answer');
+      var said = el('span', 'copy-status');
+      said.setAttribute('role', 'status');
+      copy.addEventListener('click', function () {
+        copyText(copied).then(function () { said.textContent = 'Copied'; },
+          function () { said.textContent = 'Could not copy'; });
+      });
+      foot.appendChild(copy);
+      foot.appendChild(said);
+    }
+    var link = el('a', 'ask-link', 'Link to this question');
+    link.href = '/?q=' + encodeURIComponent(request.question);
+    foot.appendChild(link);
+    var took = formatMs(data.took_ms);
+    if (took) foot.appendChild(el('span', 'took', took));
+    return foot;
+  }
+
+  function citationLabel(data) {
+    var cited = passageById(data, data.answer.passage_id);
+    return cited ? paragraphLabel(cited) : String(data.answer.passage_id);
+  }
+
+  function answerCard(turnId, data, request) {
     var answer = data.answer;
-    var passages = Array.isArray(data.passages) ? data.passages : [];
-    var card = el('section', 'card answer');
-    card.setAttribute('aria-label', 'Answer');
-    card.appendChild(el('p', 'card-label', 'Answer'));
+    var overview = data.intent === 'overview';
+    var sure = isConfident(data);
+    var card = el('section', 'card answer' + (sure ? '' : ' hedged') + (overview ? ' overview' : ''));
+    var label = overview ? 'About the document' : sure ? 'Answer' : 'Closest passage, may not answer this';
+    card.setAttribute('aria-label', label);
+    var note = followUpNote(data, request);
+    if (note) card.appendChild(note);
+    card.appendChild(el('p', 'card-label confidence', label));
+    var cited = passageById(data, answer.passage_id);
+    if (overview && cited) {
+      card.appendChild(el('p', 'overview-title', 'How “' + (cited.document_title || cited.document) + '” begins:'));
+    }
     card.appendChild(answerText(answer));
 
-    var list = passages.length ? passageList(turnId, passages, answer, 'Sources') : null;
     var source = el('p', 'answer-source');
-    source.appendChild(document.createTextNode('Source '));
-    var citeText = '[' + String(answer.passage_id) + ']';
-    if (list && list.citedIndex >= 0) {
-      var targetId = turnId + '-passage-' + list.citedIndex;
+    source.appendChild(document.createTextNode('Source: '));
+    var citeText = citationLabel(data);
+    var list = Array.isArray(data.passages) && data.passages.length
+      ? passageList(turnId, data, request, overview ? 'Source' : 'Sources') : null;
+    if (cited) {
       var link = el('a', 'citation', citeText);
-      link.href = '#' + targetId;
-      link.setAttribute('aria-label', 'Show source passage ' + String(answer.passage_id));
+      link.href = '#' + turnId + '-passage-' + (list ? list.citedIndex : 0);
+      link.title = 'Open the document at this passage';
       link.addEventListener('click', function (event) {
         event.preventDefault();
-        var target = document.getElementById(targetId);
-        if (target) showPassage(target);
+        openDocument(cited.document, String(cited.id), answer, link);
       });
       source.appendChild(link);
     } else {
@@ -240,24 +440,35 @@
     }
     card.appendChild(source);
     if (list) card.appendChild(list.section);
-    var foot = footer(data);
-    if (foot) card.appendChild(foot);
+    var quote = answer.text + (cited ? '\n— “' + (cited.document_title || cited.document) + '”, ' +
+      citeText.replace('\u00a0', ' ') : '');
+    card.appendChild(footer(data, request, quote));
     return card;
   }
 
-  function notFoundCard(turnId, data) {
+  function notFoundCard(turnId, data, request) {
     var passages = Array.isArray(data.passages) ? data.passages : [];
     var card = el('section', 'card not-found');
     card.setAttribute('aria-label', 'Not in the document');
+    var note = followUpNote(data, request);
+    if (note) card.appendChild(note);
     card.appendChild(el('p', 'card-label', 'Not in the document'));
     card.appendChild(el('p', 'message', data.message || 'The document does not seem to answer this.'));
-    if (passages.length) card.appendChild(passageList(turnId, passages, null, 'Closest passages').section);
-    var foot = footer(data);
-    if (foot) card.appendChild(foot);
+    if (passages.length) card.appendChild(passageList(turnId, data, request, 'Closest passages').section);
+    card.appendChild(footer(data, request, null));
     return card;
   }
 
-  function errorCard(message, question, turn) {
+  // Greetings, thanks, "what can you do?": a kind reply, no sources.
+  function replyCard(data) {
+    var card = el('section', 'card reply');
+    card.setAttribute('aria-label', 'Reply');
+    card.appendChild(el('p', 'card-label', 'qa-service'));
+    card.appendChild(el('p', 'message', data.message || 'Hello! Ask a question about the document.'));
+    return card;
+  }
+
+  function errorCard(message, question, turn, options) {
     var card = el('section', 'card error');
     card.setAttribute('aria-label', 'Error');
     card.appendChild(el('p', 'card-label', 'Something went wrong'));
@@ -267,11 +478,134 @@
     retry.addEventListener('click', function () {
       if (pending) return;
       turn.remove();
-      ask(question);
+      ask(question, options);
       input.focus();
     });
     card.appendChild(retry);
     return card;
+  }
+
+  function cardFor(turnId, data, request) {
+    var found = data.answer && typeof data.answer === 'object' && typeof data.answer.text === 'string';
+    if (found) return answerCard(turnId, data, request);
+    if (data.intent && data.intent !== 'overview') return replyCard(data);
+    return notFoundCard(turnId, data, request);
+  }
+
+  // ------------------------------------------------------------ the document view
+
+  function fetchJson(url, body) {
+    var options = body === undefined ? { headers: { 'Accept': 'application/json' }, credentials: 'same-origin' } : {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+      body: JSON.stringify(body),
+      credentials: 'same-origin'
+    };
+    return fetch(url, options).then(function (response) {
+      if (!response.ok) throw new Error('HTTP ' + response.status);
+      return response.json();
+    });
+  }
+
+  function loadDocument(id) {
+    if (!documents[id]) {
+      documents[id] = fetchJson(DOCUMENT_URL + encodeURIComponent(id)).catch(function (error) {
+        delete documents[id];
+        throw error;
+      });
+    }
+    return documents[id];
+  }
+
+  // Opens the whole document, scrolled to the passage, which is highlighted (and the answer
+  // sentence in it marked).
+  function openDocument(docId, passageId, answer, opener) {
+    docOpener = opener || null;
+    docTitle.textContent = 'Loading the document…';
+    docBody.textContent = '';
+    if (!docView.open) docView.showModal();
+    loadDocument(String(docId)).then(function (doc) {
+      docTitle.textContent = doc.title || doc.id;
+      var chars = Array.from(String(doc.text));
+      var at = 0;
+      var target = null;
+      (Array.isArray(doc.passages) ? doc.passages : []).forEach(function (p) {
+        var gap = chars.slice(at, p.start).join('').trim();
+        if (gap) docBody.appendChild(el('p', 'doc-gap', gap)); // text between passages (rare): shown as is
+        var here = String(p.id) === String(passageId);
+        var piece = el('p', 'doc-passage' + (here ? ' current' : ''));
+        piece.setAttribute('data-passage-id', String(p.id));
+        piece.appendChild(el('span', 'doc-label', paragraphLabel(p) + ' '));
+        var text = chars.slice(p.start, p.end);
+        renderMarked(piece, text, [], here ? answerRangeIn(text.join(''), answer) : null);
+        if (here) {
+          piece.tabIndex = -1;
+          piece.setAttribute('aria-label', 'Cited passage ' + paragraphLabel(p).replace('\u00a0', ' '));
+          target = piece;
+        }
+        docBody.appendChild(piece);
+        at = Math.max(at, p.end);
+      });
+      var rest = chars.slice(at).join('').trim();
+      if (rest) docBody.appendChild(el('p', 'doc-gap', rest));
+      if (target) {
+        target.scrollIntoView({ block: 'center' });
+        target.focus({ preventScroll: true });
+      }
+    }).catch(function () {
+      docTitle.textContent = 'The document could not be loaded';
+      docBody.textContent = 'Try again in a moment.';
+    });
+  }
+
+  docClose.addEventListener('click', function () { docView.close(); });
+  docView.addEventListener('click', function (event) {
+    if (event.target === docView) docView.close(); // a click on the backdrop
+  });
+  docView.addEventListener('close', function () {
+    if (docOpener && document.contains(docOpener)) docOpener.focus();
+    docOpener = null;
+  });
+
+  // ------------------------------------------------------------ keeping the conversation
+
+  function save() {
+    try {
+      window.localStorage.setItem(STORE_KEY, JSON.stringify({ version: 1, turns: stored.slice(-MAX_STORED) }));
+    } catch (e) {
+      // storage full or off (private mode): the conversation still works, it is just not kept
+    }
+  }
+
+  function forget() {
+    try { window.localStorage.removeItem(STORE_KEY); } catch (e) { /* nothing kept anyway */ }
+  }
+
+  function restore() {
+    var kept = null;
+    try { kept = JSON.parse(window.localStorage.getItem(STORE_KEY) || 'null'); } catch (e) { kept = null; }
+    if (!kept || kept.version !== 1 || !Array.isArray(kept.turns)) return;
+    kept.turns.forEach(function (t) {
+      if (!t || typeof t.question !== 'string' || !t.data || typeof t.data !== 'object') return;
+      var request = { question: t.question, history: Array.isArray(t.sent) ? t.sent : [] };
+      var turn = createTurn(t.question);
+      try {
+        turn.appendChild(cardFor(turn.id, t.data, request));
+      } catch (e) {
+        return; // a turn kept by an older page that this one cannot show
+      }
+      thread.appendChild(turn);
+      stored.push(t);
+      remember(t.question, t.data);
+    });
+    if (stored.length) intro.hidden = true;
+  }
+
+  function remember(question, data) {
+    if (data.intent && data.intent !== 'overview') return; // small talk is not part of what a follow-up leans on
+    var found = data.answer && typeof data.answer === 'object' && typeof data.answer.text === 'string';
+    history.push(exchange(question, found ? data.answer : null));
+    if (history.length > HISTORY_SENT) history = history.slice(-HISTORY_SENT);
   }
 
   // ------------------------------------------------------------ talking to the server
@@ -284,7 +618,9 @@
     return 'The question could not be answered (HTTP ' + status + ').';
   }
 
-  function ask(question) {
+  // Asks a question; options.standalone sends no earlier exchanges.
+  function ask(question, options) {
+    options = options || {};
     question = question.trim();
     if (!question || pending) return;
     if (question.length > MAX_LENGTH) question = question.slice(0, MAX_LENGTH);
@@ -306,7 +642,7 @@
       controller.abort();
     }, TIMEOUT_MS) : null;
 
-    var sentHistory = history.slice(-HISTORY_SENT);
+    var sentHistory = options.standalone ? [] : history.slice(-HISTORY_SENT);
     fetch(API_URL, {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
@@ -324,21 +660,23 @@
       if (pending !== request) return; // the conversation was cleared meanwhile
       var card;
       if (result.failed) {
-        card = errorCard(request.timedOut ? TIMEOUT_ERROR : NETWORK_ERROR, question, turn);
+        card = errorCard(request.timedOut ? TIMEOUT_ERROR : NETWORK_ERROR, question, turn, options);
       } else if (!result.response.ok) {
-        card = errorCard(errorMessage(result.response.status, result.body), question, turn);
+        card = errorCard(errorMessage(result.response.status, result.body), question, turn, options);
       } else if (!result.body || typeof result.body !== 'object') {
-        card = errorCard('The server sent an answer that could not be read. Try again.', question, turn);
+        card = errorCard('The server sent an answer that could not be read. Try again.', question, turn, options);
       } else {
         var data = result.body;
-        var found = data.answer && typeof data.answer === 'object' && typeof data.answer.text === 'string';
-        card = found ? answerCard(turn.id, data) : notFoundCard(turn.id, data);
-        history.push(exchange(question, found ? data.answer : null));
+        card = cardFor(turn.id, data, { question: question, history: sentHistory });
+        remember(question, data);
+        stored.push({ question: question, data: data, sent: sentHistory });
+        if (stored.length > MAX_STORED) stored = stored.slice(-MAX_STORED);
+        save();
       }
       finish(request, card);
     }).catch(function () {
       if (pending !== request) return;
-      finish(request, errorCard('The answer could not be shown. Try again.', question, turn));
+      finish(request, errorCard('The answer could not be shown. Try again.', question, turn, options));
     }).then(function () {
       if (timer) clearTimeout(timer);
     });
@@ -408,6 +746,8 @@
       if (request.controller) request.controller.abort();
     }
     history = [];
+    stored = [];
+    forget();
     thread.textContent = '';
     intro.hidden = false;
     input.value = '';
@@ -416,13 +756,23 @@
     input.focus();
   });
 
-  Array.prototype.forEach.call(document.querySelectorAll('.example'), function (button) {
-    button.addEventListener('click', function () {
+  Array.prototype.forEach.call(document.querySelectorAll('.example'), function (example) {
+    example.addEventListener('click', function () {
       if (pending) return;
-      ask(button.textContent);
+      ask(example.textContent);
       input.focus();
     });
   });
 
+  restore();
   updateControls();
+
+  // /?q=...: a link that asks its question (on its own: the link carries no conversation).
+  var linked = new URLSearchParams(window.location.search).get('q');
+  if (linked && linked.trim()) {
+    window.history.replaceState(null, '', window.location.pathname); // a reload does not ask it again
+    ask(linked, { standalone: true });
+  } else if (stored.length) {
+    scrollIntoView(thread.lastElementChild, 'start');
+  }
 })();
