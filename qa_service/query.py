@@ -194,11 +194,13 @@ class QueryAnalyser:
         if personal and not _NAME_RE.search(text[: personal.start()]):
             return True
         words = self.words(text) if words is None else words
-        known = {w.term for w in words if w.known}
-        if len(known) <= 1:
+        # Every word it names counts, found in the documents or not: "what happened in Bucha?"
+        # stands alone even if no document says "happened" (it was once read as a continuation).
+        named = {w.term for w in words}
+        if len(named) <= 1:
             return True
         pronoun = any(w.lower() in _PRONOUNS for w in _WORD_RE.findall(text))
-        return pronoun and len(known) <= 2 and not _NAME_RE.search(text)
+        return pronoun and len(named) <= 2 and not _NAME_RE.search(text)
 
     def analyse(
         self,
