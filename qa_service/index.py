@@ -20,6 +20,7 @@ import numpy as np
 from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
 from .errors import EmptyCorpusError
+from .spans import acronym_pairs
 from .text import Token, Tokenizer, merge_spans, sentence_spans
 from .values import Hit, Passage, Query, Span
 
@@ -74,6 +75,8 @@ class Index:
         docs = [[t.term for t in tokens] for tokens in self._tokens]
         if not any(docs):
             raise EmptyCorpusError("the passages contain no searchable words")
+        self.acronyms = self._acronyms(tokenizer)
+        docs = [doc + self._acronyms_of(doc) for doc in docs]  # a long form spelt out also holds its acronym
         params: dict[str, float] = {"k1": k1, "b": b}
         if scorer != "okapi":
             params["delta"] = delta
@@ -94,12 +97,34 @@ class Index:
         # A question's unknown words are looked up again by follow-ups and later questions.
         self._similar_cache: dict[tuple[str, int, int], tuple[str, ...]] = {}
 
-    @staticmethod
-    def _split(text: str, tokens: Sequence[Token]) -> tuple[tuple[Span, frozenset[str]], ...]:
-        """The passage's sentences, each with the terms it holds (from the passage's tokens)."""
+    def _acronyms(self, tokenizer: Tokenizer) -> dict[str, tuple[str, ...]]:
+        """The acronyms the passages define ("the World Health Organization (WHO)"), as the
+        acronym's term -> its long form's terms; an acronym defined two ways keeps the first."""
+        found: dict[str, tuple[str, ...]] = {}
+        for passage in self.passages:
+            for short, long in acronym_pairs(passage.text):
+                short_terms, long_terms = tokenizer.terms(short), tuple(tokenizer.terms(long))
+                # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
+                if short_terms == [short.casefold()] and len(long_terms) > 1:
+                    found.setdefault(short_terms[0], long_terms)
+        return found
+
+    def _acronyms_of(self, terms: Sequence[str]) -> list[str]:
+        """The acronyms whose long form ``terms`` spell out without using the acronym itself:
+        a question that uses the acronym then finds them too."""
+        if not self.acronyms:
+            return []
+        joined, present = " " + " ".join(terms) + " ", set(terms)
+        return [short for short, long in self.acronyms.items()
+                if short not in present and " " + " ".join(long) + " " in joined]
+
+    def _split(self, text: str, tokens: Sequence[Token]) -> tuple[tuple[Span, frozenset[str]], ...]:
+        """The passage's sentences, each with the terms it holds (from the passage's tokens, and
+        the acronym of a long form it spells out)."""
         out = []
         for span in sentence_spans(text):
-            out.append((span, frozenset(t.term for t in tokens if span.start <= t.start and t.end <= span.end)))
+            terms = [t.term for t in tokens if span.start <= t.start and t.end <= span.end]
+            out.append((span, frozenset(terms + self._acronyms_of(terms))))
         return tuple(out)
 
     def __len__(self) -> int:

@@ -220,7 +220,7 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.74", "hit@3=0.90", "mrr@10=0.83", "ndcg@10=0.83", "short_answer=0.67", "followup=0.65",
+OWN_FLOORS = ["hit@1=0.74", "hit@3=0.90", "mrr@10=0.82", "ndcg@10=0.83", "short_answer=0.67", "followup=0.65",
               "abstain_recall=0.33"]
 # (The set grew from 70 to 80 questions on 2026-11-29: ten follow-ups that move on, written blind;
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
