@@ -239,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     chooser_json = chooser.to_json()
     decider_json = LogisticModel(QUESTION_FEATURES, decider.mean, decider.scale, decider.coef, decider.intercept).to_json()
     model = {
-        "about": "Answer chooser and answer/refuse decider of qa-service: logistic models over the features "
-                 "named in qa_service/learned.py, trained by training/train_answer_model.py.",
+        "about": "Answer chooser (gradient-boosted trees) and answer/refuse decider (logistic regression) of "
+                 "qa-service, over the features named in qa_service/learned.py; trained by "
+                 "training/train_answer_model.py. Read with numpy by qa_service/learned.py.",
         "data": {"file": args.data.name, "sha256": hashlib.sha256(raw).hexdigest(),
                  "articles": [str(a) for a in data["articles"]], "questions": int(len(answerable)),
                  "unanswerable": int((~answerable).sum()),
