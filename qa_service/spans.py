@@ -8,7 +8,11 @@ question does not already give, and returns nothing rather than a guess when the
 from __future__ import annotations
 
 import re
+import unicodedata
+from functools import lru_cache
 from typing import NamedTuple
+
+import wordfreq
 
 __all__ = ["ANSWER_TYPES", "Candidate", "MAX_SENTENCE", "answer_type", "candidates", "find_span"]
 
@@ -72,7 +76,7 @@ _SPAN_RULES: dict[str, re.Pattern[str]] = {
         rf"|\d{{1,2}}(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s\d{{4}})?"
         rf"|{_MONTH}\s\d{{4}}|(?:1[0-9]|20)\d\d(?:\s?[-–]\s?(?:1[0-9]|20)?\d\d)?s?|{_DAY}|{_MONTH}"
         rf"|the\s(?:(?:1[0-9]|20)\d0s|\w+\scentury))\b"),
-    "money": re.compile(rf"(?:\b(?:US|A|C|NZ|HK)?[$€£¥]\s?{_NUM}{_SCALE}|(?:\b(?:USD|EUR|GBP)\s)?\b{_NUM}{_SCALE}"
+    "money": re.compile(rf"(?:(?:\b(?:US|A|C|NZ|HK))?[$€£¥]\s?{_NUM}{_SCALE}|(?:\b(?:USD|EUR|GBP)\s)?\b{_NUM}{_SCALE}"
                         rf"\s(?:dollars|euros|pounds|yen|yuan|rubles|roubles|cents|USD|EUR|GBP)\b)"),
     "percentage": re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b)"),
     "number": re.compile(rf"(?:[$€£¥]\s?)?\b(?:{_NUM}{_SCALE}|{_NUMBER_WORD}(?:[\s-]{_NUMBER_WORD})*)"
@@ -82,7 +86,7 @@ _SPAN_RULES: dict[str, re.Pattern[str]] = {
     "manner": re.compile(r"\b(?:by|through|using|via)\s[^.;:!?,]+", re.IGNORECASE),
 }
 # A run of capitalised words (with inner "of", "the", "de", hyphens and apostrophes): a name.
-_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*[\w])(?:\s(?:(?:of|the|de|van|von|al|del|la|and)\s)?[A-Z][\w'’-]*[\w])*")
+_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*[\w])(?:\s(?:(?:of|the|de|van|von|al|del|la|and)\s)?[A-Z](?:[\w'’-]*[\w])?)*")
 _ORGANISATION_WORDS = re.compile(
     r"\b(?:Ministry|Organi[sz]ation|Company|Party|Union|Council|Committee|Agency|Bank|University|Corporation"
     r"|Inc|Ltd|Group|Association|Treaty|Alliance|Institute|Department|Office|Commission|Federation|League"
@@ -112,10 +116,12 @@ def _names(sentence: str) -> list[Candidate]:
     for m in _NAME.finditer(sentence):
         start, text = m.start(), m.group()
         first, _, rest = text.partition(" ")
-        if start == 0 and first.lower() in _FIRST_WORDS:  # "The Council" at the start: drop "The"
+        if _opens(sentence, start) and (first.lower() in _FIRST_WORDS or common_word(first)):
+            # "The Council", "According", "Despite Smith" at the start: the first word is no name
             if not rest:
                 continue
             start, text = start + len(first) + 1, rest
+        text = re.sub(r"\s[A-Z]$", "", text) if re.match(r"\s[A-Z]\w", sentence[start + len(text):]) else text
         head, dash, tail = text.partition("-")
         if dash and tail[:1].islower():  # "Japan-exclusive", "Moscow-led": the name is the first part
             text = head
@@ -123,8 +129,41 @@ def _names(sentence: str) -> list[Candidate]:
         if len(text) < 2 or _CALENDAR.fullmatch(text):  # a month or a day is a date, not a name
             continue
         kind = "organisation" if _ORGANISATION_WORDS.search(text) else "name"
+        if _in_quotes(sentence, start):  # "Crazy in Love" is a title, not a person or a place
+            kind = "title"
         out.append(Candidate(kind, start, start + len(text), text))
     return out
+
+
+def _opens(sentence: str, start: int) -> bool:
+    """Whether ``start`` begins the sentence (opening quotes and brackets aside)."""
+    return not sentence[:start].strip(" \"'“‘(["+"[")
+
+
+# Languages whose word frequencies tell a common English word ("According", "Despite", "Her")
+# from a name ("London", "Paris", "Google"): names are about as frequent in all of them.
+_OTHER_LANGUAGES = ("de", "fr", "es", "it", "nl")
+
+
+@lru_cache(maxsize=8192)
+def common_word(word: str) -> bool:
+    """Whether ``word`` is a common English word rather than a name: frequent in English
+    (wordfreq's Zipf >= 3.5) and far rarer (1.5 Zipf, about 30x) in most other European languages."""
+    w = word.casefold()
+    english = wordfreq.zipf_frequency(w, "en")
+    if english < 3.5:
+        return False
+    others = sorted(wordfreq.zipf_frequency(w, language) for language in _OTHER_LANGUAGES)
+    return english - others[len(others) // 2] >= 1.5
+
+
+def _quotes(sentence: str) -> list[tuple[int, int]]:
+    """Where the quoted passages of ``sentence`` are (between paired double quotes)."""
+    return [(m.start(), m.end()) for m in re.finditer(r"[\"“][^\"“”]{1,200}[\"”]", sentence)]
+
+
+def _in_quotes(sentence: str, start: int) -> bool:
+    return any(a < start < b for a, b in _quotes(sentence))
 
 
 def _definitions(sentence: str) -> list[Candidate]:
@@ -165,14 +204,18 @@ def candidates(sentence: str, kind: str) -> list[Candidate]:
         found = [c._replace(type=kind) for c in _names(sentence) if c.type == "name"]
     elif kind == "organisation":
         names = _names(sentence)
-        found = [c for c in names if c.type == "organisation"] or [c._replace(type=kind) for c in names]
+        found = [c for c in names if c.type == "organisation"] or [c._replace(type=kind) for c in names
+                                                                    if c.type == "name"]
     elif kind == "definition":
         found = [c for c in _definitions(sentence)
                  if _initials_match(*_pair(sentence, c))]
     elif kind in _SPAN_RULES:
         found = [Candidate(kind, m.start(), m.end(), m.group().rstrip(" ,")) for m in _SPAN_RULES[kind].finditer(sentence)]
-        if kind == "number":  # a bare year answers "when", not "how many"
-            found = [c for c in found if not _YEAR.fullmatch(c.text.split()[0])]
+        if kind == "number":  # a bare year answers "when", not "how many"; nor does "12" in "June 12"
+            dates = [(m.start(), m.end()) for m in _SPAN_RULES["date"].finditer(sentence)
+                     if not _YEAR.fullmatch(m.group())]
+            found = [c for c in found if not _YEAR.fullmatch(c.text.split()[0])
+                     and not any(a < c.end and c.start < b for a, b in dates)]
         if kind == "money" and not found:  # "how much cash ...": an amount without its currency
             found = [c._replace(type=kind) for c in candidates(sentence, "number")]
     else:
@@ -197,7 +240,88 @@ def _digits(text: str) -> set[str]:
 
 
 def _norm(text: str) -> str:
-    return " ".join(re.findall(r"[\w$€£%]+", text.casefold()))
+    return " ".join(re.findall(r"[\w$€£%]+", _fold(text)))
+
+
+def _fold(text: str) -> str:
+    """Lower case without accents ("Beyoncé" and "Beyonce" are one word)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
+
+
+# ---------------------------------------------------------------- where the question's words are
+
+_WORD = re.compile(r"\w+(?:['’&.-]\w+)*")
+# Function words and question words: they say nothing about where in a sentence the answer is.
+_STOP = frozenset("""a an the of in on at to into onto for from with by as or and but nor than then so if
+    is are was were be been being am do does did done doing has have had having will would shall should can could
+    may might must what which who whom whose when where why how whatever whichever that this these those there
+    it its it's he him his she her hers they them their theirs we us our you your i me my mine one ones
+    not no yes also very more most much many some any all each other another such only just about over under
+    after before during since until while between among against through upon within without up down out off
+    s name named called kind type sort""".split())
+
+
+def _same(a: str, b: str) -> bool:
+    """Whether two folded words are one word, inflections aside ("married" ~ "marry", "sold" !~ "sell")."""
+    if a == b:
+        return True
+    n = 0
+    for x, y in zip(a, b):
+        if x != y:
+            break
+        n += 1
+    return n >= 4 and n >= max(len(a), len(b)) - 3
+
+
+class _Aligned(NamedTuple):
+    """The words of a sentence (offsets) and which of them the question also says."""
+
+    words: list[tuple[int, int, str]]  # start, end, folded text
+    anchors: list[int]  # numbers of the words the question shares (content words only)
+    asked: list[str]  # the question's content words, folded
+    found: int  # how many of them the sentence holds
+
+
+def _align(sentence: str, question: str) -> _Aligned:
+    asked = list(dict.fromkeys(w for w in (_fold(m.group()) for m in _WORD.finditer(question))
+                               if w not in _STOP and not re.fullmatch(r"['’]?s", w)))
+    words = [(m.start(), m.end(), _fold(m.group())) for m in _WORD.finditer(sentence)]
+    anchors, hit = [], set()
+    for i, (_, _, w) in enumerate(words):
+        if w in _STOP:
+            continue
+        for q in asked:
+            if _same(w, q):
+                anchors.append(i)
+                hit.add(q)
+                break
+    return _Aligned(words, anchors, asked, len(hit))
+
+
+def _word_range(aligned: _Aligned, start: int, end: int) -> tuple[int, int]:
+    """The numbers of the first and last words inside [start, end)."""
+    inside = [i for i, (s, e, _) in enumerate(aligned.words) if s >= start and e <= end]
+    return (inside[0], inside[-1]) if inside else (-1, -1)
+
+
+def _distance(aligned: _Aligned, c: Candidate) -> int:
+    """Words between the candidate and the nearest word the question shares (outside it)."""
+    first, last = _word_range(aligned, c.start, c.end)
+    if first < 0:
+        return 1000
+    gaps = [first - a - 1 if a < first else a - last - 1 for a in aligned.anchors if a < first or a > last]
+    return min(gaps, default=1000)
+
+
+def _overlaps_question(aligned: _Aligned, c: Candidate) -> bool:
+    """Whether the candidate mostly restates the question: more than half of its content words
+    are the question's ("Beyoncé's father" restates "Beyoncé", "University of Washington" does
+    not restate "which university")."""
+    words = [w for w in (_fold(m.group()) for m in _WORD.finditer(c.text)) if w not in _STOP]
+    if not words:
+        return True
+    said = [any(_same(w, q) for q in aligned.asked) for w in words]
+    return sum(said) * 2 > len(said)
 
 
 def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
@@ -206,6 +330,8 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
     there is no such candidate: no span is better than a wrong one."""
     if len(sentence) > MAX_SENTENCE:
         return None
+    if kind == "other":
+        return _other(sentence, question)
     asked = _norm(question)
     words = set(asked.split())
     given = _digits(question)  # numbers the question already says
@@ -215,14 +341,26 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
     if kind == "definition":
         acronym = [w for w in re.findall(r"\b[A-Z]{2,10}\b", question)]
         found = [c for c in found if _pair(sentence, c)[0] in acronym] if acronym else found
+    aligned = _align(sentence, question)
+    if kind in ("person", "place", "organisation"):
+        found = [c for c in found if not _overlaps_question(aligned, c)]
+    if kind in ("number", "money"):
+        found = [_without_asked_unit(c, aligned) for c in found]
     if not found:
         return None
-    anchors = [(m.start(), m.end()) for m in re.finditer(r"\w+", sentence)
-               if m.group().casefold() in words and len(m.group()) > 3]
-    if not anchors:
+    if not aligned.anchors:
         return found[0]
+    return min(found, key=lambda c: (_distance(aligned, c), c.start))
 
-    def gap(c: Candidate) -> int:  # characters between the candidate and the nearest question word
-        return min(max(a_start - c.end, c.start - a_end, 0) for a_start, a_end in anchors)
 
-    return min(found, key=lambda c: (gap(c), c.start))
+def _without_asked_unit(c: Candidate, aligned: _Aligned) -> Candidate:
+    """"118 million records" answers "how many records ...?" as "118 million"."""
+    head, _, unit = c.text.rpartition(" ")
+    if head and re.search(r"\d|" + _NUMBER_WORD, head) and unit[:1].islower() \
+            and any(_same(_fold(unit), q) for q in aligned.asked):
+        return c._replace(end=c.start + len(head), text=head)
+    return c
+
+
+def _other(sentence: str, question: str) -> Candidate | None:
+    return None
