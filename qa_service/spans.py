@@ -250,7 +250,7 @@ def _fold(text: str) -> str:
 
 # ---------------------------------------------------------------- where the question's words are
 
-_WORD = re.compile(r"\w+(?:['’&.-]\w+)*")
+_WORD = re.compile(r"\w+(?:(?:['’&.-]|,(?=\d\d\d\b))\w+)*")
 # Function words and question words: they say nothing about where in a sentence the answer is.
 _STOP = frozenset("""a an the of in on at to into onto for from with by as or and but nor than then so if
     is are was were be been being am do does did done doing has have had having will would shall should can could
@@ -362,5 +362,135 @@ def _without_asked_unit(c: Candidate, aligned: _Aligned) -> Candidate:
     return c
 
 
-def _other(sentence: str, question: str) -> Candidate | None:
+# Between two words, any of these ends a phrase.
+_BREAK = re.compile(r"[,;:()\[\]\"“”—–!?]|\s-\s")
+# Words that open a new clause: a phrase that answers stops before them.
+_CLAUSE = frozenset("""which who whom whose that where when while because although though whereas if unless
+    and but or so as after before since until is are was were be been has have had will would can could
+    do does did""".split())
+# At most this many words in an answer phrase to an open question.
+MAX_PHRASE = 6
+
+
+def _phrases(sentence: str, aligned: _Aligned) -> list[tuple[int, int]]:
+    """Runs of words the question does not say, cut at punctuation and at words opening a
+    clause, without function words at either end: (first word, last word)."""
+    words, anchored = aligned.words, set(aligned.anchors)
+    out: list[tuple[int, int]] = []
+    run: list[int] = []
+
+    def close() -> None:
+        while run and run[0] < len(words) and words[run[0]][2] in _STOP:
+            run.pop(0)
+        while run and words[run[-1]][2] in _STOP:
+            run.pop()
+        if run:
+            out.append((run[0], run[-1]))
+        run.clear()
+
+    for i, (start, _, w) in enumerate(words):
+        if i and _BREAK.search(sentence[words[i - 1][1] : start]):
+            close()
+        if i in anchored or w in _CLAUSE:
+            close()
+            continue
+        run.append(i)
+    close()
+    return out
+
+
+_HEAD = re.compile(r"\b(?:what|which)\s+(?:(?:kind|type|sort|form|part|name)s?\s+of\s+(?:the\s+|a\s+|an\s+)?)?"
+                   r"([\w&'’-]+)(?:\s+([\w&'’-]+))?", re.IGNORECASE)
+
+
+def _heads(question: str) -> list[str]:
+    """The words naming what an open question asks for ("which Acadian leader" -> acadian, leader)."""
+    m = _HEAD.search(question)
+    if not m:
+        return []
+    out = []
+    for w in m.groups():
+        if w is None or _fold(w) in _STOP or _fold(w) in _CLAUSE:
+            break
+        out.append(_fold(w))
+    return out
+
+
+# "known as X", "called X": the name something goes by.
+_CALLED = re.compile(r"\b(?:called|named|titled|entitled|dubbed|known\s+as|nicknamed)\s+(?:the\s+)?[\"“]?")
+_ASKS_NAME = re.compile(r"\b(?:name[ds]?|call(?:ed)?|known|title[ds]?|nickname[ds]?|dubbed|refer(?:red)? to as)\b",
+                        re.IGNORECASE)
+
+
+def _called(sentence: str, question: str, aligned: _Aligned) -> Candidate | None:
+    """"What is the fan base called?" -> the name after "called"/"known as"/"titled" in a sentence
+    that says the question's words, when that name is not the question's."""
+    if not _ASKS_NAME.search(question):
+        return None
+    for m in _CALLED.finditer(sentence):
+        for c in [*_names(sentence), *_quoted_titles(sentence)]:
+            if c.start in (m.end(), m.end() - 1) and not _overlaps_question(aligned, c):
+                return Candidate("other", c.start, c.end, c.text)
     return None
+
+
+def _quoted_titles(sentence: str) -> list[Candidate]:
+    """Quoted passages of at most :data:`MAX_PHRASE` words, without their quotes."""
+    return [Candidate("title", a + 1, b - 1, sentence[a + 1 : b - 1]) for a, b in _quotes(sentence)
+            if len(sentence[a + 1 : b - 1].split()) <= MAX_PHRASE]
+
+
+def _qualifiers(sentence: str, words: list[tuple[int, int, str]], first: int, last: int) -> int:
+    """The first word of the run right before the asked-for word that qualifies it: after the
+    last function word of the phrase ("written for the concert" -> "concert"), except one inside
+    a name ("Day of the Dead") or an "and" ("patron and priest")."""
+    for i in range(last, first, -1):
+        w = words[i - 1][2]
+        if w in _STOP and w != "and":
+            inside_name = sentence[words[i - 1][0]].islower() and sentence[words[i][0]].isupper() \
+                and i - 2 >= first and sentence[words[i - 2][0]].isupper()
+            if not inside_name:
+                return i
+    return first
+
+
+def _other(sentence: str, question: str) -> Candidate | None:
+    """For an open question ("what did she study?", "which album ...?"): the phrase the question
+    leaves open, when the sentence says most of the question and one phrase sits right next to
+    its words; None otherwise. A phrase next to the word naming what is asked ("album" in
+    "which album ...") wins, a name over a common phrase."""
+    aligned = _align(sentence, question)
+    if not aligned.asked or aligned.found * 3 < len(aligned.asked) * 2:
+        return None
+    words = aligned.words
+    heads = _heads(question)
+    at_head = {a for a in aligned.anchors if any(_same(words[a][2], h) for h in heads)}
+    best: tuple[tuple[int, ...], tuple[int, int]] | None = None
+    for first, last in _phrases(sentence, aligned):
+        if last - first + 1 > MAX_PHRASE:
+            continue
+        left = [first - a - 1 for a in aligned.anchors if a < first]
+        right = [a - last - 1 for a in aligned.anchors if a > last]
+        gap = min(left + right, default=1000)
+        if gap > 1:
+            continue
+        by_head = (first - 1 in at_head) or (last + 1 in at_head)
+        start = words[first][0]
+        capital = sentence[start].isupper() and start > 0 or sentence[start].isdigit()
+        near = sum(1 for a in aligned.anchors if first - 6 <= a <= last + 6)
+        key = (int(by_head), int(by_head and capital), near, -gap, -first)
+        if best is None or key > best[0]:
+            best = (key, (first, last))
+    if best is None or not best[0][0]:  # measured: away from the asked-for word, phrases are mostly wrong
+        return _called(sentence, question, aligned)
+    first, last = best[1]
+    if last + 1 in at_head:  # "... display a martial rhythm": the words that qualify the asked-for word
+        first = _qualifiers(sentence, words, first, last)
+        if sentence[words[last + 1][0]].islower() and sentence[words[last][1]: words[last + 1][0]].isspace():
+            last += 1  # and the word itself: "the horse trade", "the Yuan dynasty"
+    start, end = words[first][0], words[last][1]
+    for name in _names(sentence):  # a name the phrase is part of is the answer, whole
+        if name.start <= start < name.end or name.start < end <= name.end:
+            if not _overlaps_question(aligned, name):
+                start, end = min(start, name.start), max(end, name.end)
+    return Candidate("other", start, end, sentence[start:end])
