@@ -81,9 +81,12 @@ _SPAN_RULES: dict[str, re.Pattern[str]] = {
     "percentage": re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b)"),
     "number": re.compile(rf"(?:[$€£¥]\s?)?\b(?:{_NUM}{_SCALE}|{_NUMBER_WORD}(?:[\s-]{_NUMBER_WORD})*)"
                          rf"(?:\s(?!{_FUNCTION_WORDS}\b)[a-z]+)?\b"),
-    "reason": re.compile(r"\b(?:because(?:\sof)?|due\sto|owing\sto|as\sa\sresult\sof|thanks\sto|since|in\sresponse\sto"
-                         r"|in\sprotest\sat|amid|over)\s[^.;:!?]+", re.IGNORECASE),
-    "manner": re.compile(r"\b(?:by|through|using|via)\s[^.;:!?,]+", re.IGNORECASE),
+    "reason": re.compile(rf"\b(?:because(?:\sof)?|due\sto|owing\sto|as\sa\sresult\sof|thanks\sto|since|in\sresponse\sto"
+                         rf"|in\sprotest\sat|amid|over|in\sorder\sto|so\sas\sto|so\sthat|for\sfear\sof|in\san\seffort\sto"
+                         rf"|(?:after|following)(?!\s(?:the\s)?(?:\d|{_MONTH}|{_DAY})))\s[^.,;:!?()]+", re.IGNORECASE),
+    # "by digging a tunnel", "by means of", "using a ladder": not "by" an agent ("written by Smith")
+    "manner": re.compile(r"\b(?:by\s(?=\w+ing\b|means\sof\b)|through\s|using\s|via\s|with\sthe\shelp\sof\s)[^.;:!?,()]+",
+                         re.IGNORECASE),
 }
 # A run of capitalised words (with inner "of", "the", "de", hyphens and apostrophes): a name.
 _NAME = re.compile(r"\b(?:[A-Z][\w'’-]*[\w])(?:\s(?:(?:of|the|de|van|von|al|del|la|and)\s)?[A-Z](?:[\w'’-]*[\w])?)*")
@@ -332,6 +335,12 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
         return None
     if kind == "other":
         return _other(sentence, question)
+    if kind == "manner" and _ASKS_WORDS.search(question):  # "how did the critic describe it?": the words quoted
+        aligned = _align(sentence, question)
+        quoted = [c for c in _quoted_titles(sentence, 12) if not _overlaps_question(aligned, c)]
+        if quoted and aligned.anchors:
+            c = min(quoted, key=lambda c: _distance(aligned, c))
+            return c._replace(type="manner")
     asked = _norm(question)
     words = set(asked.split())
     given = _digits(question)  # numbers the question already says
@@ -350,7 +359,25 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
         return None
     if not aligned.anchors:
         return found[0]
-    return min(found, key=lambda c: (_distance(aligned, c), c.start))
+    cue = _cue_words(question)
+
+    def rank(c: Candidate) -> tuple[int, ...]:
+        before = re.search(r"(\w+)\W*$", sentence[: c.start])
+        cued = kind != "organisation" and before is not None and _fold(before.group(1)) in cue  # "toured with X" for "who ... with?"
+        single = kind == "person" and " " not in c.text  # people are mostly named in full
+        return (-int(cued), _distance(aligned, c) + PERSON_SINGLE * single, c.start)
+
+    return min(found, key=rank)
+
+
+# A one-word name is this many words further from the question's words, for "who" questions.
+PERSON_SINGLE = 3
+_CUES = frozenset("with to by from for against at in".split())
+
+
+def _cue_words(question: str) -> frozenset[str]:
+    """Prepositions the question ends a verb with ("who did she tour with?"): the answer follows the same one."""
+    return frozenset(w for w in (_fold(m.group()) for m in _WORD.finditer(question)) if w in _CUES)
 
 
 def _without_asked_unit(c: Candidate, aligned: _Aligned) -> Candidate:
@@ -434,10 +461,15 @@ def _called(sentence: str, question: str, aligned: _Aligned) -> Candidate | None
     return None
 
 
-def _quoted_titles(sentence: str) -> list[Candidate]:
-    """Quoted passages of at most :data:`MAX_PHRASE` words, without their quotes."""
+def _quoted_titles(sentence: str, words: int = 0) -> list[Candidate]:
+    """Quoted passages of at most ``words`` (:data:`MAX_PHRASE`) words, without their quotes."""
     return [Candidate("title", a + 1, b - 1, sentence[a + 1 : b - 1]) for a, b in _quotes(sentence)
-            if len(sentence[a + 1 : b - 1].split()) <= MAX_PHRASE]
+            if len(sentence[a + 1 : b - 1].split()) <= (words or MAX_PHRASE)]
+
+
+# A question asking for someone's words: "how did she describe it?", "how did they respond?"
+_ASKS_WORDS = re.compile(r"\b(?:describ|call|say|said|respond|react|view|characteri[sz]|refer|label|dub)\w*",
+                         re.IGNORECASE)
 
 
 def _qualifiers(sentence: str, words: list[tuple[int, int, str]], first: int, last: int) -> int:
