@@ -89,7 +89,8 @@ _SPAN_RULES: dict[str, re.Pattern[str]] = {
                          re.IGNORECASE),
 }
 # A run of capitalised words (with inner "of", "the", "de", hyphens and apostrophes): a name.
-_NAME = re.compile(r"\b(?:[A-Z][\w'’-]*[\w])(?:\s(?:(?:of|the|de|van|von|al|del|la|and)\s)?[A-Z](?:[\w'’-]*[\w])?)*")
+_UPPER = "[" + "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper()) + "]"  # A-Z, À, Ł, Ż, ...
+_NAME = re.compile(rf"\b(?:{_UPPER}[\w'’-]*[\w])(?:\s(?:(?:of|the|de|van|von|al|del|la|and)\s)?{_UPPER}(?:[\w'’-]*[\w])?)*")
 _ORGANISATION_WORDS = re.compile(
     r"\b(?:Ministry|Organi[sz]ation|Company|Party|Union|Council|Committee|Agency|Bank|University|Corporation"
     r"|Inc|Ltd|Group|Association|Treaty|Alliance|Institute|Department|Office|Commission|Federation|League"
@@ -283,6 +284,7 @@ class _Aligned(NamedTuple):
     anchors: list[int]  # numbers of the words the question shares (content words only)
     asked: list[str]  # the question's content words, folded
     found: int  # how many of them the sentence holds
+    names: frozenset[str]  # the question's words written with a capital (not its first word)
 
 
 def _align(sentence: str, question: str) -> _Aligned:
@@ -298,7 +300,8 @@ def _align(sentence: str, question: str) -> _Aligned:
                 anchors.append(i)
                 hit.add(q)
                 break
-    return _Aligned(words, anchors, asked, len(hit))
+    names = frozenset(_fold(m.group()) for m in _WORD.finditer(question) if m.start() > 0 and m.group()[0].isupper())
+    return _Aligned(words, anchors, asked, len(hit), names)
 
 
 def _word_range(aligned: _Aligned, start: int, end: int) -> tuple[int, int]:
@@ -318,13 +321,15 @@ def _distance(aligned: _Aligned, c: Candidate) -> int:
 
 def _overlaps_question(aligned: _Aligned, c: Candidate) -> bool:
     """Whether the candidate mostly restates the question: more than half of its content words
-    are the question's ("Beyoncé's father" restates "Beyoncé", "University of Washington" does
-    not restate "which university")."""
+    are the question's, or half with one of them a name the question writes with a capital
+    ("Jan Novak" restates "where was Novak born?"; "University of Washington" does not restate
+    "which university")."""
     words = [w for w in (_fold(m.group()) for m in _WORD.finditer(c.text)) if w not in _STOP]
     if not words:
         return True
     said = [any(_same(w, q) for q in aligned.asked) for w in words]
-    return sum(said) * 2 > len(said)
+    named = any(s and any(_same(w, q) for q in aligned.names) for w, s in zip(words, said))
+    return sum(said) * 2 > len(said) or (named and sum(said) * 2 == len(said))
 
 
 def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
@@ -363,7 +368,8 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
 
     def rank(c: Candidate) -> tuple[int, ...]:
         before = re.search(r"(\w+)\W*$", sentence[: c.start])
-        cued = kind != "organisation" and before is not None and _fold(before.group(1)) in cue  # "toured with X" for "who ... with?"
+        prior = _fold(before.group(1)) if before is not None else ""
+        cued = (kind == "person" and prior in cue) or (kind == "place" and prior in _LOCATIVE)  # "toured with X", "at X"
         single = kind == "person" and " " not in c.text  # people are mostly named in full
         return (-int(cued), _distance(aligned, c) + PERSON_SINGLE * single, c.start)
 
@@ -373,6 +379,8 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
 # A one-word name is this many words further from the question's words, for "who" questions.
 PERSON_SINGLE = 3
 _CUES = frozenset("with to by from for against at in".split())
+# Words before a place: "at Lenox Hill Hospital", "moved to Lisbon".
+_LOCATIVE = frozenset("in at to from near into outside inside on across throughout".split())
 
 
 def _cue_words(question: str) -> frozenset[str]:
@@ -492,7 +500,7 @@ def _other(sentence: str, question: str) -> Candidate | None:
     its words; None otherwise. A phrase next to the word naming what is asked ("album" in
     "which album ...") wins, a name over a common phrase."""
     aligned = _align(sentence, question)
-    if not aligned.asked or aligned.found * 3 < len(aligned.asked) * 2:
+    if not aligned.asked or aligned.found * 3 < len(aligned.asked):
         return None
     words = aligned.words
     heads = _heads(question)
@@ -518,8 +526,9 @@ def _other(sentence: str, question: str) -> Candidate | None:
     first, last = best[1]
     if last + 1 in at_head:  # "... display a martial rhythm": the words that qualify the asked-for word
         first = _qualifiers(sentence, words, first, last)
-        if sentence[words[last + 1][0]].islower() and sentence[words[last][1]: words[last + 1][0]].isspace():
-            last += 1  # and the word itself: "the horse trade", "the Yuan dynasty"
+        if sentence[words[last + 1][0]].islower() and sentence[words[last][1]: words[last + 1][0]].isspace() \
+                and sentence[words[last][0]].islower():
+            last += 1  # and the word itself after common words ("the horse trade"), not after a name ("Forbes magazine")
     start, end = words[first][0], words[last][1]
     for name in _names(sentence):  # a name the phrase is part of is the answer, whole
         if name.start <= start < name.end or name.start < end <= name.end:
