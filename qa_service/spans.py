@@ -53,9 +53,14 @@ _QUESTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((t, re.compile(
 def answer_type(question: str) -> str:
     """The kind of answer ``question`` asks for: one of :data:`ANSWER_TYPES`."""
     for kind, pattern in _QUESTION_RULES:
-        if pattern.search(question):
+        m = pattern.search(question)
+        if m and not (kind == "date" and m.group().casefold() == "when" and _SUBORDINATE_WHEN.search(question)):
             return kind
     return "other"
+
+
+# "What did she study when she lived in Paris?": a "when" after another question word opens a clause.
+_SUBORDINATE_WHEN = re.compile(r"\b(?:what|which|who|whom|whose|where|why|how)\b.*\bwhen\b", re.IGNORECASE)
 
 
 # ---------------------------------------------------------------- candidates in a sentence
@@ -72,7 +77,9 @@ _FUNCTION_WORDS = (r"(?:of|and|the|in|on|at|to|into|onto|for|from|with|by|as|or|
 _SCALE = r"(?:\s(?:million|billion|trillion|thousand|hundred)|[kmb]n?\b)?"
 _SPAN_RULES: dict[str, re.Pattern[str]] = {
     "date": re.compile(
-        rf"\b(?:(?:{_DAY},?\s)?{_MONTH}\s\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s\d{{4}})?"
+        rf"\b(?:(?:the\s)?(?:early|late|mid|middle)[\s-](?:(?:1[0-9]|20)\d\d)s?"
+        rf"|(?:spring|summer|autumn|fall|winter)\s(?:of\s)?(?:1[0-9]|20)\d\d"
+        rf"|(?:{_DAY},?\s)?{_MONTH}\s\d{{1,2}}(?:st|nd|rd|th)?(?:,?\s\d{{4}})?"
         rf"|\d{{1,2}}(?:st|nd|rd|th)?\s(?:of\s)?{_MONTH}(?:,?\s\d{{4}})?"
         rf"|{_MONTH}\s\d{{4}}|(?:1[0-9]|20)\d\d(?:\s?[-–]\s?(?:1[0-9]|20)?\d\d)?s?|{_DAY}|{_MONTH}"
         rf"|the\s(?:(?:1[0-9]|20)\d0s|\w+\scentury))\b"),
@@ -117,6 +124,7 @@ class Candidate(NamedTuple):
 
 def _names(sentence: str) -> list[Candidate]:
     out = []
+    quotes = _quotes(sentence)
     for m in _NAME.finditer(sentence):
         start, text = m.start(), m.group()
         first, _, rest = text.partition(" ")
@@ -133,7 +141,7 @@ def _names(sentence: str) -> list[Candidate]:
         if len(text) < 2 or _CALENDAR.fullmatch(text):  # a month or a day is a date, not a name
             continue
         kind = "organisation" if _ORGANISATION_WORDS.search(text) else "name"
-        if _in_quotes(sentence, start):  # "Crazy in Love" is a title, not a person or a place
+        if any(a < start < b for a, b in quotes):  # "Crazy in Love" is a title, not a person or a place
             kind = "title"
         out.append(Candidate(kind, start, start + len(text), text))
     return out
@@ -164,10 +172,6 @@ def common_word(word: str) -> bool:
 def _quotes(sentence: str) -> list[tuple[int, int]]:
     """Where the quoted passages of ``sentence`` are (between paired double quotes)."""
     return [(m.start(), m.end()) for m in re.finditer(r"[\"“][^\"“”]{1,200}[\"”]", sentence)]
-
-
-def _in_quotes(sentence: str, start: int) -> bool:
-    return any(a < start < b for a, b in _quotes(sentence))
 
 
 def _definitions(sentence: str) -> list[Candidate]:
@@ -247,8 +251,11 @@ def _norm(text: str) -> str:
     return " ".join(re.findall(r"[\w$€£%]+", _fold(text)))
 
 
+@lru_cache(maxsize=65536)
 def _fold(text: str) -> str:
     """Lower case without accents ("Beyoncé" and "Beyonce" are one word)."""
+    if text.isascii():
+        return text.lower()
     return "".join(c for c in unicodedata.normalize("NFKD", text.casefold()) if not unicodedata.combining(c))
 
 
@@ -288,14 +295,16 @@ class _Aligned(NamedTuple):
 
 
 def _align(sentence: str, question: str) -> _Aligned:
-    asked = list(dict.fromkeys(w for w in (_fold(m.group()) for m in _WORD.finditer(question))
-                               if w not in _STOP and not re.fullmatch(r"['’]?s", w)))
+    asked = list(dict.fromkeys(w for w in (_fold(m.group()) for m in _WORD.finditer(question)) if w not in _STOP))
     words = [(m.start(), m.end(), _fold(m.group())) for m in _WORD.finditer(sentence)]
     anchors, hit = [], set()
+    by_start: dict[str, list[str]] = {}  # words that can be one word start alike
+    for q in asked:
+        by_start.setdefault(q[:4], []).append(q)
     for i, (_, _, w) in enumerate(words):
         if w in _STOP:
             continue
-        for q in asked:
+        for q in by_start.get(w[:4], ()):
             if _same(w, q):
                 anchors.append(i)
                 hit.add(q)
@@ -364,18 +373,33 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
         return None
     if not aligned.anchors:
         return found[0]
+    if kind == "date" and _ASKS_YEAR.search(question):  # "in what year ...?": "2010" of "January 2010"
+        found = [_year_only(c) for c in found]
+    dated = kind == "date" and re.search(r"\bdate\b", question, re.IGNORECASE) is not None
     cue = _cue_words(question)
 
     def rank(c: Candidate) -> tuple[int, ...]:
-        before = re.search(r"(\w+)\W*$", sentence[: c.start])
+        before = _LAST_WORD.search(sentence[max(0, c.start - 40) : c.start])
         prior = _fold(before.group(1)) if before is not None else ""
         cued = (kind == "person" and prior in cue) or (kind == "place" and prior in _LOCATIVE)  # "toured with X", "at X"
         single = kind == "person" and " " not in c.text  # people are mostly named in full
-        return (-int(cued), _distance(aligned, c) + PERSON_SINGLE * single, c.start)
+        specific = dated and bool(re.search(r"\d", c.text))  # "on what date": a day, not "Sunday"
+        return (-int(specific), -int(cued), _distance(aligned, c) + PERSON_SINGLE * single, c.start)
 
     return min(found, key=rank)
 
 
+_ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b|\byear\s+(?:did|was|were|is|does)\b", re.IGNORECASE)
+
+
+def _year_only(c: Candidate) -> Candidate:
+    m = re.search(r"\b(?:1[0-9]|20)\d\d\b", c.text)
+    if m is None or m.group() == c.text:
+        return c
+    return c._replace(start=c.start + m.start(), end=c.start + m.end(), text=m.group())
+
+
+_LAST_WORD = re.compile(r"(\w+)\W*$")
 # A one-word name is this many words further from the question's words, for "who" questions.
 PERSON_SINGLE = 3
 _CUES = frozenset("with to by from for against at in".split())
@@ -424,7 +448,8 @@ def _phrases(sentence: str, aligned: _Aligned) -> list[tuple[int, int]]:
         run.clear()
 
     for i, (start, _, w) in enumerate(words):
-        if i and _BREAK.search(sentence[words[i - 1][1] : start]):
+        between = sentence[words[i - 1][1] : start] if i else " "
+        if between != " " and _BREAK.search(between):
             close()
         if i in anchored or w in _CLAUSE:
             close()

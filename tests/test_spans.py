@@ -33,6 +33,8 @@ from qa_service.spans import ANSWER_TYPES, MAX_SENTENCE, answer_type, candidates
         ("Did the team win the final?", "yes_no"),
         ("Which company built the dam?", "organisation"),
         ("What colour is the door of the old bakery?", "other"),
+        ("What did she study when she lived in Paris?", "other"),  # "when" opens a clause here
+        ("When did she study in Paris?", "date"),
     ],
 )
 def test_the_question_says_what_kind_of_answer_it_wants(question: str, expected: str) -> None:
@@ -165,6 +167,12 @@ def test_long_sentences_are_not_searched_and_hostile_text_costs_what_plain_text_
         ("The novel was written by Ana Ruiz.", "How was the novel written?", "manner", None),  # an agent, not a manner
         ('The critic described the play as "a quiet triumph" in her review.', "How did the critic describe the play?",
          "manner", "a quiet triumph"),
+        # dates: a year when a year is asked, a day when a date is, "the late 1990s" whole
+        ("The school opened in January 2010 after a long delay.", "In what year did the school open?", "date", "2010"),
+        ("The poet was baptised on Sunday, 23 April 1810, in the village church.",
+         "On what date was the poet baptised?", "date", "23 April 1810"),
+        ("The style spread in the late 1970s across Europe.", "When did the style spread?", "date", "the late 1970s"),
+        ("The shop reopened in autumn 2015.", "When did the shop reopen?", "date", "autumn 2015"),
         # open what/which questions: the phrase next to the word naming what is asked, else nothing
         ("Harbor Weekly magazine named the bakery the best in town.", "Which magazine named the bakery the best?",
          "other", "Harbor Weekly"),
