@@ -459,21 +459,25 @@ def _phrases(sentence: str, aligned: _Aligned) -> list[tuple[int, int]]:
     return out
 
 
-_HEAD = re.compile(r"\b(?:what|which)\s+(?:(?:kind|type|sort|form|part|name)s?\s+of\s+(?:the\s+|a\s+|an\s+)?)?"
+_HEAD = re.compile(r"\b(?:what|which)\s+(?P<copula>(?:is|was|are|were)\s+(?:the|an?|\w+['’]s)\s+(?:(?:first|last|main|only|new|old"
+                   r"|full|official|original|current|second|third|largest|biggest|most|best)\s+)?)?"
+                   r"(?:(?:kind|type|sort|form|part|name)s?\s+of\s+(?:the\s+|a\s+|an\s+)?)?"
                    r"([\w&'’-]+)(?:\s+([\w&'’-]+))?", re.IGNORECASE)
 
 
-def _heads(question: str) -> list[str]:
-    """The words naming what an open question asks for ("which Acadian leader" -> acadian, leader)."""
+def _heads(question: str) -> tuple[list[str], bool]:
+    """The words naming what an open question asks for ("which Acadian leader" -> acadian, leader),
+    and whether they follow a copula ("what is the largest park ...?")."""
     m = _HEAD.search(question)
     if not m:
-        return []
+        return [], False
     out = []
-    for w in m.groups():
+    for w in m.groups()[1:]:
         if w is None or _fold(w) in _STOP or _fold(w) in _CLAUSE:
             break
-        out.append(_fold(w))
-    return out
+        if not re.search(r"['’]s?$", w):  # "Chopin's" is whose, not what
+            out.append(_fold(w))
+    return out, m.group("copula") is not None
 
 
 # "known as X", "called X": the name something goes by.
@@ -528,7 +532,7 @@ def _other(sentence: str, question: str) -> Candidate | None:
     if not aligned.asked or aligned.found * 3 < len(aligned.asked):
         return None
     words = aligned.words
-    heads = _heads(question)
+    heads, copula = _heads(question)
     at_head = {a for a in aligned.anchors if any(_same(words[a][2], h) for h in heads)}
     best: tuple[tuple[int, ...], tuple[int, int]] | None = None
     for first, last in _phrases(sentence, aligned):
@@ -542,6 +546,8 @@ def _other(sentence: str, question: str) -> Candidate | None:
         by_head = (first - 1 in at_head) or (last + 1 in at_head)
         start = words[first][0]
         capital = sentence[start].isupper() and start > 0 or sentence[start].isdigit()
+        if copula and by_head and not capital:  # measured: "what is the X ...?" is answered by a name or a figure
+            continue
         near = sum(1 for a in aligned.anchors if first - 6 <= a <= last + 6)
         key = (int(by_head), int(by_head and capital), near, -gap, -first)
         if best is None or key > best[0]:

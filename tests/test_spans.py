@@ -182,6 +182,9 @@ def test_long_sentences_are_not_searched_and_hostile_text_costs_what_plain_text_
          "salt trade"),
         ("Her fan club is known as the Night Owls.", "What is her fan club called?", "other", "Night Owls"),
         ("The villagers planted trees along the river.", "What did the villagers plant?", "other", None),
+        ("The largest park in the town is Elm Hollow Park.", "What is the largest park in the town?", "other",
+         "Elm Hollow Park"),
+        ("The team used a reconnaissance plane.", "What was the plane the team used?", "other", None),
         ("The weather was mild that spring.", "Which team won the cup?", "other", None),
     ],
 )
