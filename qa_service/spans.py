@@ -86,7 +86,7 @@ _SPAN_RULES: dict[str, re.Pattern[str]] = {
     "money": re.compile(rf"(?:(?:\b(?:US|A|C|NZ|HK))?[$€£¥]\s?{_NUM}{_SCALE}|(?:\b(?:USD|EUR|GBP)\s)?\b{_NUM}{_SCALE}"
                         rf"\s(?:dollars|euros|pounds|yen|yuan|rubles|roubles|cents|USD|EUR|GBP)\b)"),
     "percentage": re.compile(rf"\b{_NUM}\s?(?:%|percent\b|per cent\b)"),
-    "number": re.compile(rf"(?:[$€£¥]\s?)?\b(?:{_NUM}{_SCALE}|{_NUMBER_WORD}(?:[\s-]{_NUMBER_WORD})*)"
+    "number": re.compile(rf"(?:[$€£¥]\s?)?\b(?:{_NUM}{_SCALE}|(?i:{_NUMBER_WORD})(?:[\s-]{_NUMBER_WORD})*)"
                          rf"(?:\s(?!{_FUNCTION_WORDS}\b)[a-z]+)?\b"),
     "reason": re.compile(rf"\b(?:because(?:\sof)?|due\sto|owing\sto|as\sa\sresult\sof|thanks\sto|since|in\sresponse\sto"
                          rf"|in\sprotest\sat|amid|over|in\sorder\sto|so\sas\sto|so\sthat|for\sfear\sof|in\san\seffort\sto"
@@ -368,7 +368,11 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
     if kind in ("person", "place", "organisation"):
         found = [c for c in found if not _overlaps_question(aligned, c)]
     if kind in ("number", "money"):
-        found = [_without_asked_unit(c, aligned) for c in found]
+        counted = [_without_asked_unit(c, aligned) for c in found]
+        units = {c.start for c, whole in zip(counted, found) if c != whole}  # "541,000 copies" for "how many copies"
+        found = counted
+    else:
+        units = set()
     if not found:
         return None
     if not aligned.anchors:
@@ -384,7 +388,8 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
         cued = (kind == "person" and prior in cue) or (kind == "place" and prior in _LOCATIVE)  # "toured with X", "at X"
         single = kind == "person" and " " not in c.text  # people are mostly named in full
         specific = dated and bool(re.search(r"\d", c.text))  # "on what date": a day, not "Sunday"
-        return (-int(specific), -int(cued), _distance(aligned, c) + PERSON_SINGLE * single, c.start)
+        return (-int(specific), -int(cued), -int(c.start in units), _distance(aligned, c) + PERSON_SINGLE * single,
+                c.start)
 
     return min(found, key=rank)
 
@@ -415,7 +420,7 @@ def _cue_words(question: str) -> frozenset[str]:
 def _without_asked_unit(c: Candidate, aligned: _Aligned) -> Candidate:
     """"118 million records" answers "how many records ...?" as "118 million"."""
     head, _, unit = c.text.rpartition(" ")
-    if head and re.search(r"\d|" + _NUMBER_WORD, head) and unit[:1].islower() \
+    if head and re.search(r"\d|" + _NUMBER_WORD, head, re.IGNORECASE) and unit[:1].islower() \
             and any(_same(_fold(unit), q) for q in aligned.asked):
         return c._replace(end=c.start + len(head), text=head)
     return c

@@ -138,6 +138,10 @@ def test_long_sentences_are_not_searched_and_hostile_text_costs_what_plain_text_
         ("On June 12, the storm destroyed 40 houses.", "How many houses did the storm destroy?", "number", "40"),
         ("On June 12, the bridge reopened to traffic.", "How many days was the bridge closed?", "number", None),
         ("The fair opened on 3 May 2019 and drew crowds.", "How many people came to the fair?", "number", None),
+        # the number of the thing the question counts; a number word opening the sentence
+        ("The 40 members of the club bought 900 books and 12 maps.", "How many maps did the club buy?", "number", "12"),
+        ("Three doctors examined the patient that night.", "How many doctors examined the patient?", "number",
+         "Three"),
         # a capitalised ordinary word opening the sentence is no name
         ("According to a report by Maria Lopez, sales fell.", "Who wrote the report?", "person", "Maria Lopez"),
         ("Despite the rain, the parade went ahead.", "Who led the parade?", "person", None),
