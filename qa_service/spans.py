@@ -242,6 +242,38 @@ def _pair(sentence: str, candidate: Candidate) -> tuple[str, str]:
     return (m.group(1) if m else ""), candidate.text
 
 
+_ASKED_ACRONYM = re.compile(r"\b(?:[A-Z]\.){2,10}|\b[A-Z]{2,10}\b")
+
+
+def _spelled_out(sentence: str, question: str) -> Candidate | None:
+    """The words an acronym of the question stands for, when the formal pattern is not there:
+    "the artificial intelligence (AI)", "the New York City Police Department (NYPD)" (its letters in
+    order among the initials, the first one first), or a name whose initials spell it ("Blue Ivy
+    Carter" for "B.I.C.")."""
+    for raw in _ASKED_ACRONYM.findall(question):
+        short = raw.replace(".", "")
+        if len(short) < 2:
+            continue
+        for m in re.finditer(rf"\(\s*{re.escape(raw)}\b", sentence):
+            words = list(_WORD.finditer(sentence[: m.start()]))[-(len(short) + 3):]
+            for k in range(len(short), len(words) + 1):  # the fewest words that spell it
+                window = words[-k:]
+                initials = "".join(w.group()[0].upper() for w in window)
+                if initials[0] == short[0] and _in_order(short, initials) and window[0].group().casefold() not in _STOP:
+                    start, end = window[0].start(), window[-1].end()
+                    return Candidate("definition", start, end, sentence[start:end])
+        for name in _names(sentence):
+            if "".join(w[0] for w in name.text.split() if w[0].isupper()) == short:
+                return name
+    return None
+
+
+def _in_order(short: str, initials: str) -> bool:
+    """Whether the letters of ``short`` appear in ``initials`` in order."""
+    rest = iter(initials)
+    return all(letter in rest for letter in short)
+
+
 def _digits(text: str) -> set[str]:
     """The numbers written in digits in ``text`` ("1,845 saw" -> {"1845"})."""
     return {n.replace(",", "") for n in re.findall(r"\d[\d,.]*\d|\d", text)}
@@ -364,6 +396,9 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
     if kind == "definition":
         acronym = [w for w in re.findall(r"\b[A-Z]{2,10}\b", question)]
         found = [c for c in found if _pair(sentence, c)[0] in acronym] if acronym else found
+        if not found:
+            spelled = _spelled_out(sentence, question)
+            return spelled._replace(type="definition") if spelled else None
     aligned = _align(sentence, question)
     if kind in ("person", "place", "organisation"):
         found = [c for c in found if not _overlaps_question(aligned, c)]

@@ -134,6 +134,14 @@ def test_long_sentences_are_not_searched_and_hostile_text_costs_what_plain_text_
 @pytest.mark.parametrize(
     ("sentence", "question", "kind", "expected"),
     [
+        # what an acronym stands for, beyond "Capitalised Words (CW)"
+        ("Researchers improved the machine translation (MT) of legal texts.", "What does MT stand for?", "definition",
+         "machine translation"),
+        ("The Ohio State Transit Board (OTB) raised fares.", "What does OTB stand for?", "definition",
+         "Ohio State Transit Board"),
+        ("The prize went to Maria Elena Lopez last year.", "What does M.E.L. stand for?", "definition",
+         "Maria Elena Lopez"),
+        ("The machine translation (MT) of legal texts improved.", "What does OTB stand for?", "definition", None),
         # a number inside a date is no count
         ("On June 12, the storm destroyed 40 houses.", "How many houses did the storm destroy?", "number", "40"),
         ("On June 12, the bridge reopened to traffic.", "How many days was the bridge closed?", "number", None),
