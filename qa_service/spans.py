@@ -601,8 +601,8 @@ def _other(sentence: str, question: str) -> Candidate | None:
                 and sentence[words[last][0]].islower():
             last += 1  # and the word itself after common words ("the horse trade"), not after a name ("Forbes magazine")
     start, end = words[first][0], words[last][1]
-    for name in _names(sentence):  # a name the phrase is part of is the answer, whole
-        if name.start <= start < name.end or name.start < end <= name.end:
-            if not _overlaps_question(aligned, name):
-                start, end = min(start, name.start), max(end, name.end)
+    names = [n for n in _names(sentence) if n.start < end and start < n.end and n.type != "title"
+             and not _overlaps_question(aligned, n)]
+    if len(names) == 1:  # one name in the phrase, or the phrase in a name: the name, whole
+        start, end = names[0].start, names[0].end  # ("adjacent Hudson County", "Henry Hudson re-discovered")
     return Candidate("other", start, end, sentence[start:end])

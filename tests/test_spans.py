@@ -192,6 +192,8 @@ def test_long_sentences_are_not_searched_and_hostile_text_costs_what_plain_text_
          "Northern Lights"),
         ("The monks kept up the salt trade with the coast.", "What trade did the monks keep up?", "other",
          "salt trade"),
+        ("Some towns in adjacent Essex County grew faster than the city.",
+         "Towns in what county grew faster than the city?", "other", "Essex County"),
         ("Her fan club is known as the Night Owls.", "What is her fan club called?", "other", "Night Owls"),
         ("The villagers planted trees along the river.", "What did the villagers plant?", "other", None),
         ("The largest park in the town is Elm Hollow Park.", "What is the largest park in the town?", "other",
