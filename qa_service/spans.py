@@ -3,6 +3,13 @@
 :func:`answer_type` reads the kind of answer a question asks for from its question words;
 :func:`find_span` looks in the chosen answer sentence for a candidate of that type that the
 question does not already give, and returns nothing rather than a guess when there is none.
+
+Candidates are placed by aligning the question's content words with the sentence's (accents and
+inflections aside): the one nearest them wins, with a few general preferences (a full name for
+"who", a name after the question's own preposition or after "at/in/to" for "where", the number
+of the thing counted). Open "what/which" questions get the phrase right next to the word naming
+what is asked ("which magazine ...?" -> "Forbes magazine"), and nothing otherwise.
+``training/measure_spans.py`` measures every rule on oracle sentences of the SQuAD 2.0 subset.
 """
 
 from __future__ import annotations
