@@ -104,7 +104,8 @@ _SPAN_RULES: dict[str, re.Pattern[str]] = {
 }
 # A run of capitalised words (with inner "of", "the", "de", hyphens and apostrophes): a name.
 _UPPER = "[" + "".join(c for c in map(chr, range(0x41, 0x250)) if c.isupper()) + "]"  # A-Z, À, Ł, Ż, ...
-_NAME = re.compile(rf"\b(?:{_UPPER}[\w'’-]*[\w])(?:\s(?:(?:of|the|de|van|von|al|del|la|and)\s)?{_UPPER}(?:[\w'’-]*[\w])?)*")
+_NAME = re.compile(rf"\b(?:{_UPPER}[\w'’-]*[\w])"
+                   rf"(?:\s(?:(?:of|the|de|van|von|al|del|la|and)\s)?{_UPPER}(?:[\w'’-]*[\w])?)*")
 _ORGANISATION_WORDS = re.compile(
     r"\b(?:Ministry|Organi[sz]ation|Company|Party|Union|Council|Committee|Agency|Bank|University|Corporation"
     r"|Inc|Ltd|Group|Association|Treaty|Alliance|Institute|Department|Office|Commission|Federation|League"
@@ -506,8 +507,9 @@ def _phrases(sentence: str, aligned: _Aligned) -> list[tuple[int, int]]:
     return out
 
 
-_HEAD = re.compile(r"\b(?:what|which)\s+(?P<copula>(?:is|was|are|were)\s+(?:the|an?|\w+['’]s)\s+(?:(?:first|last|main|only|new|old"
-                   r"|full|official|original|current|second|third|largest|biggest|most|best)\s+)?)?"
+_HEAD = re.compile(r"\b(?:what|which)\s+(?P<copula>(?:is|was|are|were)\s+(?:the|an?|\w+['’]s)\s+"
+                   r"(?:(?:first|last|main|only|new|old|full|official|original|current|second|third|largest|biggest"
+                   r"|most|best)\s+)?)?"
                    r"(?:(?:kind|type|sort|form|part|name)s?\s+of\s+(?:the\s+|a\s+|an\s+)?)?"
                    r"([\w&'’-]+)(?:\s+([\w&'’-]+))?", re.IGNORECASE)
 
@@ -606,7 +608,8 @@ def _other(sentence: str, question: str) -> Candidate | None:
         first = _qualifiers(sentence, words, first, last)
         if sentence[words[last + 1][0]].islower() and sentence[words[last][1]: words[last + 1][0]].isspace() \
                 and sentence[words[last][0]].islower():
-            last += 1  # and the word itself after common words ("the horse trade"), not after a name ("Forbes magazine")
+            last += 1  # and the word itself after common words ("the horse trade"), not after a name
+            # ("Forbes magazine")
     start, end = words[first][0], words[last][1]
     names = [n for n in _names(sentence) if n.start < end and start < n.end and n.type != "title"
              and not _overlaps_question(aligned, n)]
