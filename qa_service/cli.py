@@ -82,22 +82,72 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from .ingest import ingest_paths, write_corpus
-    from .pipeline import build_encoder
+    """Sources -> corpus files and the saved BM25 index in one streaming pass (one file's text in
+    memory at a time), then sentence vectors when the corpus is within ``semantic_max_passages``."""
+    import time
+
+    from .index import IndexBuilder
+    from .ingest import ingest_to, load_corpus
+    from .pipeline import build_encoder, build_tokenizer
     from .semantic import write_vectors
-    from .text import word_count
 
     settings = _settings(args)
-    corpus = ingest_paths(args.sources, settings.passage_words)
-    write_corpus(corpus, args.out, settings.passage_words)
-    words = [word_count(p.text) for p in corpus.passages]
-    print(f"wrote {len(corpus.documents)} document(s), {len(words)} passages "
-          f"(mean {sum(words) / len(words):.1f} words, {min(words)}-{max(words)}) to {args.out}")
+    started = time.perf_counter()
+    builder = IndexBuilder(build_tokenizer(settings))
+    words: list[int] = [0, 0, 1 << 62, 0]  # passages, total words, fewest, most
+
+    def consume(_document: Any, passages: list[Any]) -> None:
+        builder.add(passages)
+        for p in passages:
+            n = len(p.text.split())
+            words[0] += 1
+            words[1] += n
+            words[2] = min(words[2], n)
+            words[3] = max(words[3], n)
+
+    documents, count = ingest_to(args.sources, args.out, settings.passage_words, consume,
+                                 _index_progress(sys.stderr, started))
+    data = builder.finish()
+    try:
+        data.save(args.out)
+    except OSError as exc:
+        raise QAError(f"{args.out}: cannot write the index ({exc.strerror or exc})") from None
+    took = time.perf_counter() - started
+    print(f"wrote {documents} document(s), {count} passages "
+          f"(mean {words[1] / max(words[0], 1):.1f} words, {words[2] if words[0] else 0}-{words[3]}) "
+          f"and their index ({len(data.terms)} terms) to {args.out} in {took:.1f} s "
+          f"({count / max(took, 1e-9):,.0f} passages/s)")
     encoder = build_encoder(settings)
-    if encoder is not None:
-        vectors = write_vectors(corpus.passages, encoder, args.out)
+    if encoder is not None and count > settings.semantic_max_passages:
+        print(f"no sentence vectors: {count} passages is over semantic_max_passages ({settings.semantic_max_passages}); "
+              "answers will use words only (raise --semantic-max-passages to embed them, at about 11 ms a sentence)")
+    elif encoder is not None:
+        vectors = write_vectors(load_corpus(args.out).passages, encoder, args.out)
         print(f"wrote {len(vectors.matrix)} sentence vectors ({encoder.name}) to {args.out}")
     return 0
+
+
+def _index_progress(stream: Any, started: float) -> Any:
+    """A line for ``index`` that rewrites itself on a terminal (files, passages/s, ETA); None elsewhere."""
+    if not _on_terminal(stream):
+        return None
+    import time
+
+    shown = [0.0]
+
+    def show(done: int, files: int, passages: int) -> None:
+        now = time.perf_counter()
+        if done < files and now - shown[0] < 0.5:
+            return
+        shown[0] = now
+        spent = max(now - started, 1e-9)
+        eta = spent / done * (files - done)
+        end = "\n" if done >= files else ""
+        stream.write(f"\r\x1b[2Kindexing: {done:,}/{files:,} files, {passages:,} passages, "
+                     f"{passages / spent:,.0f} passages/s, ETA {eta:,.0f} s{end}")
+        stream.flush()
+
+    return show
 
 
 def _serve_logging(access_log: bool) -> None:

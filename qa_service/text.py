@@ -20,6 +20,7 @@ from .values import Span
 
 __all__ = [
     "MAX_CACHED_WORD",
+    "TOKENIZER_VERSION",
     "STOPWORDS",
     "Span",
     "Token",
@@ -52,6 +53,10 @@ STOPWORDS: frozenset[str] = frozenset(
     much many would could might must shall also ever yet upon whether
     """.split()
 )
+
+# Saved indexes record it: bump it whenever the terms or spans the tokeniser gives change, so an
+# index saved by an older tokeniser is rebuilt instead of served.
+TOKENIZER_VERSION = 1
 
 # One word: letters/digits, with inner apostrophes (don't, O'Brien) but no hyphen.
 # Numbers with thousands separators or decimals are one word: 598,000 and 1.5.
