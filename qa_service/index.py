@@ -26,7 +26,7 @@ import string
 import sys
 import threading
 import time
-from collections import OrderedDict, defaultdict
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
@@ -341,17 +341,18 @@ class Index:
         self.data = data if data is not None else build_data(self.passages, tokenizer)
         if self.data.size != len(self.passages):
             raise ValueError("the index arrays were made for another number of passages")
-        a = self.data.arrays
+        a = {name: np.asarray(array) for name, array in self.data.arrays.items()}  # still mapped; no memmap subclass per slice
         self._terms = self.data.terms
         self._term_id = {t: i for i, t in enumerate(self._terms)}
         self._indptr, self._docs, self._tf = a["postings_indptr"], a["postings_docs"], a["postings_tf"]
+        self._indptr_list = self._indptr.tolist()  # Python ints: a term's bounds without numpy scalars
         self._tok = (a["tokens_offsets"], a["tokens_term"], a["tokens_start"], a["tokens_end"])
         self._sent = (a["sentences_offsets"], a["sentences_start"], a["sentences_end"])
         self._formula = _Formula(np.asarray(a["doc_len"]), np.diff(self._indptr), scorer, k1, b, delta)
         self._extra_terms = frozenset(extra_terms)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
         self._vocabulary_sorted: list[str] | None = None
-        self._sentence_cache: OrderedDict[int, tuple[tuple[Span, frozenset[str]], ...]] = OrderedDict()
+        self._sentence_cache: dict[int, Any] = {}  # oldest first: the first out when it is full
         self._lock = threading.Lock()  # waitress's threads share the cache
         # A question's unknown words are looked up again by follow-ups and later questions.
         self._similar_cache: dict[tuple[str, int, int], tuple[str, ...]] = {}
@@ -371,19 +372,35 @@ class Index:
         t = self._term_id.get(term)
         if t is None:
             return _EMPTY, _EMPTY
-        start, end = int(self._indptr[t]), int(self._indptr[t + 1])
+        start, end = self._indptr_list[t], self._indptr_list[t + 1]
         return self._docs[start:end], self._tf[start:end]
 
-    def _passage_tokens(self, position: int) -> list[Token]:
+    def _decoded(self, position: int) -> tuple[list[Token], frozenset[str], tuple[tuple[Span, frozenset[str]], ...]]:
+        """The passage's tokens, terms and sentences as Python objects, decoded from the arrays on
+        first use; the last few thousand decoded are kept (re-rankers and the reader come back to them)."""
+        found = self._sentence_cache.get(position)  # one dict read: safe without the lock
+        if found is not None:
+            return found
         offsets, term, start, end = self._tok
         a, b = int(offsets[position]), int(offsets[position + 1])
         names = self._terms
-        return [Token(names[t], s, e) for t, s, e in zip(term[a:b].tolist(), start[a:b].tolist(), end[a:b].tolist())]
+        tokens = [Token(names[t], s, e) for t, s, e in zip(term[a:b].tolist(), start[a:b].tolist(), end[a:b].tolist())]
+        offsets, starts, ends = self._sent
+        a, b = int(offsets[position]), int(offsets[position + 1])
+        sentences = tuple((Span(s, e), frozenset(t.term for t in tokens if s <= t.start and t.end <= e))
+                          for s, e in zip(starts[a:b].tolist(), ends[a:b].tolist()))
+        found = (tokens, frozenset(t.term for t in tokens), sentences)
+        with self._lock:
+            self._sentence_cache[position] = found
+            if len(self._sentence_cache) > _SENTENCE_CACHE_SIZE:
+                del self._sentence_cache[next(iter(self._sentence_cache))]
+        return found
+
+    def _passage_tokens(self, position: int) -> list[Token]:
+        return self._decoded(position)[0]
 
     def _passage_terms(self, position: int) -> frozenset[str]:
-        offsets, term = self._tok[0], self._tok[1]
-        names = self._terms
-        return frozenset(names[t] for t in set(term[int(offsets[position]) : int(offsets[position + 1])].tolist()))
+        return self._decoded(position)[1]
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -394,7 +411,7 @@ class Index:
 
     def document_frequency(self, term: str) -> int:
         t = self._term_id.get(term)
-        return 0 if t is None else int(self._indptr[t + 1] - self._indptr[t])
+        return 0 if t is None else self._indptr_list[t + 1] - self._indptr_list[t]
 
     def rarity(self, term: str) -> float:
         """How telling a term is, > 0 and growing as it gets rarer; unseen terms are rarest.
@@ -456,23 +473,8 @@ class Index:
         return term in self._term_id or term in self._extra_terms
 
     def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]:
-        """The sentences of the passage at ``position``: span in its text, and its terms (decoded
-        from the arrays on first use; the last few thousand passages' are kept)."""
-        with self._lock:
-            found = self._sentence_cache.get(position)
-            if found is not None:
-                self._sentence_cache.move_to_end(position)
-                return found
-        offsets, starts, ends = self._sent
-        a, b = int(offsets[position]), int(offsets[position + 1])
-        tokens = self._passage_tokens(position)
-        found = tuple((Span(s, e), frozenset(t.term for t in tokens if s <= t.start and t.end <= e))
-                      for s, e in zip(starts[a:b].tolist(), ends[a:b].tolist()))
-        with self._lock:
-            self._sentence_cache[position] = found
-            if len(self._sentence_cache) > _SENTENCE_CACHE_SIZE:
-                self._sentence_cache.popitem(last=False)
-        return found
+        """The sentences of the passage at ``position``: span in its text, and its terms."""
+        return self._decoded(position)[2]
 
     def tokens_of(self, passage_id: str, start: int, text: str) -> list[Token] | None:
         """The tokens of ``text`` where it stands in a passage at ``start`` (offsets in ``text``),
@@ -499,6 +501,8 @@ class Index:
         if len(lists) == 1:
             return np.asarray(lists[0], dtype=np.intp)
         total = sum(len(docs) for docs in lists)
+        if total <= 256:  # a few postings: Python's set is quicker than numpy's calls
+            return np.array(sorted(set(itertools.chain.from_iterable(docs.tolist() for docs in lists))), dtype=np.intp)
         if total * 16 > len(self.passages):
             mask = np.zeros(len(self.passages), dtype=bool)
             for docs in lists:
@@ -510,6 +514,7 @@ class Index:
         """rank-bm25's score of every passage for the query ``terms``; with ``weights``, the sum
         of each term's own score times its weight (BM25 adds up over query terms)."""
         per_term = _TermScores(self, None)
+        per_term.prime(terms)
         return per_term.query(terms, weights)
 
     def search(self, query: Query, k: int) -> list[Hit]:
@@ -552,6 +557,7 @@ class Index:
         """(the weighted multi-turn score, rank-bm25's score for the question) at the passages
         ``columns``: only those are scored, the same numbers without a row per term over the corpus."""
         per_term = _TermScores(self, columns)
+        per_term.prime(t for turn in query.turns for t in turn.terms)
         total = np.zeros(len(columns))
         for turn in query.turns:
             if turn.words:
@@ -594,6 +600,9 @@ _EMPTY_POSITIONS = np.zeros(0, dtype=np.intp)
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` highest ``scores``, best first, ties in index order (NaN last): an
     ``argpartition``, then a sort of the few kept, never of every candidate."""
+    if len(scores) <= 64:  # a few candidates: one small sort in Python
+        values = [-math.inf if v != v else v for v in scores.tolist()]
+        return np.array(sorted(range(len(values)), key=lambda j: (-values[j], j))[:k], dtype=np.intp)
     key = np.where(np.isnan(scores), -np.inf, scores)
     if len(key) > k:
         part = np.argpartition(-key, k - 1)[:k]
@@ -635,15 +644,18 @@ class _Formula:
             eps = OKAPI_EPSILON * (idf_sum / len(idf))
             idf = np.where(idf < 0, eps, idf)
         self.idf = idf
-        # What a passage without the term gets: 0 for Okapi and BM25L, idf x delta for BM25+
-        # (rank-bm25 adds it to every passage), NaN where the normalisation is 0 (0/0).
-        self._absent = {}
+
+    def idf_for(self, term_ids: Sequence[int | None]) -> np.ndarray:
+        """``idf_of`` for many terms at once."""
+        if all(t is not None for t in term_ids):
+            return self.idf[np.array(term_ids, dtype=np.intp)] if term_ids else np.zeros(0)
+        return np.array([self.idf_of(t) for t in term_ids])
 
     def idf_of(self, term_id: int | None) -> float:
         """rank-bm25's ``idf.get(term) or 0``."""
         return 0.0 if term_id is None else float(self.idf[term_id])
 
-    def expression(self, idf: float, q_freq: np.ndarray, norm: np.ndarray) -> np.ndarray:
+    def expression(self, idf: float | np.ndarray, q_freq: np.ndarray, norm: np.ndarray) -> np.ndarray:
         """rank-bm25's per-term addition to ``get_scores``, written as it writes it."""
         k1, b, delta = self.k1, self.b, self.delta
         with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0 gives 0/0 = nan, as in rank-bm25
@@ -653,17 +665,6 @@ class _Formula:
                 return idf * (q_freq * (k1 + 1) / (q_freq + norm))
             ctd = q_freq / norm
             return idf * q_freq * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
-
-    def absent(self, idf: float) -> tuple[float, float]:
-        """(value where the term is absent and the normalisation positive, value where it is 0)."""
-        key = idf
-        found = self._absent.get(key)
-        if found is None:
-            values = self.expression(idf, np.zeros(2, dtype=np.int64), np.array([1.0, 0.0]))
-            found = (float(values[0]), float(values[1]))
-            if len(self._absent) < 100_000:
-                self._absent[key] = found
-        return found
 
 
 class _TermScores:
@@ -683,38 +684,87 @@ class _TermScores:
     def term(self, term: str) -> np.ndarray:
         row = self._memo.get(term)
         if row is None:
-            row = self._memo[term] = self._row(term)
+            self.prime((term,))
+            row = self._memo[term]
         return row
 
-    def _row(self, term: str) -> np.ndarray:
-        f = self._formula
-        term_id = self._index._term_id.get(term)
-        idf = f.idf_of(term_id)
-        columns = self._columns
-        present, zero = f.absent(idf)
-        row = np.full(self._size, present)
-        if f.any_zero_norm:
-            mask = f.zero_norm if columns is None else f.zero_norm[columns]
-            row[mask] = zero
-        if term_id is None:
-            return row
-        docs, tf = self._index._postings(term)
-        if columns is None:
-            at = np.asarray(docs, dtype=np.intp)
-        elif len(columns) < len(docs):  # a few passages (hits found by meaning): look each up in the postings
-            where = np.searchsorted(docs, columns)
-            kept = where < len(docs)
-            kept[kept] = docs[where[kept]] == columns[kept]
-            at = np.flatnonzero(kept)
-            docs, tf = docs[where[kept]], tf[where[kept]]
-        else:  # the candidates: find each posting among them
+    def prime(self, terms: Iterable[str]) -> None:
+        """Score the new terms of ``terms`` together: one matrix, filled with what a passage without
+        the term gets, then each term's postings written in (a few numpy calls, not a few per term)."""
+        new = [t for t in dict.fromkeys(terms) if t not in self._memo]
+        if not new:
+            return
+        f, index, columns = self._formula, self._index, self._columns
+        count = len(new)
+        ids = [index._term_id.get(t) for t in new]
+        idf = f.idf_for(ids)
+        indptr = index._indptr_list
+        bounds = [(r, indptr[i], indptr[i + 1]) for r, i in enumerate(ids) if i is not None]
+        if columns is not None and count * len(columns) <= 4096 and bounds:  # small: rank-bm25's dense way
+            docs = np.concatenate([index._docs[start:end] for _, start, end in bounds])
+            tf = np.concatenate([index._tf[start:end] for _, start, end in bounds])
+            rows = np.repeat(np.array([r for r, _, _ in bounds]), np.array([end - start for _, start, end in bounds]))
             at = np.searchsorted(columns, docs)
             kept = at < len(columns)
             kept[kept] = columns[at[kept]] == docs[kept]
-            at, docs, tf = at[kept], docs[kept], tf[kept]
-        if len(at):
-            row[at] = f.expression(idf, np.asarray(tf, dtype=np.int64), f.norm[docs])
-        return row
+            q_freq = np.zeros((count, len(columns)), dtype=np.int64)
+            q_freq[rows[kept], at[kept]] = tf[kept]
+            matrix = f.expression(idf[:, None], q_freq, f.norm[columns])
+            for r, term in enumerate(new):
+                self._memo[term] = matrix[r]
+            return
+        matrix = np.empty((count, self._size))
+        mask = None
+        if f.any_zero_norm:  # 0/0 where the normalisation is 0, as rank-bm25 computes it
+            mask = f.zero_norm if columns is None else f.zero_norm[columns]
+        # per term: the value where it is absent (normalisation > 0, then = 0), then its postings
+        absent_idf = np.concatenate([idf, idf]) if mask is not None else idf
+        absent_norm = np.concatenate([np.ones(count), np.zeros(count)]) if mask is not None else np.ones(count)
+        postings = sum(end - start for _, start, end in bounds)
+        if columns is not None and len(columns) * 8 < postings:  # a few passages: look each up in the postings
+            absent = f.expression(absent_idf, np.zeros(len(absent_idf), dtype=np.int64), absent_norm)
+            matrix[:] = absent[:count, None]
+            if mask is not None:
+                matrix[:, mask] = absent[count:, None]
+            for r, start, end in bounds:
+                docs = index._docs[start:end]
+                where = np.searchsorted(docs, columns)
+                kept = where < len(docs)
+                kept[kept] = docs[where[kept]] == columns[kept]
+                at = np.flatnonzero(kept)
+                if len(at):
+                    found = where[kept] + start
+                    matrix[r, at] = f.expression(idf[r], np.asarray(index._tf[found], dtype=np.int64),
+                                                 f.norm[index._docs[found]])
+        else:
+            at = rows = tf = docs = None
+            if bounds:
+                docs = np.concatenate([index._docs[start:end] for _, start, end in bounds])
+                tf = np.concatenate([index._tf[start:end] for _, start, end in bounds])
+                rows = np.repeat([r for r, _, _ in bounds], [end - start for _, start, end in bounds])
+                if columns is None:
+                    at = docs
+                else:  # the candidates: find each posting among them
+                    at = np.searchsorted(columns, docs)
+                    kept = at < len(columns)
+                    kept[kept] = columns[at[kept]] == docs[kept]
+                    at, docs, tf, rows = at[kept], docs[kept], tf[kept], rows[kept]
+            if at is not None and len(at):  # one expression for the absent values and every posting
+                n = len(absent_idf)
+                values = f.expression(np.concatenate([absent_idf, idf[rows]]),
+                                      np.concatenate([np.zeros(n, dtype=np.int64), tf.astype(np.int64)]),
+                                      np.concatenate([absent_norm, f.norm[docs]]))
+                matrix[:] = values[:count, None]
+                if mask is not None:
+                    matrix[:, mask] = values[count:n, None]
+                matrix[rows, at] = values[n:]
+            else:
+                absent = f.expression(absent_idf, np.zeros(len(absent_idf), dtype=np.int64), absent_norm)
+                matrix[:] = absent[:count, None]
+                if mask is not None:
+                    matrix[:, mask] = absent[count:, None]
+        for r, term in enumerate(new):
+            self._memo[term] = matrix[r]
 
     def query(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         total = np.zeros(self._size)
