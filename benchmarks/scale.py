@@ -32,7 +32,8 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:  # (a process timing main's code puts main's package first, and this after it)
+    sys.path.insert(0, str(ROOT))
 
 SQUAD = ROOT / "corpus" / "squad-expmrc" / "expmrc-squad-dev.json"
 PARAGRAPHS_PER_FILE = 20
@@ -338,6 +339,54 @@ def child_article(repeat: str) -> dict:
     return result
 
 
+def child_codebase(repeat: str) -> dict:
+    """The bundled article's questions answered by whichever qa_service this process imports
+    (this tree, or main's extracted beside it): per-question ms, words only and with meaning."""
+    from benchmarks.timing import interleaved
+    from qa_service.config import Settings
+    from qa_service.ingest import load_corpus, load_questions
+    from qa_service.pipeline import build_pipeline
+
+    import qa_service
+
+    corpus = load_corpus(ROOT / "corpus")
+    questions = load_questions(ROOT / "corpus" / "questions.jsonl")
+    words = build_pipeline(Settings().replace(semantic=False), corpus)
+    meaning = build_pipeline(Settings(), corpus)
+    for p in (words, meaning):
+        p.warm_up()
+    ms = interleaved({"words": lambda q: words.ask(q.question, q.history),
+                      "meaning": lambda q: meaning.ask(q.question, q.history)}, questions, int(repeat))
+    return {**ms, "package": str(Path(qa_service.__file__).parent.parent)}
+
+
+def before_and_after(repeat: int, rounds: int = 3) -> dict:
+    """The whole service on the bundled article: git main against this tree, in alternating processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        archive = subprocess.run(["git", "-C", str(ROOT), "archive", "main", "qa_service"], capture_output=True,
+                                 check=True).stdout
+        subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+        runs: dict[str, list[dict]] = {"main": [], "this": []}
+        for _ in range(rounds):
+            for name, path in (("main", tmp), ("this", str(ROOT))):
+                done = subprocess.run([sys.executable, "-c", f"import sys; __file__ = {__file__!r}; "
+                                       f"sys.path.insert(0, {path!r}); "
+                                       f"sys.path.insert(1, {str(ROOT)!r}); sys.argv = ['scale', '--child', 'codebase', "
+                                       f"{str(repeat)!r}]; exec(open({__file__!r}).read())"],
+                                      capture_output=True, text=True, cwd=ROOT)
+                if done.returncode:
+                    raise SystemExit(done.stderr[-2000:])
+                result = json.loads(done.stdout.strip().splitlines()[-1])
+                assert Path(result["package"]).resolve() == Path(path).resolve(), result["package"]
+                runs[name].append(result)
+    out = {}
+    for kind in ("words", "meaning"):
+        before = statistics.median(r[kind] for r in runs["main"])
+        after = statistics.median(r[kind] for r in runs["this"])
+        out[kind] = {"main": before, "this": after, "ratio": after / before}
+    return out
+
+
 # ---------------------------------------------------------------- the table
 
 
@@ -357,8 +406,13 @@ def main() -> None:
         print(json.dumps(globals()[f"child_{args.child[0]}"](*args.child[1:])))
         return
     sizes = [int(s) for s in args.sizes.split(",") if s] + ([1_000_000] if args.million else [])
+    whole = before_and_after(args.repeat)
+    print(f"bundled article, whole service per question (git main -> this tree, alternating processes): "
+          f"words only {whole['words']['main']:.2f} -> {whole['words']['this']:.2f} ms (x{whole['words']['ratio']:.2f}); "
+          f"with meaning {whole['meaning']['main']:.2f} -> {whole['meaning']['this']:.2f} ms "
+          f"(x{whole['meaning']['ratio']:.2f})", flush=True)
     article = _child("article", str(args.repeat))
-    print(f"bundled article, whole answer per question (previous index -> this one, same run): "
+    print(f"bundled article, whole answer per question (main's index.py -> this one, same process): "
           f"words only {article['words']['previous']:.2f} -> {article['words']['new']:.2f} ms "
           f"(x{article['words']['ratio']:.2f}); with meaning {article['meaning']['previous']:.2f} -> "
           f"{article['meaning']['new']:.2f} ms (x{article['meaning']['ratio']:.2f})", flush=True)

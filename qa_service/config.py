@@ -120,8 +120,9 @@ SETTINGS: tuple[Setting, ...] = (
             _ANSWERING, choices=("plus", "l", "okapi")),
     Setting("k1", float, 1.5, "BM25 term-frequency saturation.", _ANSWERING, 0, 10),
     Setting("b", float, 0.75, "BM25 length normalisation (0 = none, 1 = full).", _ANSWERING, 0, 1),
-    Setting("delta", float, 1.0, "BM25+ / BM25L: rank-bm25 adds delta x IDF for every query term to every "
-            "passage (matched or not), so it shifts scores without changing their order.", _ANSWERING, 0, 10),
+    Setting("delta", float, 1.0, "BM25+: rank-bm25 adds delta x IDF for every query term to every passage, "
+            "matched or not, so it shifts all scores alike and never changes their order; BM25L: added to a matched "
+            "term's normalised frequency (it does change the order).", _ANSWERING, 0, 10),
     Setting("lemmatize", bool, True, "Map inflected words to their lemma before stemming (simplemma): said/say.",
             _TOKENISING),
     Setting("stem", bool, True, "Snowball-stem terms (PyStemmer).", _TOKENISING),
