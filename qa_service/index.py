@@ -33,6 +33,7 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .errors import CorpusError, EmptyCorpusError
+from .spans import acronym_pairs
 from .text import TOKENIZER_VERSION, Token, Tokenizer, merge_spans, sentence_spans
 from .values import Hit, Passage, Query, Span
 
@@ -72,6 +73,8 @@ _ARRAYS = {  # name: dtype; every one a plain .npy file
     "sentences_offsets": np.int64,  # passage p's sentences are [offsets[p], offsets[p + 1])
     "sentences_start": np.int32,
     "sentences_end": np.int32,
+    "acronyms_offsets": np.int64,  # passage p spells out the long forms of acronyms [offsets[p], offsets[p + 1])
+    "acronyms_term": np.int32,  # ... as the acronyms' term ids, in definition order
 }
 
 
@@ -84,6 +87,7 @@ class IndexData:
     terms: list[str]
     arrays: dict[str, np.ndarray]
     fingerprint: str
+    acronyms: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # acronym -> long form's terms
 
     @property
     def size(self) -> int:
@@ -104,6 +108,9 @@ class IndexData:
         terms = (json.dumps(self.terms, ensure_ascii=False) + "\n").encode("utf-8")
         (temporary / "terms.json").write_bytes(terms)
         files["terms.json"] = {"sha256": hashlib.sha256(terms).hexdigest(), "shape": [len(self.terms)]}
+        acronyms = (json.dumps([[k, list(v)] for k, v in self.acronyms.items()], ensure_ascii=False) + "\n").encode()
+        (temporary / "acronyms.json").write_bytes(acronyms)
+        files["acronyms.json"] = {"sha256": hashlib.sha256(acronyms).hexdigest(), "shape": [len(self.acronyms)]}
         meta = {"format": INDEX_FORMAT, "fingerprint": self.fingerprint, "passages": self.size,
                 "terms": len(self.terms), "files": files}
         (temporary / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
@@ -175,11 +182,17 @@ class IndexBuilder:
         self._a["tokens_offsets"].append(0)
         self._a["sentences_offsets"].append(0)
         self._post_term = array("i")
+        self._acronyms: dict[str, tuple[str, ...]] = {}
 
     def add(self, passages: Iterable[Passage]) -> None:
         a, vocabulary = self._a, self._vocabulary
         for passage in passages:
             _hash_passage(self._hash, passage)
+            for short, long in acronym_pairs(passage.text):
+                short_terms, long_terms = self.tokenizer.terms(short), tuple(self.tokenizer.terms(long))
+                # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
+                if short_terms == [short.casefold()] and len(long_terms) > 1:
+                    self._acronyms.setdefault(short_terms[0], long_terms)
             tokens = self.tokenizer.tokens(passage.text)
             counts: dict[int, int] = {}
             ids = []
@@ -207,15 +220,72 @@ class IndexBuilder:
         if not self._vocabulary:
             raise EmptyCorpusError("the passages contain no searchable words")
         arrays = {name: np.frombuffer(values, dtype=_ARRAYS[name]) if len(values) else np.zeros(0, _ARRAYS[name])
-                  for name, values in self._a.items() if name != "postings_indptr"}
+                  for name, values in self._a.items() if name in _ARRAYS}
         terms = np.frombuffer(self._post_term, dtype=np.int32)
-        order = np.argsort(terms, kind="stable")  # by term; passages stay ascending within each
+        docs, tf = arrays["postings_docs"], arrays["postings_tf"]
+        extra_terms, extra_docs, spelt = self._acronym_passages(terms, docs, arrays)
+        if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
+            terms = np.concatenate([terms, extra_terms])
+            docs = np.concatenate([docs, extra_docs])
+            tf = np.concatenate([tf, np.ones(len(extra_docs), dtype=np.int32)])
+            arrays["doc_len"] = arrays["doc_len"] + np.bincount(extra_docs, minlength=self.count)
+        order = np.lexsort((docs, terms))  # by term; passages ascending within each
         indptr = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=indptr[1:])
         arrays["postings_indptr"] = indptr
-        arrays["postings_docs"] = arrays["postings_docs"][order]
-        arrays["postings_tf"] = arrays["postings_tf"][order]
-        return IndexData(list(self._vocabulary), arrays, self._hash.hexdigest())
+        arrays["postings_docs"] = docs[order]
+        arrays["postings_tf"] = tf[order]
+        spelt_docs, spelt_terms = spelt
+        arrays["acronyms_offsets"] = np.zeros(self.count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(spelt_docs, minlength=self.count), out=arrays["acronyms_offsets"][1:])
+        arrays["acronyms_term"] = spelt_terms
+        return IndexData(list(self._vocabulary), arrays, self._hash.hexdigest(), dict(self._acronyms))
+
+    def _acronym_passages(self, terms: np.ndarray, docs: np.ndarray,
+                          arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """For each acronym the passages define: the passages that spell its long form out (terms in
+        a row), found from the postings of the long form's terms, never by scanning every passage.
+        Returns (acronym, passage) pairs to add where the passage lacks the acronym, and every
+        (passage, acronym) pair for the sentences, in passage then definition order."""
+        empty = np.zeros(0, dtype=np.int32)
+        if not self._acronyms:
+            return empty, empty, (empty, empty)
+        by_term = np.argsort(terms, kind="stable")
+        bounds = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=bounds[1:])
+        sorted_docs = docs[by_term]
+        offsets, token_terms = arrays["tokens_offsets"], arrays["tokens_term"]
+        added_terms, added_docs, spelt_docs, spelt_terms = [], [], [], []
+        for short, long in self._acronyms.items():
+            ids = [self._vocabulary.get(t) for t in long]
+            if any(i is None for i in ids):
+                continue
+            short_id = self._vocabulary.setdefault(short, len(self._vocabulary))
+            holding = None
+            for i in sorted(set(ids), key=lambda i: bounds[i + 1] - bounds[i]):  # rarest first
+                found = sorted_docs[bounds[i] : bounds[i + 1]]
+                holding = found if holding is None else np.intersect1d(holding, found, assume_unique=True)
+            has_short = (sorted_docs[bounds[short_id] : bounds[short_id + 1]] if short_id + 1 < len(bounds)
+                         else empty)
+            for p in holding.tolist():
+                seq = token_terms[offsets[p] : offsets[p + 1]].tolist()
+                if _spells_out(seq, ids):
+                    spelt_docs.append(p)
+                    spelt_terms.append(short_id)
+                    at = int(np.searchsorted(has_short, p))
+                    if not (at < len(has_short) and has_short[at] == p):
+                        added_terms.append(short_id)
+                        added_docs.append(p)
+        order = np.argsort(np.array(spelt_docs, dtype=np.int64), kind="stable")
+        return (np.array(added_terms, dtype=np.int32), np.array(added_docs, dtype=np.int32),
+                (np.array(spelt_docs, dtype=np.int64)[order], np.array(spelt_terms, dtype=np.int32)[order]))
+
+
+def _spells_out(seq: Sequence[int], ids: Sequence[int]) -> bool:
+    """Whether ``ids`` occur in ``seq`` one after the other."""
+    n = len(ids)
+    first = ids[0]
+    return any(seq[i] == first and seq[i : i + n] == list(ids) for i in range(len(seq) - n + 1))
 
 
 def build_data(passages: Sequence[Passage], tokenizer: Tokenizer, show_progress: bool | None = None) -> IndexData:
@@ -249,7 +319,7 @@ def load_data(folder: Path, digest: str) -> IndexData:
     if meta.get("fingerprint") != digest:
         raise CorpusError(f"{where}: made for other passages or tokeniser settings (stale or foreign)")
     files = meta.get("files")
-    if not isinstance(files, dict) or set(files) != {f"{n}.npy" for n in _ARRAYS} | {"terms.json"}:
+    if not isinstance(files, dict) or set(files) != {f"{n}.npy" for n in _ARRAYS} | {"terms.json", "acronyms.json"}:
         raise CorpusError(f"{meta_path}: does not list the index's files")
     for name, info in files.items():
         path = where / name
@@ -257,6 +327,7 @@ def load_data(folder: Path, digest: str) -> IndexData:
             raise CorpusError(f"{path}: missing or damaged (its sha256 is not the one recorded)")
     try:
         terms = json.loads((where / "terms.json").read_text(encoding="utf-8"))
+        pairs = json.loads((where / "acronyms.json").read_text(encoding="utf-8"))
         arrays = {name: np.load(where / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
     except (OSError, ValueError, RecursionError) as exc:
         raise CorpusError(f"{where}: unreadable ({exc})") from None
@@ -265,7 +336,11 @@ def load_data(folder: Path, digest: str) -> IndexData:
     for name, dtype in _ARRAYS.items():
         if arrays[name].dtype != dtype or arrays[name].ndim != 1:
             raise CorpusError(f"{where / (name + '.npy')}: not a flat {np.dtype(dtype).name} array")
-    data = IndexData(terms, arrays, digest)
+    try:
+        acronyms = {short: tuple(long) for short, long in pairs}
+    except (TypeError, ValueError):
+        raise CorpusError(f"{where / 'acronyms.json'}: not a list of [acronym, [terms]]") from None
+    data = IndexData(terms, arrays, digest, acronyms)
     _check_shapes(data, where, int(meta.get("passages", -1)))
     return data
 
@@ -277,7 +352,8 @@ def _check_shapes(data: IndexData, where: Path, passages: int) -> None:
           and len(a["sentences_offsets"]) == n + 1
           and int(a["postings_indptr"][-1]) == len(a["postings_docs"]) == len(a["postings_tf"])
           and int(a["tokens_offsets"][-1]) == len(a["tokens_term"]) == len(a["tokens_start"]) == len(a["tokens_end"])
-          and int(a["sentences_offsets"][-1]) == len(a["sentences_start"]) == len(a["sentences_end"]))
+          and int(a["sentences_offsets"][-1]) == len(a["sentences_start"]) == len(a["sentences_end"])
+          and len(a["acronyms_offsets"]) == n + 1 and int(a["acronyms_offsets"][-1]) == len(a["acronyms_term"]))
     if not ok:
         raise CorpusError(f"{where}: its arrays disagree with each other or with the corpus")
 
@@ -348,6 +424,9 @@ class Index:
         self._indptr_list = self._indptr.tolist()  # Python ints: a term's bounds without numpy scalars
         self._tok = (a["tokens_offsets"], a["tokens_term"], a["tokens_start"], a["tokens_end"])
         self._sent = (a["sentences_offsets"], a["sentences_start"], a["sentences_end"])
+        self._spelt = (a["acronyms_offsets"], a["acronyms_term"])
+        # the acronyms the passages define: the acronym's term -> its long form's terms
+        self.acronyms: dict[str, tuple[str, ...]] = dict(self.data.acronyms)
         self._formula = _Formula(np.asarray(a["doc_len"]), np.diff(self._indptr), scorer, k1, b, delta)
         self._extra_terms = frozenset(extra_terms)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
@@ -385,16 +464,32 @@ class Index:
         a, b = int(offsets[position]), int(offsets[position + 1])
         names = self._terms
         tokens = [Token(names[t], s, e) for t, s, e in zip(term[a:b].tolist(), start[a:b].tolist(), end[a:b].tolist())]
+        offsets, spelt = self._spelt
+        acronyms = [names[t] for t in spelt[int(offsets[position]) : int(offsets[position + 1])].tolist()]
+        own = {t.term for t in tokens}
         offsets, starts, ends = self._sent
         a, b = int(offsets[position]), int(offsets[position + 1])
-        sentences = tuple((Span(s, e), frozenset(t.term for t in tokens if s <= t.start and t.end <= e))
-                          for s, e in zip(starts[a:b].tolist(), ends[a:b].tolist()))
-        found = (tokens, frozenset(t.term for t in tokens), sentences)
+        sentences = []
+        for s, e in zip(starts[a:b].tolist(), ends[a:b].tolist()):
+            terms = [t.term for t in tokens if s <= t.start and t.end <= e]
+            sentences.append((Span(s, e), frozenset(terms + self._acronyms_of(terms, acronyms) if acronyms else terms)))
+        found = (tokens, frozenset(own.union(acronyms)), tuple(sentences))
         with self._lock:
             self._sentence_cache[position] = found
             if len(self._sentence_cache) > _SENTENCE_CACHE_SIZE:
                 del self._sentence_cache[next(iter(self._sentence_cache))]
         return found
+
+    def _acronyms_of(self, terms: Sequence[str], among: Iterable[str] | None = None) -> list[str]:
+        """The acronyms whose long form ``terms`` spell out without using the acronym itself (of
+        ``among``, the ones the passage spells out, or all): a question that uses the acronym then
+        finds them too."""
+        if not self.acronyms:
+            return []
+        joined, present = " " + " ".join(terms) + " ", set(terms)
+        shorts = self.acronyms if among is None else among
+        return [short for short in shorts
+                if short not in present and " " + " ".join(self.acronyms[short]) + " " in joined]
 
     def _passage_tokens(self, position: int) -> list[Token]:
         return self._decoded(position)[0]

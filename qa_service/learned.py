@@ -12,9 +12,10 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence, TypeVar
 
 import numpy as np
 
@@ -23,8 +24,9 @@ from .query import KIND_PATTERNS
 from .spans import ANSWER_TYPES, find_span
 from .values import Exchange, Hit, Query, SentenceSource
 
-__all__ = ["CANDIDATE_FEATURES", "QUESTION_FEATURES", "Candidate", "LogisticModel", "Reading", "SPAN_TYPES", "TreeModel",
-           "candidate_features", "question_basics", "question_features"]
+__all__ = ["CANDIDATE_FEATURES", "NO_CANDIDATE", "QUESTION_FEATURES", "SPAN_TYPES", "Candidate", "LogisticModel",
+           "TreeModel", "candidate_features", "gives_new", "is_previous", "load_models", "question_basics",
+           "question_features"]
 
 # Answer types that spans.find_span looks for: a sentence holding one counts as holding the answer's kind.
 SPAN_TYPES = frozenset({"person", "organisation", "place", "date", "number", "money", "percentage", "definition",
@@ -69,6 +71,7 @@ QUESTION_FEATURES = (
     "best_passage_missing_max",
 )
 
+_Model = TypeVar("_Model", "LogisticModel", "TreeModel")
 _MARGIN_CAP = 5.0
 _MISSING_CAP = 3.0
 
@@ -85,14 +88,7 @@ class Candidate:
     repeat: bool
 
 
-@dataclass(frozen=True)
-class Reading:
-    """What the reader saw when it chose: the question-level features the abstainer reads."""
-
-    features: tuple[float, ...]  # in QUESTION_FEATURES order
-
-
-def _is_previous(previous: Exchange, passage_id: str, start: int, sentence: str) -> bool:
+def is_previous(previous: Exchange, passage_id: str, start: int, sentence: str) -> bool:
     """Whether a sentence is the answer just given: by its place when it is known, else by its
     text (white space aside: clients may send it back re-flowed)."""
     if previous.passage_id is not None and previous.start is not None:
@@ -100,7 +96,9 @@ def _is_previous(previous: Exchange, passage_id: str, start: int, sentence: str)
     return previous.answer is not None and previous.answer.split() == sentence.split()
 
 
-def _gives_new(kind: Any, sentence: str, question: str) -> bool:
+def gives_new(kind: re.Pattern[str], sentence: str, question: str) -> bool:
+    """Whether ``sentence`` holds something of the ``kind`` asked for that the question does not
+    already say ("June 12" does not answer "how many were hurt on June 12?")."""
     said = {m.group().casefold().replace(",", "") for m in kind.finditer(question)}
     return any(m.group().casefold().replace(",", "") not in said for m in kind.finditer(sentence))
 
@@ -127,7 +125,7 @@ def candidate_features(query: Query, hits: Sequence[Hit], index: SentenceSource,
         for n, (span, terms) in enumerate(index.sentences(hit.position)):
             start, end = span
             sentence = text[start:end]
-            repeat = previous is not None and _is_previous(previous, hit.passage.id, start, sentence) \
+            repeat = previous is not None and is_previous(previous, hit.passage.id, start, sentence) \
                 and not (query.own & terms)
             lexical = query.mass_in(terms) / mass
             novel = len(terms - query.asked) / len(terms) if terms else 0.0
@@ -136,7 +134,7 @@ def candidate_features(query: Query, hits: Sequence[Hit], index: SentenceSource,
                 lexical, 0.0, 0.0, hit.score / top_score, float(hit.rank == 1),
                 float(cosines[n]) if cosines is not None else 0.0, 0.0, 0.0,
                 float(typed and find_span(sentence, query.text, query.answer_type) is not None),
-                float(wanted is not None and _gives_new(wanted, sentence, query.text)),
+                float(wanted is not None and gives_new(wanted, sentence, query.text)),
                 float(n == 0), float(repeat), math.log1p(len(sentence)) / 5.0, novel, float(lexical <= 0.0),
                 0.0, 0.0, answer_code,
                 max((m for t, m in own_mass if t not in terms), default=0.0),
@@ -208,15 +206,9 @@ class LogisticModel:
     @classmethod
     def from_json(cls, data: dict[str, Any], expected: Sequence[str]) -> "LogisticModel":
         """The model in ``data``; SettingsError when it is not one, or was trained on other features."""
-        try:
-            model = cls(data["features"], data["mean"], data["scale"], data["coef"], data["intercept"],
-                        {k: v for k, v in data.items() if k not in ("features", "mean", "scale", "coef", "intercept")})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SettingsError(f"not an answer model ({type(exc).__name__}: {exc})") from None
-        if model.features != tuple(expected):
-            raise SettingsError("the answer model was trained on other features: retrain it "
-                                "(python3 training/train_answer_model.py)")
-        return model
+        keys = ("features", "mean", "scale", "coef", "intercept")
+        return _checked(lambda: cls(data["features"], data["mean"], data["scale"], data["coef"], data["intercept"],
+                                    {k: v for k, v in data.items() if k not in keys}), expected)
 
 
 class TreeModel:
@@ -285,18 +277,27 @@ class TreeModel:
     def from_json(cls, data: dict[str, Any], expected: Sequence[str]) -> "TreeModel":
         """The model in ``data``; SettingsError when it is not one, or was trained on other features."""
         keys = ("kind", "features", "baseline", "feature", "threshold", "left", "right", "value", "roots", "depth")
-        try:
+
+        def build() -> "TreeModel":
             if data["kind"] != "trees":
                 raise ValueError(f"kind {data['kind']!r}")
-            model = cls(data["features"], data["baseline"], data["feature"],
-                        [math.inf if t is None else t for t in data["threshold"]], data["left"], data["right"],
-                        data["value"], data["roots"], data["depth"], {k: v for k, v in data.items() if k not in keys})
-        except (KeyError, TypeError, ValueError) as exc:
-            raise SettingsError(f"not an answer model ({type(exc).__name__}: {exc})") from None
-        if model.features != tuple(expected):
-            raise SettingsError("the answer model was trained on other features: retrain it "
-                                "(python3 training/train_answer_model.py)")
-        return model
+            return cls(data["features"], data["baseline"], data["feature"],
+                       [math.inf if t is None else t for t in data["threshold"]], data["left"], data["right"],
+                       data["value"], data["roots"], data["depth"], {k: v for k, v in data.items() if k not in keys})
+
+        return _checked(build, expected)
+
+
+def _checked(build: Callable[[], _Model], expected: Sequence[str]) -> _Model:
+    """``build()``'s model; SettingsError when the data is not a model, or was trained on other features."""
+    try:
+        model = build()
+    except (KeyError, TypeError, ValueError) as exc:
+        raise SettingsError(f"not an answer model ({type(exc).__name__}: {exc})") from None
+    if model.features != tuple(expected):
+        raise SettingsError("the answer model was trained on other features: retrain it "
+                            "(python3 training/train_answer_model.py)")
+    return model
 
 
 def load_models(path: Path) -> tuple[TreeModel, LogisticModel, float, str]:

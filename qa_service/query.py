@@ -73,6 +73,17 @@ class Vocabulary(Protocol):
 
     def rarity(self, term: str) -> float: ...
 
+    # acronyms the documents define: the acronym's term -> its long form's terms (optional)
+
+
+def _find_run(terms: Sequence[str], run: Sequence[str]) -> int | None:
+    """Where ``run`` occurs in ``terms`` as consecutive items, or None."""
+    n = len(run)
+    for i in range(len(terms) - n + 1):
+        if tuple(terms[i : i + n]) == tuple(run):
+            return i
+    return None
+
 
 def informativeness(word: str) -> float:
     """How much a word tells, from its frequency in English: about 1 for "the", 6 for "Zakharova".
@@ -158,10 +169,28 @@ class QueryAnalyser:
                 prior=word_prior(surface, self.word_prior), information=informativeness(surface),
                 asked_for=token.start in asked_for,
             ))
-        words = tuple(out)
+        words = tuple(out) + self._other_forms(out)
         if memo is not None:
             memo[text] = words
         return words
+
+    def _other_forms(self, words: Sequence[QueryTerm]) -> tuple[QueryTerm, ...]:
+        """A long form whose acronym the documents define ("Collective Security Treaty
+        Organization" for "CSTO") also searches for the acronym, which later passages use alone;
+        the acronym weighs what the long form's most telling word does, and tells nothing new
+        (coverage ignores it). The other way round, the index credits a passage that spells the
+        long form out with the acronym."""
+        acronyms = getattr(self.vocabulary, "acronyms", None)
+        if not acronyms:
+            return ()
+        terms = [w.term for w in words]
+        extra: list[QueryTerm] = []
+        for short, long in acronyms.items():
+            at = _find_run(terms, long) if short not in terms else None
+            if at is not None:
+                run = words[at : at + len(long)]
+                extra.append(QueryTerm(short, run[0].start, run[-1].end, (short,), max(w.prior for w in run), 0.0))
+        return tuple(extra)
 
     def _quoted(self, previous: Exchange) -> tuple[QueryTerm, ...] | None:
         """The words of an answer quoted from a passage, from the index's tokens (no tokenising),
@@ -194,11 +223,13 @@ class QueryAnalyser:
         if personal and not _NAME_RE.search(text[: personal.start()]):
             return True
         words = self.words(text) if words is None else words
-        known = {w.term for w in words if w.known}
-        if len(known) <= 1:
+        # Every word it names counts, found in the documents or not: "what happened in Bucha?"
+        # stands alone even if no document says "happened" (it was once read as a continuation).
+        named = {w.term for w in words}
+        if len(named) <= 1:
             return True
         pronoun = any(w.lower() in _PRONOUNS for w in _WORD_RE.findall(text))
-        return pronoun and len(known) <= 2 and not _NAME_RE.search(text)
+        return pronoun and len(named) <= 2 and not _NAME_RE.search(text)
 
     def analyse(
         self,

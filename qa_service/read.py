@@ -7,13 +7,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from .learned import QUESTION_FEATURES, TreeModel, candidate_features, question_basics, question_features
+from .learned import (QUESTION_FEATURES, TreeModel, candidate_features, gives_new, is_previous, question_basics,
+                      question_features)
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
 from .spans import find_span
-from .values import AnswerSentence, AnswerSpan, Exchange, Hit, Query, SentenceSource
+from .values import AnswerSentence, AnswerSpan, Hit, Query, SentenceSource
 
-__all__ = ["LearnedReader", "SentenceReader"]
+__all__ = ["LearnedReader", "SentenceReader", "gives_new"]
 
 # A sentence holding the kind of thing asked for (a date for "when") counts this much more.
 KIND_BONUS = 1.25
@@ -59,7 +60,7 @@ class SentenceReader:
             for n, (span, terms) in enumerate(self.index.sentences(hit.position)):
                 start, end = span
                 sentence = text[start:end]
-                repeat = previous is not None and _is_previous(previous, hit.passage.id, start, sentence) \
+                repeat = previous is not None and is_previous(previous, hit.passage.id, start, sentence) \
                     and not (query.own & terms)
                 score: float | None = query.mass_in(terms)
                 if score <= 0:  # type: ignore[operator]
@@ -107,21 +108,6 @@ class SentenceReader:
             meaning = self.semantic_weight * float(s) * (self.repeat_weight if repeat else 1.0)
             mixed.append(((score or 0.0) / top + meaning, repeat, hit, n, span, cosine))
         return mixed
-
-
-def _is_previous(previous: Exchange, passage_id: str, start: int, sentence: str) -> bool:
-    """Whether a sentence is the answer just given: by its place when it is known, else by its
-    text (white space aside: clients may send it back re-flowed)."""
-    if previous.passage_id is not None and previous.start is not None:
-        return (previous.passage_id, previous.start) == (passage_id, start)
-    return previous.answer is not None and previous.answer.split() == sentence.split()
-
-
-def gives_new(kind: re.Pattern[str], sentence: str, question: str) -> bool:
-    """Whether ``sentence`` holds something of the ``kind`` asked for that the question does not
-    already say ("June 12" does not answer "how many were hurt on June 12?")."""
-    said = {m.group().casefold().replace(",", "") for m in kind.finditer(question)}
-    return any(m.group().casefold().replace(",", "") not in said for m in kind.finditer(sentence))
 
 
 class LearnedReader:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
-__all__ = ["ANSWER_TYPES", "Candidate", "MAX_SENTENCE", "answer_type", "candidates", "find_span"]
+__all__ = ["ANSWER_TYPES", "Candidate", "MAX_SENTENCE", "acronym_pairs", "answer_type", "candidates", "find_span"]
 
 # Longer "sentences" (a text without full stops) are not searched for spans: no rule is worth its cost there.
 MAX_SENTENCE = 2000
@@ -226,3 +226,17 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
         return min(max(a_start - c.end, c.start - a_end, 0) for a_start, a_end in anchors)
 
     return min(found, key=lambda c: (gap(c), c.start))
+
+
+def acronym_pairs(text: str) -> list[tuple[str, str]]:
+    """Every acronym ``text`` defines, with its long form: "the World Health Organization (WHO)"
+    and "WHO (World Health Organization)" both give ("WHO", "World Health Organization")."""
+    if len(text) > MAX_SENTENCE * 50:
+        return []
+    pairs = []
+    for c in candidates(text, "definition"):
+        short, long = _pair(text, c)
+        long = re.sub(r"^(?:(?:of|the|for|and|on|in)\s)+", "", long)  # "of the World Health Organization (WHO)"
+        if short and long:
+            pairs.append((short, long))
+    return pairs

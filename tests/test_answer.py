@@ -202,3 +202,16 @@ def test_an_earlier_he_reaches_back_even_behind_a_capitalised_adjective(pipeline
     questions = [t for t in turns if t.role != "answer"]
     assert [t.text for t in questions] == ["Who went there with him?", *reversed(history)]
     assert [t.weight for t in questions] == [1.0, 0.5, 0.25]
+
+
+def test_a_question_naming_words_the_documents_lack_still_stands_alone(tiny_pipeline: Pipeline) -> None:
+    """Once a defect: only words found in the documents counted, so "What happened in Vardø?"
+    (no document says "happened") was read as a continuation of the last question."""
+    analyser = tiny_pipeline.analyser
+    assert not analyser.is_follow_up("What happened in Vardø?")
+    assert not analyser.is_follow_up("Which glacier melted near Kirkenes?")  # "glacier", "melted": unknown
+    assert analyser.is_follow_up("And when?")
+    assert analyser.is_follow_up("What about the keepers?")  # a connective
+    assert analyser.is_follow_up("Why?")
+    answer = tiny_pipeline.ask("What happened in Vardø?", history=["Who ran the station?"])
+    assert not answer.follow_up

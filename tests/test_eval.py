@@ -145,9 +145,29 @@ def test_squad_eval_scores_gold_paragraphs_and_abstention(tmp_path: Path, pool: 
     m = report["metrics"]
     assert m["hit@1"] == 1.0 and m["short_answer"] == 1.0 and m["evidence"] == pytest.approx(1 / 3)
     assert m["abstain_recall"] == 1.0 and m["abstain_precision"] == 1.0
+    assert m["false_abstention_rate"] == 0.0  # SQuAD 2.0: answerable questions refused, as a share
     assert report["counts"] == {"questions": 4, "answerable": 3, "unanswerable": 1, "followups": 0,
                                 "documents": 2, "passages": 3}
     assert report["baseline"]["hit@1"] <= 1.0
+
+
+def test_reliability_bins_answers_by_confidence_against_hand_computed_accuracy() -> None:
+    from qa_service.evaluate import Outcome, reliability
+    from qa_service.values import Question
+
+    def outcome(confidence: float | None, right: bool, answered: bool = True, answerable: bool = True) -> Outcome:
+        q = Question(id="x", question="q?", answers=("a",) if answerable else (), type="fact" if answerable
+                     else "unanswerable")
+        return Outcome(q, (), (), "a" if answered else None, None, 1.0, None, 0, right, False, confidence=confidence)
+
+    rows = reliability([outcome(0.9, True), outcome(0.85, False), outcome(1.0, True), outcome(0.3, False),
+                        outcome(0.1, False, answered=False),  # refused: not an answer given
+                        outcome(None, True),  # no confidence: not counted
+                        outcome(0.35, False, answerable=False)])  # answered an unanswerable one: wrong
+    assert rows == [{"low": 0.2, "high": 0.4, "answers": 2, "confidence": pytest.approx(0.325), "accuracy": 0.0},
+                    {"low": 0.8, "high": 1.0, "answers": 3, "confidence": pytest.approx(0.9167, abs=1e-4),
+                     "accuracy": pytest.approx(2 / 3)}]
+    assert reliability([outcome(None, True)]) == []
 
 
 def test_squad_file_that_is_not_squad(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -220,10 +240,12 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.75", "hit@3=0.91", "mrr@10=0.83", "ndcg@10=0.83", "short_answer=0.72", "followup=0.90",
+OWN_FLOORS = ["hit@1=0.74", "hit@3=0.90", "mrr@10=0.82", "ndcg@10=0.83", "short_answer=0.67", "followup=0.65",
               "abstain_recall=0.33"]
-OWN_WORDS_ONLY_FLOORS = ["hit@1=0.75", "hit@3=0.81", "mrr@10=0.79", "ndcg@10=0.78", "short_answer=0.68",
-                         "followup=0.80", "abstain_recall=0.33"]
+# (The set grew from 70 to 80 questions on 2026-11-29: ten follow-ups that move on, written blind;
+# five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
+OWN_WORDS_ONLY_FLOORS = ["hit@1=0.73", "hit@3=0.83", "mrr@10=0.78", "ndcg@10=0.78", "short_answer=0.66",
+                         "followup=0.65", "abstain_recall=0.33"]
 SQUAD_FLOORS = ["hit@1=0.89", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.74"]
 
 

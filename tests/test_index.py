@@ -9,7 +9,7 @@ from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 from qa_service.config import Settings
 from qa_service.index import Index
 
-from helpers import make_index, make_tokenizer, passages, search
+from helpers import make_index, make_query, make_tokenizer, passages, search
 from qa_service.errors import EmptyCorpusError
 
 
@@ -134,7 +134,9 @@ def test_every_terms_scores_are_rank_bm25s_to_the_bit(pipeline, params: dict) ->
     for corpus_passages in (pipeline.corpus.passages, squad.passages[:120]):
         index = make_index(corpus_passages, **params)
         s = Settings().replace(**params)
-        reference = cls([index.tokenizer.terms(p.text) for p in corpus_passages], k1=s.k1, b=s.b,
+        # the passages' terms, and the acronym of a long form a passage spells out (the index's documents)
+        docs = [index.tokenizer.terms(p.text) for p in corpus_passages]
+        reference = cls([d + index._acronyms_of(d) for d in docs], k1=s.k1, b=s.b,
                         **({} if s.scorer == "okapi" else {"delta": s.delta}))
         query = index.tokenizer.terms("why did Armenia recall its envoy to the university in 1900?")
         with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0: rank-bm25 divides 0 by 0 too
@@ -143,3 +145,33 @@ def test_every_terms_scores_are_rank_bm25s_to_the_bit(pipeline, params: dict) ->
                 theirs = reference.get_scores([term])
                 assert np.array_equal(ours, theirs, equal_nan=True), term
             assert np.array_equal(index.scores(query), reference.get_scores(query), equal_nan=True)
+
+
+def test_an_acronym_defined_anywhere_finds_its_long_form_and_back() -> None:
+    """ "the Collective Security Treaty Organization (CSTO)" in one passage: a question that
+    spells the long form out finds a passage that says only "CSTO", and a question saying "CSTO"
+    finds one that spells the long form out; scores stay rank-bm25's over the passages' terms
+    (plus the acronym where the long form is spelt out) and the question's (plus the acronym)."""
+    index = make_index(passages(
+        "The World Health Organization (WHO) and the Collective Security Treaty Organization (CSTO) met in Geneva.",
+        "The CSTO held drills near the border last spring.",
+        "Members of the Collective Security Treaty Organization voted on the budget.",
+        "Fishermen caught cod near the border.",
+    ))
+    assert index.acronyms == {"csto": tuple(index.tokenizer.terms("Collective Security Treaty Organization"))}
+    drills = {h.passage.id: h for h in search(index, "When did the Collective Security Treaty Organization hold drills?")}
+    assert "csto" in drills["d-p002"].matched
+    vote = search(index, "What did the CSTO vote on?")
+    assert vote[0].passage.id == "d-p003" and "csto" in vote[0].matched
+    docs = [[t.term for t in index.tokenizer.tokens(p.text)] for p in index.passages]
+    docs[2] += ["csto"]
+    query = make_query(index, "When did the Collective Security Treaty Organization hold drills?")
+    assert "csto" in query.question.terms and query.coverage == 1.0
+    expected = BM25Plus(docs).get_scores(list(query.question.terms))
+    assert drills["d-p002"].scores["bm25"] == pytest.approx(expected[1])
+    assert "csto" in index.sentences(2)[0][1]  # the reader sees it too
+
+
+def test_no_acronym_is_expanded_without_a_definition() -> None:
+    index = make_index(passages("The CSTO held drills.", "NATO met in Brussels."))
+    assert index.acronyms == {}

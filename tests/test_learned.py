@@ -90,3 +90,21 @@ def test_candidate_features_are_named_and_relative_within_the_question(tiny_pipe
     assert (column["cosine"] == 0).all()  # no vectors: no meaning
     holds_date = [c.text for c, v in zip(found, column["typed_span"]) if v]
     assert holds_date and all(any(ch.isdigit() for ch in t) for t in holds_date)
+
+
+def test_the_training_script_writes_a_model_the_service_reads(tmp_path: Path) -> None:
+    """The shipped model comes from a script in the repo: on two articles (for time) it trains,
+    cross-validates by article and writes a file that loads with the service's own reader."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "answer-model.json"
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "training" / "train_answer_model.py"), "--articles", "2",
+                           "--out", str(out)], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-2000:]
+    chooser, decider, threshold, _ = load_models(out)
+    data = json.loads(out.read_text())
+    assert data["data"]["questions"] == 753 + 697 and data["data"]["articles"][:1] == ["beyonc"]
+    assert 0 < data["cross_validated"]["chooser_accuracy"] <= 1 and 0 <= threshold <= 1
+    assert chooser.features == CANDIDATE_FEATURES and decider.features == QUESTION_FEATURES

@@ -124,3 +124,12 @@ def test_long_sentences_are_not_searched_and_hostile_text_costs_what_plain_text_
     plain = ("The committee met in the old hall and agreed on a plan for the spring. " * 40)[:MAX_SENTENCE]
     # a ratio, not a wall-clock limit: backtracking would make the hostile text hundreds of times slower
     assert _seconds(hostile) < 50 * _seconds(plain)
+
+
+def test_acronym_pairs_find_definitions_either_way_round() -> None:
+    from qa_service.spans import acronym_pairs
+
+    text = ("Officials of the World Health Organization (WHO) met. The NATO (North Atlantic Treaty Organization) "
+            "summit followed. The AFL grew.")
+    assert acronym_pairs(text) == [("WHO", "World Health Organization"), ("NATO", "North Atlantic Treaty Organization")]
+    assert acronym_pairs("Prices rose (CPI data) in May.") == []

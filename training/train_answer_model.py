@@ -53,7 +53,7 @@ def extract(path: Path, settings: Settings, articles: int | None = None) -> dict
     corpus, questions = load_squad(path)
     pools = [d.id for d in corpus.documents][:articles]
     cand_x, cand_y, cand_q = [], [], []
-    q_article, q_answerable, q_type, q_current, q_basics = [], [], [], [], []
+    q_article, q_answerable, q_type, q_current, q_basics, q_ruled = [], [], [], [], [], []
     started = time.perf_counter()
     for a, pool in enumerate(pools):
         docs = tuple(d for d in corpus.documents if d.id == pool)
@@ -70,6 +70,7 @@ def extract(path: Path, settings: Settings, articles: int | None = None) -> dict
             q_type.append(query.answer_type)
             q_basics.append(question_basics(query, hits))
             current = pipeline.reader.read(query, hits)
+            q_ruled.append(pipeline.abstainer.decide(query, hits, current) is not None)  # the coverage rules
             q_current.append(bool(q.answerable and current is not None and contains_answer(current.text, q.answers)))
             for i, c in enumerate(found):
                 cand_x.append(matrix[i])
@@ -82,7 +83,8 @@ def extract(path: Path, settings: Settings, articles: int | None = None) -> dict
         "cand_y": np.array(cand_y, dtype=bool), "cand_q": np.array(cand_q, dtype=np.int64),
         "q_article": np.array(q_article, dtype=np.int64), "q_answerable": np.array(q_answerable, dtype=bool),
         "q_current": np.array(q_current, dtype=bool), "q_type": np.array(q_type),
-        "q_basics": np.array(q_basics, dtype=np.float64), "articles": np.array(pools),
+        "q_basics": np.array(q_basics, dtype=np.float64), "q_ruled": np.array(q_ruled, dtype=bool),
+        "articles": np.array(pools),
     }
 
 
@@ -166,10 +168,17 @@ def refusal_figures(confidence: np.ndarray, data: dict[str, np.ndarray], thresho
         if not unanswerable.any():
             continue
         answerable = here & data["q_answerable"]
+        refused = (confidence < threshold) | data["q_ruled"]  # what the service does: the rules, then the decider
         out[str(name)] = {
             "unanswerable": int(unanswerable.sum()), "answerable": int(answerable.sum()),
-            "unanswerable_refused": round(float((confidence[unanswerable] < threshold).mean()), 3),
-            "answerable_refused": round(float((confidence[answerable] < threshold).mean()), 3),
+            "unanswerable_refused": round(float(refused[unanswerable].mean()), 3),
+            "answerable_refused": round(float(refused[answerable].mean()), 3),
+            "by_decider_alone": {
+                "unanswerable_refused": round(float((confidence[unanswerable] < threshold).mean()), 3),
+                "answerable_refused": round(float((confidence[answerable] < threshold).mean()), 3)},
+            "by_rules_alone": {
+                "unanswerable_refused": round(float(data["q_ruled"][unanswerable].mean()), 3),
+                "answerable_refused": round(float(data["q_ruled"][answerable].mean()), 3)},
         }
     return out
 
@@ -230,8 +239,9 @@ def main(argv: list[str] | None = None) -> int:
     chooser_json = chooser.to_json()
     decider_json = LogisticModel(QUESTION_FEATURES, decider.mean, decider.scale, decider.coef, decider.intercept).to_json()
     model = {
-        "about": "Answer chooser and answer/refuse decider of qa-service: logistic models over the features "
-                 "named in qa_service/learned.py, trained by training/train_answer_model.py.",
+        "about": "Answer chooser (gradient-boosted trees) and answer/refuse decider (logistic regression) of "
+                 "qa-service, over the features named in qa_service/learned.py; trained by "
+                 "training/train_answer_model.py. Read with numpy by qa_service/learned.py.",
         "data": {"file": args.data.name, "sha256": hashlib.sha256(raw).hexdigest(),
                  "articles": [str(a) for a in data["articles"]], "questions": int(len(answerable)),
                  "unanswerable": int((~answerable).sum()),
