@@ -766,27 +766,36 @@ class _TermScores:
     """rank-bm25's scores one term at a time at some passages (``columns``, ascending; None = all),
     each term computed once per request from its postings only.
 
-    rank-bm25 adds each query term's row to a zero vector, so summing these rows in query order
-    reproduces ``get_scores(query)`` to the last bit."""
+    rank-bm25 adds each query term's row to a zero vector: ``score[i] = score[i] + row[i]``. Summing
+    in query order reproduces ``get_scores(query)`` to the last bit, whether a term's row is held
+    whole (few candidates) or as its value where the term is absent plus its postings (many: then
+    ``score += absent`` everywhere and ``score[at] = before + present`` where it occurs, the same
+    additions without a row per term over every candidate)."""
 
     def __init__(self, index: Index, columns: np.ndarray | None) -> None:
         self._index = index
         self._formula = index._formula
         self._columns = columns
         self._size = self._formula.size if columns is None else len(columns)
-        self._memo: dict[str, np.ndarray] = {}
+        self._memo: dict[str, np.ndarray] = {}  # whole rows
+        self._sparse: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}  # (at, present, absent)
 
     def term(self, term: str) -> np.ndarray:
         row = self._memo.get(term)
         if row is None:
-            self.prime((term,))
-            row = self._memo[term]
+            if term not in self._sparse:
+                self.prime((term,))
+            row = self._memo.get(term)
+            if row is None:  # held sparse: made whole on demand (explanations, tests)
+                at, present, absent = self._sparse[term]
+                row = np.full(self._size, absent)
+                row[at] = present
+                self._memo[term] = row
         return row
 
     def prime(self, terms: Iterable[str]) -> None:
-        """Score the new terms of ``terms`` together: one matrix, filled with what a passage without
-        the term gets, then each term's postings written in (a few numpy calls, not a few per term)."""
-        new = [t for t in dict.fromkeys(terms) if t not in self._memo]
+        """Score the new terms of ``terms`` together (a few numpy calls, not a few per term)."""
+        new = [t for t in dict.fromkeys(terms) if t not in self._memo and t not in self._sparse]
         if not new:
             return
         f, index, columns = self._formula, self._index, self._columns
@@ -795,81 +804,119 @@ class _TermScores:
         idf = f.idf_for(ids)
         indptr = index._indptr_list
         bounds = [(r, indptr[i], indptr[i + 1]) for r, i in enumerate(ids) if i is not None]
-        if columns is not None and count * len(columns) <= 4096 and bounds:  # small: rank-bm25's dense way
-            docs = np.concatenate([index._docs[start:end] for _, start, end in bounds])
-            tf = np.concatenate([index._tf[start:end] for _, start, end in bounds])
-            rows = np.repeat(np.array([r for r, _, _ in bounds]), np.array([end - start for _, start, end in bounds]))
+        postings = sum(end - start for _, start, end in bounds)
+        if columns is not None and count * len(columns) <= 4096 and bounds:
+            self._dense(new, idf, bounds)
+        elif columns is not None and len(columns) * 8 < postings:
+            self._few(new, idf, bounds)
+        elif f.any_zero_norm:  # 0/0 where the normalisation is 0: rows held whole, as rank-bm25 has them
+            self._whole(new, idf, bounds)
+        else:
+            self._postings_only(new, idf, bounds)
+
+    def _gather(self, bounds: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, passage, tf) of every posting of the terms that falls on a column."""
+        index, columns = self._index, self._columns
+        docs = np.concatenate([index._docs[start:end] for _, start, end in bounds])
+        tf = np.concatenate([index._tf[start:end] for _, start, end in bounds])
+        rows = np.repeat(np.array([r for r, _, _ in bounds]), np.array([end - start for _, start, end in bounds]))
+        if columns is None:
+            return rows, docs, docs, tf
+        if len(columns) * 32 > self._formula.size:  # many candidates: a map over the corpus beats a binary search each
+            column_of = np.full(self._formula.size, -1, dtype=np.int64)
+            column_of[columns] = np.arange(len(columns))
+            at = column_of[docs]
+            kept = at >= 0
+        else:
             at = np.searchsorted(columns, docs)
             kept = at < len(columns)
             kept[kept] = columns[at[kept]] == docs[kept]
-            q_freq = np.zeros((count, len(columns)), dtype=np.int64)
-            q_freq[rows[kept], at[kept]] = tf[kept]
-            matrix = f.expression(idf[:, None], q_freq, f.norm[columns])
-            for r, term in enumerate(new):
-                self._memo[term] = matrix[r]
-            return
-        matrix = np.empty((count, self._size))
-        mask = None
-        if f.any_zero_norm:  # 0/0 where the normalisation is 0, as rank-bm25 computes it
-            mask = f.zero_norm if columns is None else f.zero_norm[columns]
-        # per term: the value where it is absent (normalisation > 0, then = 0), then its postings
-        absent_idf = np.concatenate([idf, idf]) if mask is not None else idf
-        absent_norm = np.concatenate([np.ones(count), np.zeros(count)]) if mask is not None else np.ones(count)
-        postings = sum(end - start for _, start, end in bounds)
-        if columns is not None and len(columns) * 8 < postings:  # a few passages: look each up in the postings
-            absent = f.expression(absent_idf, np.zeros(len(absent_idf), dtype=np.int64), absent_norm)
-            matrix[:] = absent[:count, None]
-            if mask is not None:
-                matrix[:, mask] = absent[count:, None]
-            for r, start, end in bounds:
-                docs = index._docs[start:end]
-                where = np.searchsorted(docs, columns)
-                kept = where < len(docs)
-                kept[kept] = docs[where[kept]] == columns[kept]
-                at = np.flatnonzero(kept)
-                if len(at):
-                    found = where[kept] + start
-                    matrix[r, at] = f.expression(idf[r], np.asarray(index._tf[found], dtype=np.int64),
-                                                 f.norm[index._docs[found]])
-        else:
-            at = rows = tf = docs = None
-            if bounds:
-                docs = np.concatenate([index._docs[start:end] for _, start, end in bounds])
-                tf = np.concatenate([index._tf[start:end] for _, start, end in bounds])
-                rows = np.repeat([r for r, _, _ in bounds], [end - start for _, start, end in bounds])
-                if columns is None:
-                    at = docs
-                else:  # the candidates: find each posting among them
-                    at = np.searchsorted(columns, docs)
-                    kept = at < len(columns)
-                    kept[kept] = columns[at[kept]] == docs[kept]
-                    at, docs, tf, rows = at[kept], docs[kept], tf[kept], rows[kept]
-            if at is not None and len(at):  # one expression for the absent values and every posting
-                n = len(absent_idf)
-                values = f.expression(np.concatenate([absent_idf, idf[rows]]),
-                                      np.concatenate([np.zeros(n, dtype=np.int64), tf.astype(np.int64)]),
-                                      np.concatenate([absent_norm, f.norm[docs]]))
-                matrix[:] = values[:count, None]
-                if mask is not None:
-                    matrix[:, mask] = values[count:n, None]
-                matrix[rows, at] = values[n:]
-            else:
-                absent = f.expression(absent_idf, np.zeros(len(absent_idf), dtype=np.int64), absent_norm)
-                matrix[:] = absent[:count, None]
-                if mask is not None:
-                    matrix[:, mask] = absent[count:, None]
+        return rows[kept], at[kept], docs[kept], tf[kept]
+
+    def _dense(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        """Few candidates: rank-bm25's own way, a term-frequency matrix and one expression."""
+        rows, at, _, tf = self._gather(bounds)
+        q_freq = np.zeros((len(new), self._size), dtype=np.int64)
+        q_freq[rows, at] = tf
+        matrix = self._formula.expression(idf[:, None], q_freq, self._formula.norm[self._columns])
         for r, term in enumerate(new):
             self._memo[term] = matrix[r]
+
+    def _absent(self, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each term's value where it does not occur: with a positive normalisation, and with 0."""
+        n = len(idf)
+        values = self._formula.expression(np.concatenate([idf, idf]), np.zeros(2 * n, dtype=np.int64),
+                                          np.concatenate([np.ones(n), np.zeros(n)]))
+        return values[:n], values[n:]
+
+    def _whole(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        f, columns = self._formula, self._columns
+        absent, zero = self._absent(idf)
+        matrix = np.empty((len(new), self._size))
+        matrix[:] = absent[:, None]
+        matrix[:, f.zero_norm if columns is None else f.zero_norm[columns]] = zero[:, None]
+        if bounds:
+            rows, at, docs, tf = self._gather(bounds)
+            matrix[rows, at] = f.expression(idf[rows], tf.astype(np.int64), f.norm[docs])
+        for r, term in enumerate(new):
+            self._memo[term] = matrix[r]
+
+    def _few(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        """A few passages (hits found by meaning, an explanation): each looked up in the postings."""
+        f, index, columns = self._formula, self._index, self._columns
+        absent, zero = self._absent(idf)
+        matrix = np.empty((len(new), self._size))
+        matrix[:] = absent[:, None]
+        if f.any_zero_norm:
+            matrix[:, f.zero_norm[columns]] = zero[:, None]
+        for r, start, end in bounds:
+            docs = index._docs[start:end]
+            where = np.searchsorted(docs, columns)
+            kept = where < len(docs)
+            kept[kept] = docs[where[kept]] == columns[kept]
+            at = np.flatnonzero(kept)
+            if len(at):
+                found = where[kept] + start
+                matrix[r, at] = f.expression(idf[r], np.asarray(index._tf[found], dtype=np.int64),
+                                             f.norm[index._docs[found]])
+        for r, term in enumerate(new):
+            self._memo[term] = matrix[r]
+
+    def _postings_only(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        """Many candidates: each term kept as its absent value and its postings' values, no rows."""
+        f = self._formula
+        absent, _ = self._absent(idf)
+        present = np.zeros(0)
+        rows = at = np.zeros(0, dtype=np.intp)
+        if bounds:
+            rows, at, docs, tf = self._gather(bounds)
+            present = f.expression(idf[rows], tf.astype(np.int64), f.norm[docs])
+        cuts = np.searchsorted(rows, np.arange(len(new) + 1))  # rows come grouped by term, in order
+        for r, term in enumerate(new):
+            self._sparse[term] = (at[cuts[r] : cuts[r + 1]], present[cuts[r] : cuts[r + 1]], float(absent[r]))
 
     def query(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         total = np.zeros(self._size)
         if weights is None or all(w == 1.0 for w in weights):
-            for term in terms:
-                total += self.term(term)
-            return total
-        per_term: dict[str, float] = defaultdict(float)
-        for term, weight in zip(terms, weights):
-            per_term[term] += weight  # a repeated term is scored once
-        for term, weight in per_term.items():
-            total += weight * self.term(term)
+            items: Iterable[tuple[str, float | None]] = ((t, None) for t in terms)
+        else:
+            per_term: dict[str, float] = defaultdict(float)
+            for term, weight in zip(terms, weights):
+                per_term[term] += weight  # a repeated term is scored once
+            items = per_term.items()
+        for term, weight in items:
+            if term not in self._memo and term not in self._sparse:
+                self.prime((term,))
+            row = self._memo.get(term)
+            if row is not None:
+                total += row if weight is None else weight * row
+                continue
+            at, present, absent = self._sparse[term]
+            before = total[at]
+            if weight is None:
+                total += absent
+                total[at] = before + present
+            else:
+                total += weight * absent
+                total[at] = before + weight * present
         return total

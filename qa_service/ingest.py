@@ -484,7 +484,12 @@ def _read_jsonl(path: Path) -> Iterator[dict]:
         with open(path, encoding="utf-8", newline=None) as f:
             for number, line in enumerate(f, start=1):
                 if line.strip():
-                    yield _json_object(line, f"{path}:{number}")
+                    try:
+                        value = json.loads(line)
+                    except (ValueError, RecursionError):
+                        value = None
+                    # the message, naming the line, is made only for a bad one
+                    yield value if type(value) is dict else _json_object(line, f"{path}:{number}")
     except UnicodeDecodeError:
         raise CorpusError(f"{path}: not valid UTF-8") from None
     except OSError as exc:
@@ -539,19 +544,17 @@ def load_corpus(folder: Path) -> Corpus:
         raise CorpusError(f"{folder / 'documents.jsonl'}: duplicate document ids")
     passages = []
     seen: set[str] = set()
+    name = str(folder / "passages.jsonl")
     for n, r in enumerate(_read_jsonl(folder / "passages.jsonl"), start=1):
-        where = f"{folder / 'passages.jsonl'}:{n}"
-        p = Passage(_field(r, "id", str, where), _field(r, "document", str, where), _field(r, "index", int, where),
-                    _field(r, "start", int, where), _field(r, "end", int, where), _field(r, "text", str, where))
+        values = (r.get("id"), r.get("document"), r.get("index"), r.get("start"), r.get("end"), r.get("text"))
+        if tuple(map(type, values)) != _PASSAGE_TYPES:  # the line is named only when something is wrong
+            where = f"{name}:{n}"
+            values = tuple(_field(r, f, kind, where) for f, kind in zip(_PASSAGE_FIELDS, _PASSAGE_TYPES))
+        p = Passage(*values)
         doc = by_id.get(p.document)
-        if doc is None:
-            raise CorpusError(f"{where}: unknown document {p.document!r}")
-        if p.id in seen:
-            raise CorpusError(f"{where}: duplicate passage id {p.id!r}")
-        if not 0 <= p.start <= p.end <= len(doc.text) or doc.text[p.start : p.end] != p.text:
-            raise CorpusError(f"{where}: text does not match the document at {p.start}:{p.end}")
-        if not p.text.strip():
-            raise CorpusError(f"{where}: empty passage")
+        if doc is None or p.id in seen or not 0 <= p.start <= p.end <= len(doc.text) \
+                or doc.text[p.start : p.end] != p.text or not p.text.strip():
+            _refuse_passage(p, doc, seen, f"{name}:{n}")
         seen.add(p.id)
         passages.append(p)
     if not passages:
@@ -559,6 +562,21 @@ def load_corpus(folder: Path) -> Corpus:
     _check_manifest(folder, len(documents), len(passages))
     questions = folder / "questions.jsonl"
     return Corpus(tuple(documents), tuple(passages), tuple(load_questions(questions)) if questions.is_file() else ())
+
+
+_PASSAGE_FIELDS = ("id", "document", "index", "start", "end", "text")
+_PASSAGE_TYPES = (str, str, int, int, int, str)
+
+
+def _refuse_passage(p: Passage, doc: Document | None, seen: set[str], where: str) -> None:
+    """One line saying what is wrong with a passage record."""
+    if doc is None:
+        raise CorpusError(f"{where}: unknown document {p.document!r}")
+    if p.id in seen:
+        raise CorpusError(f"{where}: duplicate passage id {p.id!r}")
+    if not 0 <= p.start <= p.end <= len(doc.text) or doc.text[p.start : p.end] != p.text:
+        raise CorpusError(f"{where}: text does not match the document at {p.start}:{p.end}")
+    raise CorpusError(f"{where}: empty passage")
 
 
 def load_questions(path: Path) -> list[Question]:

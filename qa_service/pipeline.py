@@ -268,7 +268,8 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
         folder = Path(settings.corpus_dir)
         corpus = load_corpus(folder)
     tokenizer = build_tokenizer(settings)
-    titles = [t for d in corpus.documents for t in tokenizer.terms(d.title)]
+    # A title that opens its document's text is in its passages already; only the others add terms.
+    titles = [t for d in corpus.documents if not d.text.startswith(d.title) for t in tokenizer.terms(d.title)]
     try:
         # From the corpus folder, the index `qa-service index` saved there (memory-mapped), when it is current.
         data = load_or_build_data(corpus.passages, tokenizer, folder)

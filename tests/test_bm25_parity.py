@@ -107,3 +107,29 @@ def test_top_k_breaks_ties_by_position_and_never_sorts_more_than_it_must() -> No
     many = rng.integers(0, 50, 5000).astype(float)
     expected = sorted(range(len(many)), key=lambda i: (-many[i], i))[:25]
     assert top_k(many, 25).tolist() == expected
+
+
+@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(f"{k}={x}" for k, x in v.items()))
+def test_every_way_of_scoring_gives_rank_bm25s_bits_on_a_larger_corpus(variant: dict) -> None:
+    """Few candidates are scored as a matrix, many as postings only, a handful (hits found by
+    meaning, explanations) by looking each up: all three must be rank-bm25's numbers."""
+    rng = random.Random(7)
+    tok = make_tokenizer()
+    settings = {"k1": 1.5, "b": 0.75, "delta": 1.0, **variant}
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12))) for _ in range(900)]
+    docs = [tok.terms(t) for t in texts]
+    index = make_index(passages(*texts), tok, **variant)
+    reference = _reference(CLASSES[variant["scorer"]], docs, settings)
+    for words in (WORDS, WORDS[:2], ["juniper"], WORDS[3:9] + ["zebra"]):
+        query = make_query(index, " ".join(words))
+        terms = list(query.question.terms)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            theirs = reference.get_scores(terms)
+        hits = index.search(query, 900)
+        held = [i for i, d in enumerate(docs) if set(d) & set(terms)]
+        assert [h.position for h in hits] == sorted(held, key=lambda i: (-theirs[i], i))
+        assert all(h.scores["bm25"] == theirs[h.position] for h in hits)
+        few = index.hits_at(query, [5, 17, 400], 1)
+        assert [h.scores["bm25"] for h in few] == [theirs[5], theirs[17], theirs[400]]
+        explained = index.explain(query, index.passages[17].id)
+        assert sum(row["bm25"] for row in explained) == pytest.approx(theirs[17], abs=1e-9)
