@@ -174,6 +174,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", int, 8000, "Port `serve` listens on (0 picks a free one) and `reload` asks.", ("serve", "reload"),
             0, 65535),
     Setting("threads", int, 4, "Waitress worker threads.", ("serve",), 1, 64),
+    Setting("workers", int, 1, "Processes `serve` runs, all accepting on the one port (one Python process "
+            "answers one question at a time: the GIL); each loads the corpus, and they share the memory-mapped "
+            "index through the page cache. SIGHUP to `serve` reloads them all.", ("serve",), 1, 64),
     Setting("connection_limit", int, 1000, "Open connections `serve` accepts at once (waitress's default of 100 let "
             "101 idle sockets lock every client out).", ("serve",), 10, 20000),
     Setting("access_log", bool, True, "`serve` logs one line per request on stderr: method, path, status, time "
