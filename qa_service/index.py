@@ -55,6 +55,7 @@ _MIN_ROOT_LETTERS = 5
 # Below this a one-letter change is more often another word (cat/car) than a typo.
 _MIN_TYPO_LETTERS = 6
 _SIMILAR_CACHE_SIZE = 50_000  # entries; a guess is looked up again by follow-ups and later questions
+_SMALL_CORPUS = 2048  # passages: a question's few candidates are scored from rows over the whole corpus
 _SENTENCE_CACHE_SIZE = 4096  # passages whose sentences are kept decoded: the re-rankers read the top 20 again
 
 
@@ -492,10 +493,10 @@ class Index:
                 if short not in present and " " + " ".join(self.acronyms[short]) + " " in joined]
 
     def _passage_tokens(self, position: int) -> list[Token]:
-        return self._decoded(position)[0]
+        return (self._sentence_cache.get(position) or self._decoded(position))[0]
 
     def _passage_terms(self, position: int) -> frozenset[str]:
-        return self._decoded(position)[1]
+        return (self._sentence_cache.get(position) or self._decoded(position))[1]
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -569,7 +570,7 @@ class Index:
 
     def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]:
         """The sentences of the passage at ``position``: span in its text, and its terms."""
-        return self._decoded(position)[2]
+        return (self._sentence_cache.get(position) or self._decoded(position))[2]  # the cache read inline: called often
 
     def tokens_of(self, passage_id: str, start: int, text: str) -> list[Token] | None:
         """The tokens of ``text`` where it stands in a passage at ``start`` (offsets in ``text``),
@@ -805,10 +806,12 @@ class _TermScores:
         indptr = index._indptr_list
         bounds = [(r, indptr[i], indptr[i + 1]) for r, i in enumerate(ids) if i is not None]
         postings = sum(end - start for _, start, end in bounds)
-        if columns is not None and count * len(columns) <= 4096 and bounds:
+        if columns is not None and f.size <= _SMALL_CORPUS and count * len(columns) <= 4096 and bounds:
             self._dense(new, idf, bounds)
         elif columns is not None and len(columns) * 8 < postings:
             self._few(new, idf, bounds)
+        elif columns is not None and count * len(columns) <= 4096 and bounds:
+            self._dense(new, idf, bounds)
         elif f.any_zero_norm:  # 0/0 where the normalisation is 0: rows held whole, as rank-bm25 has them
             self._whole(new, idf, bounds)
         else:
@@ -834,11 +837,19 @@ class _TermScores:
         return rows[kept], at[kept], docs[kept], tf[kept]
 
     def _dense(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
-        """Few candidates: rank-bm25's own way, a term-frequency matrix and one expression."""
-        rows, at, _, tf = self._gather(bounds)
-        q_freq = np.zeros((len(new), self._size), dtype=np.int64)
-        q_freq[rows, at] = tf
-        matrix = self._formula.expression(idf[:, None], q_freq, self._formula.norm[self._columns])
+        """Few candidates: rank-bm25's own way, a term-frequency matrix and one expression (over
+        the whole of a small corpus, then the candidates' columns: no look-ups at all)."""
+        f, index = self._formula, self._index
+        if f.size <= _SMALL_CORPUS:
+            q_freq = np.zeros((len(new), f.size), dtype=np.int64)
+            for r, start, end in bounds:
+                q_freq[r, index._docs[start:end]] = index._tf[start:end]
+            q_freq = q_freq[:, self._columns]
+        else:
+            rows, at, _, tf = self._gather(bounds)
+            q_freq = np.zeros((len(new), self._size), dtype=np.int64)
+            q_freq[rows, at] = tf
+        matrix = f.expression(idf[:, None], q_freq, f.norm[self._columns])
         for r, term in enumerate(new):
             self._memo[term] = matrix[r]
 

@@ -111,12 +111,13 @@ def test_top_k_breaks_ties_by_position_and_never_sorts_more_than_it_must() -> No
 
 @pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(f"{k}={x}" for k, x in v.items()))
 def test_every_way_of_scoring_gives_rank_bm25s_bits_on_a_larger_corpus(variant: dict) -> None:
-    """Few candidates are scored as a matrix, many as postings only, a handful (hits found by
-    meaning, explanations) by looking each up: all three must be rank-bm25's numbers."""
+    """Few candidates are scored as a matrix (over a small corpus, or looked up in a larger one),
+    many as postings only, a handful (hits found by meaning, explanations) by looking each up:
+    every way must give rank-bm25's numbers."""
     rng = random.Random(7)
     tok = make_tokenizer()
     settings = {"k1": 1.5, "b": 0.75, "delta": 1.0, **variant}
-    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12))) for _ in range(900)]
+    texts = [" ".join(rng.choice(WORDS) for _ in range(rng.randint(1, 12))) for _ in range(2500)]
     docs = [tok.terms(t) for t in texts]
     index = make_index(passages(*texts), tok, **variant)
     reference = _reference(CLASSES[variant["scorer"]], docs, settings)
@@ -125,7 +126,7 @@ def test_every_way_of_scoring_gives_rank_bm25s_bits_on_a_larger_corpus(variant: 
         terms = list(query.question.terms)
         with np.errstate(divide="ignore", invalid="ignore"):
             theirs = reference.get_scores(terms)
-        hits = index.search(query, 900)
+        hits = index.search(query, 2500)
         held = [i for i, d in enumerate(docs) if set(d) & set(terms)]
         assert [h.position for h in hits] == sorted(held, key=lambda i: (-theirs[i], i))
         assert all(h.scores["bm25"] == theirs[h.position] for h in hits)
