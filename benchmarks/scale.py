@@ -19,7 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import random
 import re
 import resource
@@ -179,7 +178,6 @@ def _docs_and_queries(corpus: str) -> tuple[list[list[str]], list[list[str]], ob
 
     from qa_service.index import INDEX_DIR
 
-    from qa_service.index import IndexData  # noqa: F401
     meta = json.loads(Path(corpus, INDEX_DIR, "meta.json").read_text())
     where = Path(corpus, INDEX_DIR)
     offsets = np.load(where / "tokens_offsets.npy")
