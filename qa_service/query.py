@@ -29,6 +29,8 @@ _SENTENCE_START_RE = re.compile(r"(^|[.!?:;]\s*|[\"“(]\s*)$")  # what comes be
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 # The word naming the kind of answer wanted: "what year", "which city", "how many people".
 _ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
+# In "what does X stand for?" these words ask for an expansion; a document that defines X need not use them.
+_DEFINITION_FRAME_RE = re.compile(r"\b(?:stands?|short|abbreviat\w*|acronyms?|initials|means?)\b", re.IGNORECASE)
 
 # What a sentence must hold to be the kind of answer asked for.
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -153,6 +155,8 @@ class QueryAnalyser:
         if memo is not None and text in memo:
             return memo[text]
         asked_for = {m.start(1) for m in _ASKED_FOR_RE.finditer(text)}
+        if answer_type(text) == "definition":
+            asked_for |= {m.start() for m in _DEFINITION_FRAME_RE.finditer(text)}
         out = []
         guesses = 0
         for token in self.tokenizer.tokens(text) if tokens is None else tokens:
@@ -300,8 +304,8 @@ class QueryAnalyser:
         names: list[str] = []
         for w in words:
             word = question[w.start : w.end]
-            if w.known or word in missing or "-" in w.term:
-                continue
+            if w.known or word in missing or "-" in w.term or (w.asked_for and word.islower()):
+                continue  # a lower-case word naming the kind of answer ("what *year*") need not be in the text
             missing.append(word)
             if word[0].isupper() and not _SENTENCE_START_RE.search(question[: w.start]):
                 names.append(word)

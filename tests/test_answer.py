@@ -215,3 +215,15 @@ def test_a_question_naming_words_the_documents_lack_still_stands_alone(tiny_pipe
     assert analyser.is_follow_up("Why?")
     answer = tiny_pipeline.ask("What happened in Vardø?", history=["Who ran the station?"])
     assert not answer.follow_up
+
+
+def test_the_words_asking_for_an_expansion_are_not_missing_words() -> None:
+    """ "What does the CPI stand for?" asks for a long form: "stand" need not be in the text, and
+    a document that never says it does not lack what is asked."""
+    from helpers import make_index, make_query, passages
+
+    index = make_index(passages("The Consumer Price Index (CPI) rose by 3 percent in May.", "Bakers sold more bread."))
+    query = make_query(index, "What does the CPI stand for?")
+    assert query.missing == () and query.coverage == 1.0
+    assert make_query(index, "What did the CPI forecast?").missing == ("forecast",)
+    assert make_query(index, "Where did the baker stand?").missing == ("stand",)  # not a definition question
