@@ -82,22 +82,72 @@ def _settings(args: argparse.Namespace) -> Any:
 
 
 def _index(args: argparse.Namespace) -> int:
-    from .ingest import ingest_paths, write_corpus
-    from .pipeline import build_encoder
+    """Sources -> corpus files and the saved BM25 index in one streaming pass (one file's text in
+    memory at a time), then sentence vectors when the corpus is within ``semantic_max_passages``."""
+    import time
+
+    from .index import IndexBuilder
+    from .ingest import ingest_to, load_corpus
+    from .pipeline import build_encoder, build_tokenizer
     from .semantic import write_vectors
-    from .text import word_count
 
     settings = _settings(args)
-    corpus = ingest_paths(args.sources, settings.passage_words)
-    write_corpus(corpus, args.out, settings.passage_words)
-    words = [word_count(p.text) for p in corpus.passages]
-    print(f"wrote {len(corpus.documents)} document(s), {len(words)} passages "
-          f"(mean {sum(words) / len(words):.1f} words, {min(words)}-{max(words)}) to {args.out}")
+    started = time.perf_counter()
+    builder = IndexBuilder(build_tokenizer(settings))
+    words: list[int] = [0, 0, 1 << 62, 0]  # passages, total words, fewest, most
+
+    def consume(_document: Any, passages: list[Any]) -> None:
+        builder.add(passages)
+        for p in passages:
+            n = len(p.text.split())
+            words[0] += 1
+            words[1] += n
+            words[2] = min(words[2], n)
+            words[3] = max(words[3], n)
+
+    documents, count = ingest_to(args.sources, args.out, settings.passage_words, consume,
+                                 _index_progress(sys.stderr, started))
+    data = builder.finish()
+    try:
+        data.save(args.out)
+    except OSError as exc:
+        raise QAError(f"{args.out}: cannot write the index ({exc.strerror or exc})") from None
+    took = time.perf_counter() - started
+    print(f"wrote {documents} document(s), {count} passages "
+          f"(mean {words[1] / max(words[0], 1):.1f} words, {words[2] if words[0] else 0}-{words[3]}) "
+          f"and their index ({len(data.terms)} terms) to {args.out} in {took:.1f} s "
+          f"({count / max(took, 1e-9):,.0f} passages/s)")
     encoder = build_encoder(settings)
-    if encoder is not None:
-        vectors = write_vectors(corpus.passages, encoder, args.out)
+    if encoder is not None and count > settings.semantic_max_passages:
+        print(f"no sentence vectors: {count} passages is over semantic_max_passages ({settings.semantic_max_passages}); "
+              "answers will use words only (raise --semantic-max-passages to embed them, at about 11 ms a sentence)")
+    elif encoder is not None:
+        vectors = write_vectors(load_corpus(args.out).passages, encoder, args.out)
         print(f"wrote {len(vectors.matrix)} sentence vectors ({encoder.name}) to {args.out}")
     return 0
+
+
+def _index_progress(stream: Any, started: float) -> Any:
+    """A line for ``index`` that rewrites itself on a terminal (files, passages/s, ETA); None elsewhere."""
+    if not _on_terminal(stream):
+        return None
+    import time
+
+    shown = [0.0]
+
+    def show(done: int, files: int, passages: int) -> None:
+        now = time.perf_counter()
+        if done < files and now - shown[0] < 0.5:
+            return
+        shown[0] = now
+        spent = max(now - started, 1e-9)
+        eta = spent / done * (files - done)
+        end = "\n" if done >= files else ""
+        stream.write(f"\r\x1b[2Kindexing: {done:,}/{files:,} files, {passages:,} passages, "
+                     f"{passages / spent:,.0f} passages/s, ETA {eta:,.0f} s{end}")
+        stream.flush()
+
+    return show
 
 
 def _serve_logging(access_log: bool) -> None:
@@ -124,22 +174,31 @@ def _serve(args: argparse.Namespace) -> int:
     from .web import create_app
 
     settings = _settings(args)
+    inherited = os.environ.get(_LISTEN_FD)
+    if settings.workers > 1 and inherited is None:
+        return _serve_workers(settings)
     _serve_logging(settings.access_log)
     build = builder(settings)
     holder = PipelineHolder(build=build, source=str(settings.corpus_dir))
     app = create_app(holder, settings)
     try:
-        server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
-                               connection_limit=settings.connection_limit, channel_timeout=settings.channel_timeout)
+        if inherited is not None:  # a worker of `serve --workers`: the parent's listening socket
+            import socket
+
+            sockets = [socket.socket(fileno=int(inherited))]
+            server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
+                                   connection_limit=settings.connection_limit,
+                                   channel_timeout=settings.channel_timeout, sockets=sockets)
+        else:
+            server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
+                                   connection_limit=settings.connection_limit,
+                                   channel_timeout=settings.channel_timeout)
     except OSError as exc:
-        if exc.errno == errno.EADDRINUSE:
-            raise SettingsError(f"port {settings.port} on {settings.host} is already in use; stop what uses it, "
-                                f"or pick another port: --port {settings.port + 1 if settings.port < 65535 else 8080} "
-                                "(--port 0 picks a free one)") from None
-        raise SettingsError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})") from None
+        raise _listen_error(settings, exc) from None
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
     port = server.effective_port  # type: ignore[union-attr]
-    print(f"Serving on http://{host}:{port}/  (loading {settings.corpus_dir}; Ctrl+C to stop)", flush=True)
+    if inherited is None:
+        print(f"Serving on http://{host}:{port}/  (loading {settings.corpus_dir}; Ctrl+C to stop)", flush=True)
     failed: list[BaseException] = []
 
     def load() -> None:
@@ -154,6 +213,12 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"qa-service: {len(pipeline.corpus.passages)} passages from {len(pipeline.corpus.documents)} "
               f"document(s) in {settings.corpus_dir}", flush=True)
 
+    if inherited is not None:  # a worker: stopped by its parent's SIGTERM, even if started where SIGINT is ignored
+        def interrupt(_signum: int, _frame: Any) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGTERM, interrupt)
     try:  # a failed load interrupts this thread at any point from here on
         threading.Thread(target=load, name="qa-service-load", daemon=True).start()
         if hasattr(signal, "SIGHUP"):  # reload the corpus folder aside; requests keep being answered meanwhile
@@ -164,6 +229,81 @@ def _serve(args: argparse.Namespace) -> int:
     if failed:
         raise failed[0]
     return 0
+
+
+_LISTEN_FD = "QA_SERVE_LISTEN_FD"  # set by `serve --workers` for the processes it starts
+
+
+def _listen_error(settings: Settings, exc: OSError) -> SettingsError:
+    if exc.errno == errno.EADDRINUSE:
+        return SettingsError(f"port {settings.port} on {settings.host} is already in use; stop what uses it, "
+                             f"or pick another port: --port {settings.port + 1 if settings.port < 65535 else 8080} "
+                             "(--port 0 picks a free one)")
+    return SettingsError(f"cannot listen on {settings.host}:{settings.port} ({exc.strerror or exc})")
+
+
+def _serve_workers(settings: Settings) -> int:
+    """``serve --workers N``: open the port here, then start N ``serve`` processes that accept on it
+    (the kernel hands each connection to one of them). SIGHUP is passed on to every worker (each
+    reloads the corpus folder aside); Ctrl+C or SIGTERM stops them all; a worker that stops on its
+    own (a corpus it cannot load says why in one line) stops the rest."""
+    import signal
+    import socket
+    import subprocess
+    import time
+
+    try:
+        family = socket.getaddrinfo(settings.host, settings.port, type=socket.SOCK_STREAM)[0][0]
+        listener = socket.create_server((settings.host, settings.port), family=family, backlog=1024)
+    except OSError as exc:
+        raise _listen_error(settings, exc) from None
+    port = listener.getsockname()[1]
+    env = {**os.environ, _LISTEN_FD: str(listener.fileno())}
+    for setting in SETTINGS:  # every worker gets this command's settings, as environment variables
+        value = getattr(settings, setting.name)
+        if "serve" in setting.commands and value is not None:
+            env[setting.env] = str(value).lower() if isinstance(value, bool) else str(value)
+    env["QA_WORKERS"], env["QA_PORT"] = "1", str(port)
+    host = settings.host if ":" not in settings.host else f"[{settings.host}]"
+    print(f"Serving on http://{host}:{port}/  ({settings.workers} workers; loading {settings.corpus_dir}; "
+          "Ctrl+C to stop)", flush=True)
+    workers = [subprocess.Popen([sys.executable, "-m", "qa_service", "serve"], env=env, pass_fds=[listener.fileno()])
+               for _ in range(settings.workers)]
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: Any) -> None:
+        stopping.append(signum)
+
+    def reload(_signum: int, _frame: Any) -> None:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGHUP)
+
+    previous = {s: signal.signal(s, stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    if hasattr(signal, "SIGHUP"):
+        previous[signal.SIGHUP] = signal.signal(signal.SIGHUP, reload)
+    code = 0
+    try:
+        while not stopping:
+            ended = [w for w in workers if w.poll() is not None]
+            if ended:
+                code = ended[0].returncode or 1
+                break
+            time.sleep(0.2)
+    finally:
+        for worker in workers:
+            if worker.poll() is None:
+                worker.send_signal(signal.SIGTERM)  # each stops as `serve` does on Ctrl+C
+        for worker in workers:
+            try:
+                worker.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                worker.kill()
+                worker.wait()
+        listener.close()
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+    return code if not stopping else 0
 
 
 def _reload(args: argparse.Namespace) -> int:

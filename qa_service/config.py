@@ -22,6 +22,7 @@ __all__ = ["COMMANDS", "SETTINGS", "Setting", "Settings", "default_corpus_dir", 
 
 COMMANDS = ("index", "serve", "ask", "eval", "reload")
 _ANSWERING = ("serve", "ask", "eval")  # every command that answers questions
+_TOKENISING = ("index", *_ANSWERING)  # `index` saves the tokenised index, so it takes the tokeniser's settings
 
 
 def default_corpus_dir() -> Path:
@@ -119,15 +120,16 @@ SETTINGS: tuple[Setting, ...] = (
             _ANSWERING, choices=("plus", "l", "okapi")),
     Setting("k1", float, 1.5, "BM25 term-frequency saturation.", _ANSWERING, 0, 10),
     Setting("b", float, 0.75, "BM25 length normalisation (0 = none, 1 = full).", _ANSWERING, 0, 1),
-    Setting("delta", float, 1.0, "BM25+ / BM25L: rank-bm25 adds delta x IDF for every query term to every "
-            "passage (matched or not), so it shifts scores without changing their order.", _ANSWERING, 0, 10),
+    Setting("delta", float, 1.0, "BM25+: rank-bm25 adds delta x IDF for every query term to every passage, "
+            "matched or not, so it shifts all scores alike and never changes their order; BM25L: added to a matched "
+            "term's normalised frequency (it does change the order).", _ANSWERING, 0, 10),
     Setting("lemmatize", bool, True, "Map inflected words to their lemma before stemming (simplemma): said/say.",
-            _ANSWERING),
-    Setting("stem", bool, True, "Snowball-stem terms (PyStemmer).", _ANSWERING),
-    Setting("stopwords", bool, True, "Drop English stopwords.", _ANSWERING),
-    Setting("split_hyphens", bool, True, "Index hyphenated words whole and by their parts.", _ANSWERING),
-    Setting("fold_accents", bool, True, "Match words with and without accents.", _ANSWERING),
-    Setting("language", str, "english", "Snowball stemmer language (lemmatize needs english).", _ANSWERING,
+            _TOKENISING),
+    Setting("stem", bool, True, "Snowball-stem terms (PyStemmer).", _TOKENISING),
+    Setting("stopwords", bool, True, "Drop English stopwords.", _TOKENISING),
+    Setting("split_hyphens", bool, True, "Index hyphenated words whole and by their parts.", _TOKENISING),
+    Setting("fold_accents", bool, True, "Match words with and without accents.", _TOKENISING),
+    Setting("language", str, "english", "Snowball stemmer language (lemmatize needs english).", _TOKENISING,
             choices=tuple(sorted(Stemmer.algorithms()))),
     Setting("passage_words", int, 60, "Target passage size in words when preparing a corpus (passages stay "
             "between half and one and a half times this).", ("index",), 10, 1000),
@@ -142,6 +144,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("semantic", bool, True, "Mix sentence meaning (all-MiniLM-L6-v2 embeddings, on the CPU) into the "
             "passage order and the answer choice; off = words only. Off by itself, with a warning, when the model "
             "cannot be loaded.", ("index", *_ANSWERING)),
+    Setting("semantic_max_passages", int, 10_000, "Above this many passages, sentence meaning is off (one log line "
+            "says so): `index` computes no sentence vectors (about 11 ms a sentence on 2 cores, some 4 sentences a "
+            "passage) and answering uses words only. 0 = meaning off for any corpus.", ("index", *_ANSWERING),
+            0, 100_000_000),
     Setting("semantic_weight", float, 0.5, "Passage order: each passage's score relative to the top one plus this x "
             "its best sentence's cosine with the question, spread over [0, 1] across the passages.", _ANSWERING, 0, 10),
     Setting("semantic_sentence_weight", float, 1.0, "Answer choice: each sentence's word score relative to the best "
@@ -168,6 +174,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("port", int, 8000, "Port `serve` listens on (0 picks a free one) and `reload` asks.", ("serve", "reload"),
             0, 65535),
     Setting("threads", int, 4, "Waitress worker threads.", ("serve",), 1, 64),
+    Setting("workers", int, 1, "Processes `serve` runs, all accepting on the one port (one Python process "
+            "answers one question at a time: the GIL); each loads the corpus, and they share the memory-mapped "
+            "index through the page cache. SIGHUP to `serve` reloads them all.", ("serve",), 1, 64),
     Setting("connection_limit", int, 1000, "Open connections `serve` accepts at once (waitress's default of 100 let "
             "101 idle sockets lock every client out).", ("serve",), 10, 20000),
     Setting("access_log", bool, True, "`serve` logs one line per request on stderr: method, path, status, time "

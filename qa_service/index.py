@@ -1,33 +1,51 @@
 """The retriever: passages in, a :class:`Query` in, ranked :class:`Hit` objects out.
 
-Scores are rank-bm25's own. Around it we add what it lacks: an inverted index so passages
-that match nothing are never returned, a stable order for ties, per-term query weights, a
-clear refusal of corpora it cannot score, and the vocabulary look-ups the query analyser
-needs (document frequency, rarity, near-spellings).
+Scores are rank-bm25's own (``BM25Plus``/``BM25L``/``BM25Okapi(...).get_scores``, to the bit), but
+computed from column-wise postings (the CSC layout of scipy.sparse, as plain numpy arrays) for the
+query's terms only, so a question costs what its terms' postings cost, not a Python loop over
+every passage. Around it: passages that match nothing are never returned, ties keep passage
+order, per-term query weights, a clear refusal of corpora it cannot score, the vocabulary
+look-ups the query analyser needs, and every passage's tokens and sentences as arrays, saved
+beside the corpus by ``qa-service index`` (``.npy`` + JSON, never pickle) and memory-mapped by
+``serve``.
 """
 
 from __future__ import annotations
 
 import bisect
+from array import array
+import dataclasses
+import hashlib
 import itertools
+import json
+import logging
 import math
 import os
+import shutil
 import string
+import sys
+import threading
+import time
 from collections import defaultdict
+from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 import numpy as np
-from rank_bm25 import BM25L, BM25Okapi, BM25Plus
 
-from .errors import EmptyCorpusError
+from .errors import CorpusError, EmptyCorpusError
 from .spans import acronym_pairs
-from .text import Token, Tokenizer, merge_spans, sentence_spans
+from .text import TOKENIZER_VERSION, Token, Tokenizer, merge_spans, sentence_spans
 from .values import Hit, Passage, Query, Span
 
-__all__ = ["Index", "SCORERS"]
+__all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "build_data", "fingerprint", "load_data", "load_or_build_data"]
 
-SCORERS = {"plus": BM25Plus, "l": BM25L, "okapi": BM25Okapi}
+# rank-bm25's class for each variant: what our scores must equal (the parity tests build them).
+SCORERS = {"plus": "BM25Plus", "l": "BM25L", "okapi": "BM25Okapi"}
+OKAPI_EPSILON = 0.25  # rank-bm25's default floor for BM25Okapi's negative IDFs (x the average IDF)
 
+INDEX_DIR = "bm25-index"  # beside the corpus files
+INDEX_FORMAT = 1
+_log = logging.getLogger(__name__)
 
 # Longer "words" are not misspellings worth guessing at, and their candidate spellings grow as
 # the square of their length.
@@ -37,21 +55,346 @@ _MIN_ROOT_LETTERS = 5
 # Below this a one-letter change is more often another word (cat/car) than a typo.
 _MIN_TYPO_LETTERS = 6
 _SIMILAR_CACHE_SIZE = 50_000  # entries; a guess is looked up again by follow-ups and later questions
-_TERM_BATCH = 32  # terms scored in one numpy pass: fewer calls, bounded temporaries
+_SMALL_CORPUS = 2048  # passages: a question's few candidates are scored from rows over the whole corpus
+_SENTENCE_CACHE_SIZE = 4096  # passages whose sentences are kept decoded: the re-rankers read the top 20 again
+
+
+# ---------------------------------------------------------------- the arrays
+
+
+_ARRAYS = {  # name: dtype; every one a plain .npy file
+    "postings_indptr": np.int64,  # term t's postings are [indptr[t], indptr[t + 1])
+    "postings_docs": np.int32,  # passage positions, ascending within a term
+    "postings_tf": np.int32,  # how often the term occurs in that passage
+    "doc_len": np.int64,  # terms per passage (rank-bm25's doc_len)
+    "tokens_offsets": np.int64,  # passage p's tokens are [offsets[p], offsets[p + 1])
+    "tokens_term": np.int32,
+    "tokens_start": np.int32,
+    "tokens_end": np.int32,
+    "sentences_offsets": np.int64,  # passage p's sentences are [offsets[p], offsets[p + 1])
+    "sentences_start": np.int32,
+    "sentences_end": np.int32,
+    "acronyms_offsets": np.int64,  # passage p spells out the long forms of acronyms [offsets[p], offsets[p + 1])
+    "acronyms_term": np.int32,  # ... as the acronyms' term ids, in definition order
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class IndexData:
+    """What BM25, highlights and sentences need, as flat arrays: postings by term (CSC), every
+    passage's tokens and sentence spans. ``terms`` lists terms in order of first appearance
+    (rank-bm25's order, which BM25Okapi's average IDF is summed in)."""
+
+    terms: list[str]
+    arrays: dict[str, np.ndarray]
+    fingerprint: str
+    acronyms: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # acronym -> long form's terms
+
+    @property
+    def size(self) -> int:
+        return len(self.arrays["doc_len"])
+
+    def save(self, folder: Path) -> None:
+        """Write it as ``folder/bm25-index/`` (``.npy`` files and JSON), made aside and renamed into place."""
+        target = folder / INDEX_DIR
+        unique = f"{os.getpid()}-{threading.get_ident()}"  # two processes saving at once never share a folder
+        temporary = folder / f".{INDEX_DIR}.{unique}.tmp"
+        old = folder / f".{INDEX_DIR}.{unique}.old"
+        temporary.mkdir(parents=True)
+        files: dict[str, Any] = {}
+        for name, array in self.arrays.items():
+            path = temporary / f"{name}.npy"
+            np.save(path, np.ascontiguousarray(array, dtype=_ARRAYS[name]), allow_pickle=False)
+            files[f"{name}.npy"] = {"sha256": _file_sha256(path), "shape": list(array.shape)}
+        terms = (json.dumps(self.terms, ensure_ascii=False) + "\n").encode("utf-8")
+        (temporary / "terms.json").write_bytes(terms)
+        files["terms.json"] = {"sha256": hashlib.sha256(terms).hexdigest(), "shape": [len(self.terms)]}
+        acronyms = (json.dumps([[k, list(v)] for k, v in self.acronyms.items()], ensure_ascii=False) + "\n").encode()
+        (temporary / "acronyms.json").write_bytes(acronyms)
+        files["acronyms.json"] = {"sha256": hashlib.sha256(acronyms).hexdigest(), "shape": [len(self.acronyms)]}
+        meta = {"format": INDEX_FORMAT, "fingerprint": self.fingerprint, "passages": self.size,
+                "terms": len(self.terms), "files": files}
+        (temporary / "meta.json").write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+        try:
+            if target.exists():
+                os.replace(target, old)
+            os.replace(temporary, target)
+        finally:
+            shutil.rmtree(old, ignore_errors=True)
+            shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(passages: Iterable[Passage], tokenizer: Tokenizer) -> str:
+    """What a saved index depends on: its format, the tokeniser (version and settings) and every
+    passage's id and text, in order. BM25's parameters are not in it: they apply at load."""
+    h = _fingerprint_hasher(tokenizer)
+    for p in passages:
+        _hash_passage(h, p)
+    return h.hexdigest()
+
+
+def _fingerprint_hasher(tokenizer: Tokenizer) -> Any:
+    return hashlib.sha256(json.dumps({"format": INDEX_FORMAT, "tokenizer_version": TOKENIZER_VERSION,
+                                      "tokenizer": dataclasses.asdict(tokenizer)}, sort_keys=True).encode())
+
+
+def _hash_passage(h: Any, p: Passage) -> None:
+    h.update(p.id.encode("utf-8", "surrogatepass") + b"\x00" + p.text.encode("utf-8", "surrogatepass") + b"\x01")
+
+
+class _Progress:
+    """A line that rewrites itself on a terminal (passages/s, ETA); silent elsewhere."""
+
+    def __init__(self, what: str, total: int, stream: Any) -> None:
+        self.what, self.total, self.stream = what, total, stream
+        self.started = self.shown = time.perf_counter()
+
+    def __call__(self, done: int) -> None:
+        now = time.perf_counter()
+        if done < self.total and now - self.shown < 0.5:
+            return
+        self.shown = now
+        rate = done / max(now - self.started, 1e-9)
+        eta = (self.total - done) / rate if rate > 0 else 0.0
+        end = "\n" if done >= self.total else ""
+        self.stream.write(f"\r\x1b[2Kqa-service: {self.what} {done:,}/{self.total:,} passages, "
+                          f"{rate:,.0f}/s, ETA {eta:,.0f} s{end}")
+        self.stream.flush()
+
+
+class IndexBuilder:
+    """Tokenises passages once, as they come (``add``), into flat arrays of machine integers:
+    nothing per passage is kept as Python objects, so ``qa-service index`` can stream a corpus."""
+
+    def __init__(self, tokenizer: Tokenizer) -> None:
+        self.tokenizer = tokenizer
+        self.count = 0
+        self._vocabulary: dict[str, int] = {}
+        self._hash = _fingerprint_hasher(tokenizer)
+        self._a = {name: array("q" if dtype == np.int64 else "i") for name, dtype in _ARRAYS.items()}
+        self._a["tokens_offsets"].append(0)
+        self._a["sentences_offsets"].append(0)
+        self._post_term = array("i")
+        self._acronyms: dict[str, tuple[str, ...]] = {}
+
+    def add(self, passages: Iterable[Passage]) -> None:
+        a, vocabulary = self._a, self._vocabulary
+        for passage in passages:
+            _hash_passage(self._hash, passage)
+            for short, long in acronym_pairs(passage.text):
+                short_terms, long_terms = self.tokenizer.terms(short), tuple(self.tokenizer.terms(long))
+                # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
+                if short_terms == [short.casefold()] and len(long_terms) > 1:
+                    self._acronyms.setdefault(short_terms[0], long_terms)
+            tokens = self.tokenizer.tokens(passage.text)
+            counts: dict[int, int] = {}
+            ids = []
+            for t in tokens:
+                term = vocabulary.setdefault(t.term, len(vocabulary))
+                counts[term] = counts.get(term, 0) + 1
+                ids.append(term)
+            a["tokens_term"].extend(ids)
+            a["tokens_start"].extend([t.start for t in tokens])
+            a["tokens_end"].extend([t.end for t in tokens])
+            a["tokens_offsets"].append(len(a["tokens_term"]))
+            a["doc_len"].append(len(tokens))
+            self._post_term.extend(counts)
+            a["postings_docs"].extend(itertools.repeat(self.count, len(counts)))
+            a["postings_tf"].extend(counts.values())
+            spans = sentence_spans(passage.text)
+            a["sentences_start"].extend([sp.start for sp in spans])
+            a["sentences_end"].extend([sp.end for sp in spans])
+            a["sentences_offsets"].append(len(a["sentences_start"]))
+            self.count += 1
+
+    def finish(self) -> IndexData:
+        if not self.count:
+            raise EmptyCorpusError("cannot build an index over no passages")
+        if not self._vocabulary:
+            raise EmptyCorpusError("the passages contain no searchable words")
+        arrays = {name: np.frombuffer(values, dtype=_ARRAYS[name]) if len(values) else np.zeros(0, _ARRAYS[name])
+                  for name, values in self._a.items() if name in _ARRAYS}
+        terms = np.frombuffer(self._post_term, dtype=np.int32)
+        docs, tf = arrays["postings_docs"], arrays["postings_tf"]
+        extra_terms, extra_docs, spelt = self._acronym_passages(terms, docs, arrays)
+        if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
+            terms = np.concatenate([terms, extra_terms])
+            docs = np.concatenate([docs, extra_docs])
+            tf = np.concatenate([tf, np.ones(len(extra_docs), dtype=np.int32)])
+            arrays["doc_len"] = arrays["doc_len"] + np.bincount(extra_docs, minlength=self.count)
+        order = np.lexsort((docs, terms))  # by term; passages ascending within each
+        indptr = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=indptr[1:])
+        arrays["postings_indptr"] = indptr
+        arrays["postings_docs"] = docs[order]
+        arrays["postings_tf"] = tf[order]
+        spelt_docs, spelt_terms = spelt
+        arrays["acronyms_offsets"] = np.zeros(self.count + 1, dtype=np.int64)
+        np.cumsum(np.bincount(spelt_docs, minlength=self.count), out=arrays["acronyms_offsets"][1:])
+        arrays["acronyms_term"] = spelt_terms
+        return IndexData(list(self._vocabulary), arrays, self._hash.hexdigest(), dict(self._acronyms))
+
+    def _acronym_passages(self, terms: np.ndarray, docs: np.ndarray,
+                          arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """For each acronym the passages define: the passages that spell its long form out (terms in
+        a row), found from the postings of the long form's terms, never by scanning every passage.
+        Returns (acronym, passage) pairs to add where the passage lacks the acronym, and every
+        (passage, acronym) pair for the sentences, in passage then definition order."""
+        empty = np.zeros(0, dtype=np.int32)
+        if not self._acronyms:
+            return empty, empty, (empty, empty)
+        by_term = np.argsort(terms, kind="stable")
+        bounds = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=bounds[1:])
+        sorted_docs = docs[by_term]
+        offsets, token_terms = arrays["tokens_offsets"], arrays["tokens_term"]
+        added_terms, added_docs, spelt_docs, spelt_terms = [], [], [], []
+        for short, long in self._acronyms.items():
+            ids = [self._vocabulary.get(t) for t in long]
+            if any(i is None for i in ids):
+                continue
+            short_id = self._vocabulary.setdefault(short, len(self._vocabulary))
+            holding = None
+            for i in sorted(set(ids), key=lambda i: bounds[i + 1] - bounds[i]):  # rarest first
+                found = sorted_docs[bounds[i] : bounds[i + 1]]
+                holding = found if holding is None else np.intersect1d(holding, found, assume_unique=True)
+            has_short = (sorted_docs[bounds[short_id] : bounds[short_id + 1]] if short_id + 1 < len(bounds)
+                         else empty)
+            for p in holding.tolist():
+                seq = token_terms[offsets[p] : offsets[p + 1]].tolist()
+                if _spells_out(seq, ids):
+                    spelt_docs.append(p)
+                    spelt_terms.append(short_id)
+                    at = int(np.searchsorted(has_short, p))
+                    if not (at < len(has_short) and has_short[at] == p):
+                        added_terms.append(short_id)
+                        added_docs.append(p)
+        order = np.argsort(np.array(spelt_docs, dtype=np.int64), kind="stable")
+        return (np.array(added_terms, dtype=np.int32), np.array(added_docs, dtype=np.int32),
+                (np.array(spelt_docs, dtype=np.int64)[order], np.array(spelt_terms, dtype=np.int32)[order]))
+
+
+def _spells_out(seq: Sequence[int], ids: Sequence[int]) -> bool:
+    """Whether ``ids`` occur in ``seq`` one after the other."""
+    n = len(ids)
+    first = ids[0]
+    return any(seq[i] == first and seq[i : i + n] == list(ids) for i in range(len(seq) - n + 1))
+
+
+def build_data(passages: Sequence[Passage], tokenizer: Tokenizer, show_progress: bool | None = None) -> IndexData:
+    """Every passage's arrays, tokenised once (progress on a terminal for large corpora)."""
+    if not passages:
+        raise EmptyCorpusError("cannot build an index over no passages")
+    if show_progress is None:
+        show_progress = sys.stderr.isatty() and len(passages) >= 20_000
+    progress = _Progress("indexing", len(passages), sys.stderr) if show_progress else None
+    builder = IndexBuilder(tokenizer)
+    for start in range(0, len(passages), 1000):
+        builder.add(passages[start : start + 1000])
+        if progress is not None:
+            progress(builder.count)
+    return builder.finish()
+
+
+def load_data(folder: Path, digest: str) -> IndexData:
+    """The index saved in ``folder/bm25-index/``, memory-mapped, if it was made for ``digest`` (these
+    passages, this tokeniser) and every file is whole; else :class:`CorpusError` saying why in one line."""
+    where = folder / INDEX_DIR
+    meta_path = where / "meta.json"
+    if not meta_path.is_file():
+        raise CorpusError(f"{where}: no saved index")
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CorpusError(f"{meta_path}: unreadable ({exc})") from None
+    if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
+        raise CorpusError(f"{meta_path}: another index format ({meta.get('format') if isinstance(meta, dict) else '?'!r})")
+    if meta.get("fingerprint") != digest:
+        raise CorpusError(f"{where}: made for other passages or tokeniser settings (stale or foreign)")
+    files = meta.get("files")
+    if not isinstance(files, dict) or set(files) != {f"{n}.npy" for n in _ARRAYS} | {"terms.json", "acronyms.json"}:
+        raise CorpusError(f"{meta_path}: does not list the index's files")
+    for name, info in files.items():
+        path = where / name
+        if not path.is_file() or not isinstance(info, dict) or _file_sha256(path) != info.get("sha256"):
+            raise CorpusError(f"{path}: missing or damaged (its sha256 is not the one recorded)")
+    try:
+        terms = json.loads((where / "terms.json").read_text(encoding="utf-8"))
+        pairs = json.loads((where / "acronyms.json").read_text(encoding="utf-8"))
+        arrays = {name: np.load(where / f"{name}.npy", mmap_mode="r", allow_pickle=False) for name in _ARRAYS}
+    except (OSError, ValueError, RecursionError) as exc:
+        raise CorpusError(f"{where}: unreadable ({exc})") from None
+    if not isinstance(terms, list) or not all(isinstance(t, str) for t in terms):
+        raise CorpusError(f"{where / 'terms.json'}: not a list of terms")
+    for name, dtype in _ARRAYS.items():
+        if arrays[name].dtype != dtype or arrays[name].ndim != 1:
+            raise CorpusError(f"{where / (name + '.npy')}: not a flat {np.dtype(dtype).name} array")
+    try:
+        acronyms = {short: tuple(long) for short, long in pairs}
+    except (TypeError, ValueError):
+        raise CorpusError(f"{where / 'acronyms.json'}: not a list of [acronym, [terms]]") from None
+    data = IndexData(terms, arrays, digest, acronyms)
+    _check_shapes(data, where, int(meta.get("passages", -1)))
+    return data
+
+
+def _check_shapes(data: IndexData, where: Path, passages: int) -> None:
+    a = data.arrays
+    n, v = len(a["doc_len"]), len(data.terms)
+    ok = (n == passages and len(a["postings_indptr"]) == v + 1 and len(a["tokens_offsets"]) == n + 1
+          and len(a["sentences_offsets"]) == n + 1
+          and int(a["postings_indptr"][-1]) == len(a["postings_docs"]) == len(a["postings_tf"])
+          and int(a["tokens_offsets"][-1]) == len(a["tokens_term"]) == len(a["tokens_start"]) == len(a["tokens_end"])
+          and int(a["sentences_offsets"][-1]) == len(a["sentences_start"]) == len(a["sentences_end"])
+          and len(a["acronyms_offsets"]) == n + 1 and int(a["acronyms_offsets"][-1]) == len(a["acronyms_term"]))
+    if not ok:
+        raise CorpusError(f"{where}: its arrays disagree with each other or with the corpus")
+
+
+def load_or_build_data(passages: Sequence[Passage], tokenizer: Tokenizer, folder: Path | None,
+                       save: bool = True) -> IndexData:
+    """The saved index when it is current, else built again (and saved when the folder takes
+    it); a stale, foreign or damaged index is never used, and one log line says why."""
+    digest = fingerprint(passages, tokenizer)
+    if folder is not None and (folder / INDEX_DIR).exists():
+        try:
+            return load_data(folder, digest)
+        except CorpusError as exc:
+            _log.warning("qa-service: not using the saved index: %s; building it again", exc.message)
+    data = build_data(passages, tokenizer)
+    if folder is not None and save:
+        try:
+            data.save(folder)
+        except OSError as exc:
+            _log.warning("qa-service: cannot save the index in %s (%s); it is kept in memory", folder,
+                         exc.strerror or exc)
+    return data
+
+
+# ---------------------------------------------------------------- the retriever
 
 
 class Index:
-    """The lexical retriever: BM25 over pre-tokenised passages (never rank-bm25's ``tokenizer=``,
-    which starts a pool), with an inverted index, stable ties and each passage's sentences.
+    """The lexical retriever: rank-bm25's scores from postings, stable ties, each passage's tokens
+    and sentences, and vocabulary look-ups.
 
-    Every passage is tokenised once, here; the BM25 statistics, the highlights and the
-    per-sentence terms the later stages read all come from those tokens.
+    Every passage is tokenised once (here, or by ``qa-service index`` into a saved index); BM25,
+    highlights and the per-sentence terms the later stages read all come from those tokens.
 
     Args:
         passages: what to search, in corpus order.
         tokenizer: the one tokeniser, also used on questions.
         scorer, k1, b, delta: rank-bm25's variant and parameters.
         extra_terms: terms that count as known though no passage holds them (document titles).
+        data: the passages' arrays already built or loaded (else built here).
     """
 
     def __init__(
@@ -64,6 +407,7 @@ class Index:
         b: float,
         delta: float,
         extra_terms: Iterable[str] = (),
+        data: IndexData | None = None,
     ) -> None:
         if scorer not in SCORERS:
             raise ValueError(f"unknown scorer {scorer!r}; choose one of {', '.join(SCORERS)}")
@@ -71,61 +415,88 @@ class Index:
             raise EmptyCorpusError("cannot build an index over no passages")
         self.passages: tuple[Passage, ...] = tuple(passages)
         self.tokenizer = tokenizer
-        self._tokens = [tokenizer.tokens(p.text) for p in self.passages]
-        docs = [[t.term for t in tokens] for tokens in self._tokens]
-        if not any(docs):
-            raise EmptyCorpusError("the passages contain no searchable words")
-        self.acronyms = self._acronyms(tokenizer)
-        docs = [doc + self._acronyms_of(doc) for doc in docs]  # a long form spelt out also holds its acronym
-        params: dict[str, float] = {"k1": k1, "b": b}
-        if scorer != "okapi":
-            params["delta"] = delta
-        self._bm25 = SCORERS[scorer](docs, **params)
-        self._postings: dict[str, list[int]] = defaultdict(list)
-        counts: dict[str, list[int]] = defaultdict(list)
-        for position, freqs in enumerate(self._bm25.doc_freqs):
-            for term, count in freqs.items():
-                self._postings[term].append(position)
-                counts[term].append(count)
-        self._formula = _Formula(self._bm25, scorer, {
-            t: (np.array(self._postings[t]), np.array(counts[t])) for t in self._postings})
-        self._term_sets = [frozenset(doc) for doc in docs]
-        self._vocabulary = sorted(self._postings)
+        self.data = data if data is not None else build_data(self.passages, tokenizer)
+        if self.data.size != len(self.passages):
+            raise ValueError("the index arrays were made for another number of passages")
+        a = {name: np.asarray(array) for name, array in self.data.arrays.items()}  # still mapped; no memmap subclass per slice
+        self._terms = self.data.terms
+        self._term_id = {t: i for i, t in enumerate(self._terms)}
+        self._indptr, self._docs, self._tf = a["postings_indptr"], a["postings_docs"], a["postings_tf"]
+        self._indptr_list = self._indptr.tolist()  # Python ints: a term's bounds without numpy scalars
+        self._tok = (a["tokens_offsets"], a["tokens_term"], a["tokens_start"], a["tokens_end"])
+        self._sent = (a["sentences_offsets"], a["sentences_start"], a["sentences_end"])
+        self._spelt = (a["acronyms_offsets"], a["acronyms_term"])
+        # the acronyms the passages define: the acronym's term -> its long form's terms
+        self.acronyms: dict[str, tuple[str, ...]] = dict(self.data.acronyms)
+        self._formula = _Formula(np.asarray(a["doc_len"]), np.diff(self._indptr), scorer, k1, b, delta)
         self._extra_terms = frozenset(extra_terms)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
-        self._sentences = [self._split(p.text, tokens) for p, tokens in zip(self.passages, self._tokens)]
+        self._vocabulary_sorted: list[str] | None = None
+        self._sentence_cache: dict[int, Any] = {}  # oldest first: the first out when it is full
+        self._lock = threading.Lock()  # waitress's threads share the cache
         # A question's unknown words are looked up again by follow-ups and later questions.
         self._similar_cache: dict[tuple[str, int, int], tuple[str, ...]] = {}
 
-    def _acronyms(self, tokenizer: Tokenizer) -> dict[str, tuple[str, ...]]:
-        """The acronyms the passages define ("the World Health Organization (WHO)"), as the
-        acronym's term -> its long form's terms; an acronym defined two ways keeps the first."""
-        found: dict[str, tuple[str, ...]] = {}
-        for passage in self.passages:
-            for short, long in acronym_pairs(passage.text):
-                short_terms, long_terms = tokenizer.terms(short), tuple(tokenizer.terms(long))
-                # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
-                if short_terms == [short.casefold()] and len(long_terms) > 1:
-                    found.setdefault(short_terms[0], long_terms)
+    @property
+    def idf(self) -> dict[str, float]:
+        """rank-bm25's ``idf`` dict, for tests and explanations (built on demand: it is big)."""
+        return dict(zip(self._terms, self._formula.idf.tolist()))
+
+    @property
+    def _vocabulary(self) -> list[str]:
+        if self._vocabulary_sorted is None:
+            self._vocabulary_sorted = sorted(self._terms)
+        return self._vocabulary_sorted
+
+    def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        t = self._term_id.get(term)
+        if t is None:
+            return _EMPTY, _EMPTY
+        start, end = self._indptr_list[t], self._indptr_list[t + 1]
+        return self._docs[start:end], self._tf[start:end]
+
+    def _decoded(self, position: int) -> tuple[list[Token], frozenset[str], tuple[tuple[Span, frozenset[str]], ...]]:
+        """The passage's tokens, terms and sentences as Python objects, decoded from the arrays on
+        first use; the last few thousand decoded are kept (re-rankers and the reader come back to them)."""
+        found = self._sentence_cache.get(position)  # one dict read: safe without the lock
+        if found is not None:
+            return found
+        offsets, term, start, end = self._tok
+        a, b = int(offsets[position]), int(offsets[position + 1])
+        names = self._terms
+        tokens = [Token(names[t], s, e) for t, s, e in zip(term[a:b].tolist(), start[a:b].tolist(), end[a:b].tolist())]
+        offsets, spelt = self._spelt
+        acronyms = [names[t] for t in spelt[int(offsets[position]) : int(offsets[position + 1])].tolist()]
+        own = {t.term for t in tokens}
+        offsets, starts, ends = self._sent
+        a, b = int(offsets[position]), int(offsets[position + 1])
+        sentences = []
+        for s, e in zip(starts[a:b].tolist(), ends[a:b].tolist()):
+            terms = [t.term for t in tokens if s <= t.start and t.end <= e]
+            sentences.append((Span(s, e), frozenset(terms + self._acronyms_of(terms, acronyms) if acronyms else terms)))
+        found = (tokens, frozenset(own.union(acronyms)), tuple(sentences))
+        with self._lock:
+            self._sentence_cache[position] = found
+            if len(self._sentence_cache) > _SENTENCE_CACHE_SIZE:
+                del self._sentence_cache[next(iter(self._sentence_cache))]
         return found
 
-    def _acronyms_of(self, terms: Sequence[str]) -> list[str]:
-        """The acronyms whose long form ``terms`` spell out without using the acronym itself:
-        a question that uses the acronym then finds them too."""
+    def _acronyms_of(self, terms: Sequence[str], among: Iterable[str] | None = None) -> list[str]:
+        """The acronyms whose long form ``terms`` spell out without using the acronym itself (of
+        ``among``, the ones the passage spells out, or all): a question that uses the acronym then
+        finds them too."""
         if not self.acronyms:
             return []
         joined, present = " " + " ".join(terms) + " ", set(terms)
-        return [short for short, long in self.acronyms.items()
-                if short not in present and " " + " ".join(long) + " " in joined]
+        shorts = self.acronyms if among is None else among
+        return [short for short in shorts
+                if short not in present and " " + " ".join(self.acronyms[short]) + " " in joined]
 
-    def _split(self, text: str, tokens: Sequence[Token]) -> tuple[tuple[Span, frozenset[str]], ...]:
-        """The passage's sentences, each with the terms it holds (from the passage's tokens, and
-        the acronym of a long form it spells out)."""
-        out = []
-        for span in sentence_spans(text):
-            terms = [t.term for t in tokens if span.start <= t.start and t.end <= span.end]
-            out.append((span, frozenset(terms + self._acronyms_of(terms))))
-        return tuple(out)
+    def _passage_tokens(self, position: int) -> list[Token]:
+        return (self._sentence_cache.get(position) or self._decoded(position))[0]
+
+    def _passage_terms(self, position: int) -> frozenset[str]:
+        return (self._sentence_cache.get(position) or self._decoded(position))[1]
 
     def __len__(self) -> int:
         return len(self.passages)
@@ -135,7 +506,8 @@ class Index:
         return None if position is None else self.passages[position]
 
     def document_frequency(self, term: str) -> int:
-        return len(self._postings.get(term, ()))
+        t = self._term_id.get(term)
+        return 0 if t is None else self._indptr_list[t + 1] - self._indptr_list[t]
 
     def rarity(self, term: str) -> float:
         """How telling a term is, > 0 and growing as it gets rarer; unseen terms are rarest.
@@ -190,15 +562,15 @@ class Index:
                 if i < len(term) and c != term[i]:
                     found.add(term[:i] + c + term[i + 1 :])
         found.discard(term)
-        return sorted(t for t in found if len(t) >= 5 and t in self._postings)
+        return sorted(t for t in found if len(t) >= 5 and t in self._term_id)
 
     def known(self, term: str) -> bool:
         """Whether a passage or a document title holds ``term``."""
-        return term in self._postings or term in self._extra_terms
+        return term in self._term_id or term in self._extra_terms
 
     def sentences(self, position: int) -> tuple[tuple[Span, frozenset[str]], ...]:
         """The sentences of the passage at ``position``: span in its text, and its terms."""
-        return self._sentences[position]
+        return (self._sentence_cache.get(position) or self._decoded(position))[2]  # the cache read inline: called often
 
     def tokens_of(self, passage_id: str, start: int, text: str) -> list[Token] | None:
         """The tokens of ``text`` where it stands in a passage at ``start`` (offsets in ``text``),
@@ -207,25 +579,37 @@ class Index:
         if position is None or self.passages[position].text[start : start + len(text)] != text:
             return None
         end = start + len(text)
-        return [Token(t.term, t.start - start, t.end - start) for t in self._tokens[position]
+        return [Token(t.term, t.start - start, t.end - start) for t in self._passage_tokens(position)
                 if start <= t.start and t.end <= end]
 
     def highlights(self, position: int, terms: Iterable[str]) -> list[Span]:
         """Merged spans of the passage's words whose terms are in ``terms`` (no re-tokenising)."""
         wanted = set(terms)
-        return merge_spans(Span(t.start, t.end) for t in self._tokens[position] if t.term in wanted)
+        return merge_spans(Span(t.start, t.end) for t in self._passage_tokens(position) if t.term in wanted)
 
-    def candidates(self, terms: Iterable[str]) -> set[int]:
-        """Positions of passages containing at least one of ``terms``."""
-        found: set[int] = set()
-        for term in set(terms):
-            found.update(self._postings.get(term, ()))
-        return found
+    def candidates(self, terms: Iterable[str]) -> np.ndarray:
+        """Positions of passages containing at least one of ``terms``, ascending: a merge of their
+        postings (a mask over the corpus when they are long, else a sort of the postings)."""
+        lists = [self._postings(t)[0] for t in set(terms)]
+        lists = [docs for docs in lists if len(docs)]
+        if not lists:
+            return _EMPTY_POSITIONS
+        if len(lists) == 1:
+            return np.asarray(lists[0], dtype=np.intp)
+        total = sum(len(docs) for docs in lists)
+        if total <= 256:  # a few postings: Python's set is quicker than numpy's calls
+            return np.array(sorted(set(itertools.chain.from_iterable(docs.tolist() for docs in lists))), dtype=np.intp)
+        if total * 16 > len(self.passages):
+            mask = np.zeros(len(self.passages), dtype=bool)
+            for docs in lists:
+                mask[docs] = True
+            return np.flatnonzero(mask)
+        return np.unique(np.concatenate(lists)).astype(np.intp, copy=False)
 
     def scores(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         """rank-bm25's score of every passage for the query ``terms``; with ``weights``, the sum
         of each term's own score times its weight (BM25 adds up over query terms)."""
-        per_term = _TermScores(self._formula)
+        per_term = _TermScores(self, None)
         per_term.prime(terms)
         return per_term.query(terms, weights)
 
@@ -233,22 +617,23 @@ class Index:
         """The ``k`` best passages holding a term of the conversation's questions, best first.
 
         Each turn adds its weight x its terms' prior-weighted rank-bm25 scores; the previous
-        answer helps rank but never selects a passage. Ties keep passage order (rank-bm25's
-        argsort breaks them backwards). ``scores["bm25"]`` is rank-bm25's own score for the
-        question's terms, ``scores["weighted"]`` the sum the passages are ranked by.
+        answer helps rank but never selects a passage. Only the candidates are scored, and the
+        top ``k`` are picked with ``argpartition``; ties keep passage order (rank-bm25's argsort
+        breaks them backwards). ``scores["bm25"]`` is rank-bm25's own score for the question's
+        terms, ``scores["weighted"]`` the sum the passages are ranked by.
         """
         if k < 1:
             raise ValueError("k must be at least 1")
         asked = query.asked
-        candidates = np.array(sorted(self.candidates(asked)), dtype=np.intp)
+        candidates = self.candidates(asked)
         if not len(candidates):
             return []
         total, bm25 = self._scores_at(query, candidates)
-        order = sorted(range(len(candidates)), key=lambda j: (-float(total[j]), j))[:k]  # j follows passage order
+        order = top_k(total, k)
         hits = []
-        for rank, j in enumerate(order, start=1):
+        for rank, j in enumerate(order.tolist(), start=1):
             i = int(candidates[j])
-            hits.append(Hit(self.passages[i], i, float(total[j]), rank, self._term_sets[i] & asked,
+            hits.append(Hit(self.passages[i], i, float(total[j]), rank, self._passage_terms(i) & asked,
                             {"bm25": float(bm25[j]), "weighted": float(total[j])}))
         return hits
 
@@ -260,14 +645,14 @@ class Index:
         columns = np.array(sorted(set(positions)), dtype=np.intp)
         total, bm25 = self._scores_at(query, columns)
         column = {int(i): j for j, i in enumerate(columns)}
-        return [Hit(self.passages[i], i, float(total[column[i]]), rank, self._term_sets[i] & query.asked,
+        return [Hit(self.passages[i], i, float(total[column[i]]), rank, self._passage_terms(i) & query.asked,
                     {"bm25": float(bm25[column[i]]), "weighted": float(total[column[i]])})
                 for rank, i in enumerate(positions, start=first_rank)]
 
     def _scores_at(self, query: Query, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(the weighted multi-turn score, rank-bm25's score for the question) at the passages
         ``columns``: only those are scored, the same numbers without a row per term over the corpus."""
-        per_term = _TermScores(self._formula, columns)
+        per_term = _TermScores(self, columns)
         per_term.prime(t for turn in query.turns for t in turn.terms)
         total = np.zeros(len(columns))
         for turn in query.turns:
@@ -281,110 +666,268 @@ class Index:
         position = self._by_id.get(passage_id)
         if position is None:
             raise KeyError(passage_id)
-        per_term = _TermScores(self._formula)
+        per_term = _TermScores(self, np.array([position], dtype=np.intp))
         rows: list[dict[str, Any]] = []
         for turn in query.turns:
             for word in turn.words:
                 for term in word.searched or (word.term,):
+                    score = float(per_term.term(term)[0])
                     rows.append({
                         "turn": turn.role, "word": turn.text[word.start : word.end], "term": term,
-                        "idf": float(self._bm25.idf.get(term, 0.0)),
-                        "frequency": int(self._bm25.doc_freqs[position].get(term, 0)),
+                        "idf": self._formula.idf_of(self._term_id.get(term)),
+                        "frequency": self.frequency(term, position),
                         "weight": turn.weight * word.prior,
-                        "bm25": float(per_term.term(term)[position]),
-                        "contribution": turn.weight * word.prior * float(per_term.term(term)[position]),
+                        "bm25": score,
+                        "contribution": turn.weight * word.prior * score,
                     })
         return rows
 
+    def frequency(self, term: str, position: int) -> int:
+        """How often ``term`` occurs in the passage at ``position`` (a binary search of its postings)."""
+        docs, tf = self._postings(term)
+        at = int(np.searchsorted(docs, position))
+        return int(tf[at]) if at < len(docs) and int(docs[at]) == position else 0
+
+
+_EMPTY = np.zeros(0, dtype=np.int32)
+_EMPTY_POSITIONS = np.zeros(0, dtype=np.intp)
+
+
+def top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    """Indices of the ``k`` highest ``scores``, best first, ties in index order (NaN last): an
+    ``argpartition``, then a sort of the few kept, never of every candidate."""
+    if len(scores) <= 64:  # a few candidates: one small sort in Python
+        values = [-math.inf if v != v else v for v in scores.tolist()]
+        return np.array(sorted(range(len(values)), key=lambda j: (-values[j], j))[:k], dtype=np.intp)
+    key = np.where(np.isnan(scores), -np.inf, scores)
+    if len(key) > k:
+        part = np.argpartition(-key, k - 1)[:k]
+        chosen = np.flatnonzero(key >= key[part].min())  # every tie of the k-th: the earliest win
+    else:
+        chosen = np.arange(len(key))
+    return chosen[np.lexsort((chosen, -key[chosen]))][:k]
+
 
 class _Formula:
-    """rank-bm25's per-term scores, computed from the postings instead of its Python loop over
-    every passage: the same numpy expression on the same numbers as its ``get_scores``, one row
-    per term, so the same bits (a test compares them on every term of two corpora)."""
+    """rank-bm25's statistics and per-term expression, from the arrays instead of its Python
+    dicts: IDFs from document frequencies with the same ``math.log`` calls (BM25Okapi's average
+    summed in its order), the same length normalisation, the same numpy expression per element,
+    so the same bits."""
 
-    def __init__(self, bm25: Any, scorer: str, tf: dict[str, tuple[np.ndarray, np.ndarray]]) -> None:
-        self.bm25 = bm25
-        self.scorer = scorer
-        self.tf = tf
-        doc_len = np.array(bm25.doc_len)
-        self.size = len(doc_len)
-        self.int = np.array([0]).dtype  # the dtype rank-bm25's term frequencies get
+    def __init__(self, doc_len: np.ndarray, df: np.ndarray, scorer: str, k1: float, b: float, delta: float) -> None:
+        self.scorer, self.k1, self.b, self.delta = scorer, k1, b, delta
+        n = len(doc_len)
+        self.size = n
+        avgdl = int(doc_len.sum()) / n  # rank-bm25 sums Python ints, then divides
         if scorer == "l":
-            self.norm = 1 - bm25.b + bm25.b * doc_len / bm25.avgdl
+            self.norm = 1 - b + b * doc_len / avgdl
         else:
-            self.norm = bm25.k1 * (1 - bm25.b + bm25.b * doc_len / bm25.avgdl)
+            self.norm = k1 * (1 - b + b * doc_len / avgdl)
+        self.zero_norm = self.norm == 0  # 0/0 there: rank-bm25 gives NaN, and so must we
+        self.any_zero_norm = bool(self.zero_norm.any())
+        values, inverse = np.unique(df, return_inverse=True)  # a few hundred distinct frequencies
+        if scorer == "plus":
+            per = [math.log((n + 1) / int(f)) for f in values]
+        elif scorer == "l":
+            per = [math.log(n + 1) - math.log(int(f) + 0.5) for f in values]
+        else:
+            per = [math.log(n - int(f) + 0.5) - math.log(int(f) + 0.5) for f in values]
+        idf = np.array(per, dtype=np.float64)[inverse.reshape(-1)] if len(values) else np.zeros(0)
+        if scorer == "okapi" and len(idf):
+            idf_sum = 0.0
+            for value in idf.tolist():  # in rank-bm25's order (first appearance), one addition at a time
+                idf_sum += value
+            eps = OKAPI_EPSILON * (idf_sum / len(idf))
+            idf = np.where(idf < 0, eps, idf)
+        self.idf = idf
 
-    def __call__(self, terms: Sequence[str], columns: np.ndarray | None = None) -> np.ndarray:
-        """A row per term: what ``get_scores([term])`` adds to its zero vector, at the passage
-        positions ``columns`` (sorted; None = every passage). Each element is computed alone,
-        so a column is the same number whichever other columns are computed with it."""
-        if columns is not None and len(columns) == self.size:
-            columns = None  # every passage: no mapping needed
-        size = self.size if columns is None else len(columns)
-        norm = self.norm if columns is None else self.norm[columns]
-        column_of = None
-        if columns is not None:
-            column_of = np.full(self.size, -1, dtype=np.intp)
-            column_of[columns] = np.arange(size)
-        q_freq = np.zeros((len(terms), size), dtype=self.int)
-        for row, term in enumerate(terms):
-            positions, counts = self.tf.get(term, (None, None))
-            if positions is None:
-                continue
-            if column_of is None:
-                q_freq[row, positions] = counts
-            else:
-                at = column_of[positions]
-                kept = at >= 0
-                q_freq[row, at[kept]] = counts[kept]
-        idf = np.array([[float(self.bm25.idf.get(term) or 0)] for term in terms])
+    def idf_for(self, term_ids: Sequence[int | None]) -> np.ndarray:
+        """``idf_of`` for many terms at once."""
+        if all(t is not None for t in term_ids):
+            return self.idf[np.array(term_ids, dtype=np.intp)] if term_ids else np.zeros(0)
+        return np.array([self.idf_of(t) for t in term_ids])
+
+    def idf_of(self, term_id: int | None) -> float:
+        """rank-bm25's ``idf.get(term) or 0``."""
+        return 0.0 if term_id is None else float(self.idf[term_id])
+
+    def expression(self, idf: float | np.ndarray, q_freq: np.ndarray, norm: np.ndarray) -> np.ndarray:
+        """rank-bm25's per-term addition to ``get_scores``, written as it writes it."""
+        k1, b, delta = self.k1, self.b, self.delta
         with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0 gives 0/0 = nan, as in rank-bm25
-            return self._score(idf, q_freq, norm)
-
-    def _score(self, idf: np.ndarray, q_freq: np.ndarray, norm: np.ndarray) -> np.ndarray:
-        bm25 = self.bm25
-        if self.scorer == "plus":
-            return idf * (bm25.delta + (q_freq * (bm25.k1 + 1)) / (norm + q_freq))
-        if self.scorer == "okapi":
-            return idf * (q_freq * (bm25.k1 + 1) / (q_freq + norm))
-        ctd = q_freq / norm
-        return idf * q_freq * (bm25.k1 + 1) * (ctd + bm25.delta) / (bm25.k1 + ctd + bm25.delta)
+            if self.scorer == "plus":
+                return idf * (delta + (q_freq * (k1 + 1)) / (norm + q_freq))
+            if self.scorer == "okapi":
+                return idf * (q_freq * (k1 + 1) / (q_freq + norm))
+            ctd = q_freq / norm
+            return idf * q_freq * (k1 + 1) * (ctd + delta) / (k1 + ctd + delta)
 
 
 class _TermScores:
-    """rank-bm25's scores one term at a time, each computed once per request.
+    """rank-bm25's scores one term at a time at some passages (``columns``, ascending; None = all),
+    each term computed once per request from its postings only.
 
-    rank-bm25 adds a term's contribution to a zero vector, so summing these in query order
-    reproduces ``get_scores(query)`` to the last bit."""
+    rank-bm25 adds each query term's row to a zero vector: ``score[i] = score[i] + row[i]``. Summing
+    in query order reproduces ``get_scores(query)`` to the last bit, whether a term's row is held
+    whole (few candidates) or as its value where the term is absent plus its postings (many: then
+    ``score += absent`` everywhere and ``score[at] = before + present`` where it occurs, the same
+    additions without a row per term over every candidate)."""
 
-    def __init__(self, formula: _Formula, columns: np.ndarray | None = None) -> None:
-        self._formula = formula
+    def __init__(self, index: Index, columns: np.ndarray | None) -> None:
+        self._index = index
+        self._formula = index._formula
         self._columns = columns
-        self._size = formula.size if columns is None else len(columns)
-        self._memo: dict[str, np.ndarray] = {}
-
-    def prime(self, terms: Iterable[str]) -> None:
-        """Score the new terms of ``terms`` a batch at a time (one numpy call per step, not per term)."""
-        new = [t for t in dict.fromkeys(terms) if t not in self._memo]
-        for start in range(0, len(new), _TERM_BATCH):
-            batch = new[start : start + _TERM_BATCH]
-            for term, row in zip(batch, self._formula(batch, self._columns)):
-                self._memo[term] = row
+        self._size = self._formula.size if columns is None else len(columns)
+        self._memo: dict[str, np.ndarray] = {}  # whole rows
+        self._sparse: dict[str, tuple[np.ndarray, np.ndarray, float]] = {}  # (at, present, absent)
 
     def term(self, term: str) -> np.ndarray:
-        if term not in self._memo:
-            self.prime((term,))
-        return self._memo[term]
+        row = self._memo.get(term)
+        if row is None:
+            if term not in self._sparse:
+                self.prime((term,))
+            row = self._memo.get(term)
+            if row is None:  # held sparse: made whole on demand (explanations, tests)
+                at, present, absent = self._sparse[term]
+                row = np.full(self._size, absent)
+                row[at] = present
+                self._memo[term] = row
+        return row
+
+    def prime(self, terms: Iterable[str]) -> None:
+        """Score the new terms of ``terms`` together (a few numpy calls, not a few per term)."""
+        new = [t for t in dict.fromkeys(terms) if t not in self._memo and t not in self._sparse]
+        if not new:
+            return
+        f, index, columns = self._formula, self._index, self._columns
+        count = len(new)
+        ids = [index._term_id.get(t) for t in new]
+        idf = f.idf_for(ids)
+        indptr = index._indptr_list
+        bounds = [(r, indptr[i], indptr[i + 1]) for r, i in enumerate(ids) if i is not None]
+        postings = sum(end - start for _, start, end in bounds)
+        if columns is not None and f.size <= _SMALL_CORPUS and count * len(columns) <= 4096 and bounds:
+            self._dense(new, idf, bounds)
+        elif columns is not None and len(columns) * 8 < postings:
+            self._few(new, idf, bounds)
+        elif columns is not None and count * len(columns) <= 4096 and bounds:
+            self._dense(new, idf, bounds)
+        elif f.any_zero_norm:  # 0/0 where the normalisation is 0: rows held whole, as rank-bm25 has them
+            self._whole(new, idf, bounds)
+        else:
+            self._postings_only(new, idf, bounds)
+
+    def _gather(self, bounds: list[tuple[int, int, int]]) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(row, column, passage, tf) of every posting of the terms that falls on a column."""
+        index, columns = self._index, self._columns
+        docs = np.concatenate([index._docs[start:end] for _, start, end in bounds])
+        tf = np.concatenate([index._tf[start:end] for _, start, end in bounds])
+        rows = np.repeat(np.array([r for r, _, _ in bounds]), np.array([end - start for _, start, end in bounds]))
+        if columns is None:
+            return rows, docs, docs, tf
+        if len(columns) * 32 > self._formula.size:  # many candidates: a map over the corpus beats a binary search each
+            column_of = np.full(self._formula.size, -1, dtype=np.int64)
+            column_of[columns] = np.arange(len(columns))
+            at = column_of[docs]
+            kept = at >= 0
+        else:
+            at = np.searchsorted(columns, docs)
+            kept = at < len(columns)
+            kept[kept] = columns[at[kept]] == docs[kept]
+        return rows[kept], at[kept], docs[kept], tf[kept]
+
+    def _dense(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        """Few candidates: rank-bm25's own way, a term-frequency matrix and one expression (over
+        the whole of a small corpus, then the candidates' columns: no look-ups at all)."""
+        f, index = self._formula, self._index
+        if f.size <= _SMALL_CORPUS:
+            q_freq = np.zeros((len(new), f.size), dtype=np.int64)
+            for r, start, end in bounds:
+                q_freq[r, index._docs[start:end]] = index._tf[start:end]
+            q_freq = q_freq[:, self._columns]
+        else:
+            rows, at, _, tf = self._gather(bounds)
+            q_freq = np.zeros((len(new), self._size), dtype=np.int64)
+            q_freq[rows, at] = tf
+        matrix = f.expression(idf[:, None], q_freq, f.norm[self._columns])
+        for r, term in enumerate(new):
+            self._memo[term] = matrix[r]
+
+    def _absent(self, idf: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Each term's value where it does not occur: with a positive normalisation, and with 0."""
+        n = len(idf)
+        values = self._formula.expression(np.concatenate([idf, idf]), np.zeros(2 * n, dtype=np.int64),
+                                          np.concatenate([np.ones(n), np.zeros(n)]))
+        return values[:n], values[n:]
+
+    def _whole(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        f, columns = self._formula, self._columns
+        absent, zero = self._absent(idf)
+        matrix = np.empty((len(new), self._size))
+        matrix[:] = absent[:, None]
+        matrix[:, f.zero_norm if columns is None else f.zero_norm[columns]] = zero[:, None]
+        if bounds:
+            rows, at, docs, tf = self._gather(bounds)
+            matrix[rows, at] = f.expression(idf[rows], tf.astype(np.int64), f.norm[docs])
+        for r, term in enumerate(new):
+            self._memo[term] = matrix[r]
+
+    def _few(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        """A few passages (hits found by meaning, an explanation): each looked up in the postings."""
+        f, index, columns = self._formula, self._index, self._columns
+        absent, zero = self._absent(idf)
+        matrix = np.empty((len(new), self._size))
+        matrix[:] = absent[:, None]
+        if f.any_zero_norm:
+            matrix[:, f.zero_norm[columns]] = zero[:, None]
+        for r, start, end in bounds:
+            docs = index._docs[start:end]
+            where = np.searchsorted(docs, columns)
+            kept = where < len(docs)
+            kept[kept] = docs[where[kept]] == columns[kept]
+            at = np.flatnonzero(kept)
+            if len(at):
+                found = where[kept] + start
+                matrix[r, at] = f.expression(idf[r], np.asarray(index._tf[found], dtype=np.int64),
+                                             f.norm[index._docs[found]])
+        for r, term in enumerate(new):
+            self._memo[term] = matrix[r]
+
+    def _postings_only(self, new: list[str], idf: np.ndarray, bounds: list[tuple[int, int, int]]) -> None:
+        """Many candidates: each term kept as its absent value and its postings' values, no rows."""
+        f = self._formula
+        absent, _ = self._absent(idf)
+        present = np.zeros(0)
+        rows = at = np.zeros(0, dtype=np.intp)
+        if bounds:
+            rows, at, docs, tf = self._gather(bounds)
+            present = f.expression(idf[rows], tf.astype(np.int64), f.norm[docs])
+        cuts = np.searchsorted(rows, np.arange(len(new) + 1))  # rows come grouped by term, in order
+        for r, term in enumerate(new):
+            self._sparse[term] = (at[cuts[r] : cuts[r + 1]], present[cuts[r] : cuts[r + 1]], float(absent[r]))
 
     def query(self, terms: Sequence[str], weights: Sequence[float] | None = None) -> np.ndarray:
         total = np.zeros(self._size)
         if weights is None or all(w == 1.0 for w in weights):
-            for term in terms:
-                total += self.term(term)
-            return total
-        per_term: dict[str, float] = defaultdict(float)
-        for term, weight in zip(terms, weights):
-            per_term[term] += weight  # a repeated term is scored once
-        for term, weight in per_term.items():
-            total += weight * self.term(term)
+            items: Iterable[tuple[str, float | None]] = ((t, None) for t in terms)
+        else:
+            per_term: dict[str, float] = defaultdict(float)
+            for term, weight in zip(terms, weights):
+                per_term[term] += weight  # a repeated term is scored once
+            items = per_term.items()
+        for term, weight in items:
+            if term not in self._memo and term not in self._sparse:
+                self.prime((term,))
+            row = self._memo.get(term)
+            if row is not None:
+                total += row if weight is None else weight * row
+                continue
+            at, present, absent = self._sparse[term]
+            before = total[at]
+            if weight is None:
+                total += absent
+                total[at] = before + present
+            else:
+                total += weight * absent
+                total[at] = before + weight * present
         return total

@@ -16,7 +16,7 @@ import re
 from dataclasses import asdict
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import CorpusError, IngestError
 from .text import sentence_spans, slugify, word_count
@@ -29,6 +29,7 @@ __all__ = [
     "clean_lines",
     "ingest_file",
     "ingest_paths",
+    "ingest_to",
     "load_corpus",
     "load_questions",
     "read_source",
@@ -380,6 +381,65 @@ def _jsonl(records: Iterable[dict]) -> str:
     return "".join(json.dumps(r, ensure_ascii=False, sort_keys=False) + "\n" for r in records)
 
 
+def _passage_record(p: Passage) -> dict:
+    return {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end,
+            "words": word_count(p.text), "text": p.text}
+
+
+def _manifest(target_words: int, documents: int, passages: int) -> str:
+    return json.dumps({"format": CORPUS_FORMAT, "passage_words": target_words,
+                       "documents": documents, "passages": passages}, indent=2) + "\n"
+
+
+def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
+              consume: Callable[[Document, list[Passage]], None] | None = None,
+              progress: Callable[[int, int, int], None] | None = None) -> tuple[int, int]:
+    """``ingest_paths`` then ``write_corpus``, one source file at a time: each document and its
+    passages are written (to temporary files) and handed to ``consume`` (the index builder), then
+    dropped, so memory does not grow with the corpus and nothing is held twice. The files are
+    renamed into place only when every source was read: a bad source leaves the old corpus as it
+    was. ``progress(files done, files, passages)`` after each file. Returns (documents, passages)."""
+    sources = list(_source_files(paths))
+    if not sources:
+        raise IngestError("no source files given")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot create the corpus folder ({exc.strerror or exc})") from None
+    names = ("documents.jsonl", "passages.jsonl", "manifest.json")
+    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in names}
+    ids: set[str] = set()  # one set: each document id is checked once, whatever the corpus size
+    documents = passages = 0
+    try:
+        with open(temporary["documents.jsonl"], "w", encoding="utf-8", newline="\n") as docs_file, \
+                open(temporary["passages.jsonl"], "w", encoding="utf-8", newline="\n") as passages_file:
+            for number, path in enumerate(sources, start=1):
+                document, doc_passages = ingest_file(path, target_words)
+                if document.id in ids:
+                    raise IngestError(f"{path}: another source already gives the document id {document.id!r}")
+                ids.add(document.id)
+                try:
+                    docs_file.write(_jsonl([asdict(document)]))
+                    passages_file.write(_jsonl(_passage_record(p) for p in doc_passages))
+                except UnicodeEncodeError as exc:
+                    raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: {exc.reason})") from None
+                documents += 1
+                passages += len(doc_passages)
+                if consume is not None:
+                    consume(document, doc_passages)
+                if progress is not None:
+                    progress(number, len(sources), passages)
+        temporary["manifest.json"].write_text(_manifest(target_words, documents, passages), encoding="utf-8")
+        for name in names:
+            os.replace(temporary[name], out / name)
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from None
+    finally:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+    return documents, passages
+
+
 def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
     """Write the corpus as files a person can read and diff; returns the files written."""
     try:
@@ -388,16 +448,8 @@ def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
         raise CorpusError(f"{out}: cannot create the corpus folder ({exc.strerror or exc})") from None
     files = {
         "documents.jsonl": _jsonl(asdict(d) for d in corpus.documents),
-        "passages.jsonl": _jsonl(
-            {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end,
-             "words": word_count(p.text), "text": p.text}
-            for p in corpus.passages
-        ),
-        "manifest.json": json.dumps(
-            {"format": CORPUS_FORMAT, "passage_words": target_words,
-             "documents": len(corpus.documents), "passages": len(corpus.passages)},
-            indent=2,
-        ) + "\n",
+        "passages.jsonl": _jsonl(_passage_record(p) for p in corpus.passages),
+        "manifest.json": _manifest(target_words, len(corpus.documents), len(corpus.passages)),
     }
     try:  # every file is made before any is written: a failure leaves the old corpus as it was
         data = {name: content.encode("utf-8") for name, content in files.items()}
@@ -424,15 +476,24 @@ def _read_text(path: Path) -> str:
         raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
-def _read_jsonl(path: Path) -> list[dict]:
+def _read_jsonl(path: Path) -> Iterator[dict]:
+    """The file's records, one line at a time (a corpus file is never held whole as text)."""
     if not path.is_file():
         raise CorpusError(f"{path}: missing (build the corpus with `qa-service index SRC --out DIR`)")
-    records = []
-    for number, line in enumerate(_read_text(path).splitlines(), start=1):
-        if not line.strip():
-            continue
-        records.append(_json_object(line, f"{path}:{number}"))
-    return records
+    try:
+        with open(path, encoding="utf-8", newline=None) as f:
+            for number, line in enumerate(f, start=1):
+                if line.strip():
+                    try:
+                        value = json.loads(line)
+                    except (ValueError, RecursionError):
+                        value = None
+                    # the message, naming the line, is made only for a bad one
+                    yield value if type(value) is dict else _json_object(line, f"{path}:{number}")
+    except UnicodeDecodeError:
+        raise CorpusError(f"{path}: not valid UTF-8") from None
+    except OSError as exc:
+        raise CorpusError(f"{path}: cannot read ({exc.strerror or exc})") from None
 
 
 def _json_object(text: str, where: str) -> dict:
@@ -483,19 +544,17 @@ def load_corpus(folder: Path) -> Corpus:
         raise CorpusError(f"{folder / 'documents.jsonl'}: duplicate document ids")
     passages = []
     seen: set[str] = set()
+    name = str(folder / "passages.jsonl")
     for n, r in enumerate(_read_jsonl(folder / "passages.jsonl"), start=1):
-        where = f"{folder / 'passages.jsonl'}:{n}"
-        p = Passage(_field(r, "id", str, where), _field(r, "document", str, where), _field(r, "index", int, where),
-                    _field(r, "start", int, where), _field(r, "end", int, where), _field(r, "text", str, where))
+        values = (r.get("id"), r.get("document"), r.get("index"), r.get("start"), r.get("end"), r.get("text"))
+        if tuple(map(type, values)) != _PASSAGE_TYPES:  # the line is named only when something is wrong
+            where = f"{name}:{n}"
+            values = tuple(_field(r, f, kind, where) for f, kind in zip(_PASSAGE_FIELDS, _PASSAGE_TYPES))
+        p = Passage(*values)
         doc = by_id.get(p.document)
-        if doc is None:
-            raise CorpusError(f"{where}: unknown document {p.document!r}")
-        if p.id in seen:
-            raise CorpusError(f"{where}: duplicate passage id {p.id!r}")
-        if not 0 <= p.start <= p.end <= len(doc.text) or doc.text[p.start : p.end] != p.text:
-            raise CorpusError(f"{where}: text does not match the document at {p.start}:{p.end}")
-        if not p.text.strip():
-            raise CorpusError(f"{where}: empty passage")
+        if doc is None or p.id in seen or not 0 <= p.start <= p.end <= len(doc.text) \
+                or doc.text[p.start : p.end] != p.text or not p.text.strip():
+            _refuse_passage(p, doc, seen, f"{name}:{n}")
         seen.add(p.id)
         passages.append(p)
     if not passages:
@@ -503,6 +562,21 @@ def load_corpus(folder: Path) -> Corpus:
     _check_manifest(folder, len(documents), len(passages))
     questions = folder / "questions.jsonl"
     return Corpus(tuple(documents), tuple(passages), tuple(load_questions(questions)) if questions.is_file() else ())
+
+
+_PASSAGE_FIELDS = ("id", "document", "index", "start", "end", "text")
+_PASSAGE_TYPES = (str, str, int, int, int, str)
+
+
+def _refuse_passage(p: Passage, doc: Document | None, seen: set[str], where: str) -> None:
+    """One line saying what is wrong with a passage record."""
+    if doc is None:
+        raise CorpusError(f"{where}: unknown document {p.document!r}")
+    if p.id in seen:
+        raise CorpusError(f"{where}: duplicate passage id {p.id!r}")
+    if not 0 <= p.start <= p.end <= len(doc.text) or doc.text[p.start : p.end] != p.text:
+        raise CorpusError(f"{where}: text does not match the document at {p.start}:{p.end}")
+    raise CorpusError(f"{where}: empty passage")
 
 
 def load_questions(path: Path) -> list[Question]:

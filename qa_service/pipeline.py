@@ -17,7 +17,7 @@ from .config import Settings
 from .decide import CoverageAbstainer, LearnedAbstainer
 from .encode import MiniLMEncoder
 from .errors import BadRequest, EmptyCorpusError, NotFound, SettingsError
-from .index import Index
+from .index import Index, load_or_build_data
 from .ingest import load_corpus
 from .query import QueryAnalyser
 from .learned import LogisticModel, TreeModel, load_models
@@ -268,15 +268,22 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
         folder = Path(settings.corpus_dir)
         corpus = load_corpus(folder)
     tokenizer = build_tokenizer(settings)
-    titles = [t for d in corpus.documents for t in tokenizer.terms(d.title)]
+    # A title that opens its document's text is in its passages already; only the others add terms.
+    titles = [t for d in corpus.documents if not d.text.startswith(d.title) for t in tokenizer.terms(d.title)]
     try:
+        # From the corpus folder, the index `qa-service index` saved there (memory-mapped), when it is current.
+        data = load_or_build_data(corpus.passages, tokenizer, folder)
         index = Index(corpus.passages, tokenizer, scorer=settings.scorer, k1=settings.k1, b=settings.b,
-                      delta=settings.delta, extra_terms=titles)
+                      delta=settings.delta, extra_terms=titles, data=data)
     except EmptyCorpusError:
         raise
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
     encoder = build_encoder(settings)
+    if encoder is not None and len(corpus.passages) > settings.semantic_max_passages:
+        _log.warning("qa-service: sentence meaning is off for %d passages (over semantic_max_passages, %d): "
+                     "answering with words only", len(corpus.passages), settings.semantic_max_passages)
+        encoder = None
     vectors = load_or_build(corpus.passages, encoder, folder) if encoder is not None else None
     analyser = QueryAnalyser(tokenizer, index, word_prior=settings.word_prior, history_weight=settings.history_weight,
                              max_turns=settings.max_turns, answer_weight=settings.answer_weight, encoder=encoder)

@@ -186,13 +186,15 @@ def _servers(server: Any) -> Iterator[BaseWSGIServer]:
 
 
 def create_server(app: Any, *, host: str, port: int, threads: int, connection_limit: int,
-                  channel_timeout: int) -> Any:
-    """A waitress server for ``app``: ``threads`` workers for questions plus one for the rest."""
+                  channel_timeout: int, sockets: list[Any] | None = None) -> Any:
+    """A waitress server for ``app``: ``threads`` workers for questions plus one for the rest; on
+    ``sockets`` already listening (``serve --workers``: every process accepts on the same one) when given."""
     dispatcher = _Dispatcher(answering=threads)
     dispatcher.set_thread_count(threads + 1)
+    where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     try:
         server = waitress.create_server(
-            app, host=host, port=port, threads=threads + 1, _dispatcher=dispatcher,
+            app, **where, threads=threads + 1, _dispatcher=dispatcher,
             max_request_body_size=contract.MAX_BODY_BYTES + 1,  # waitress refuses from this size on
             connection_limit=connection_limit, channel_timeout=channel_timeout,
             cleanup_interval=max(1, channel_timeout // 2))  # idle connections are swept this often

@@ -20,6 +20,7 @@ from .values import Span
 
 __all__ = [
     "MAX_CACHED_WORD",
+    "TOKENIZER_VERSION",
     "STOPWORDS",
     "Span",
     "Token",
@@ -52,6 +53,10 @@ STOPWORDS: frozenset[str] = frozenset(
     much many would could might must shall also ever yet upon whether
     """.split()
 )
+
+# Saved indexes record it: bump it whenever the terms or spans the tokeniser gives change, so an
+# index saved by an older tokeniser is rebuilt instead of served.
+TOKENIZER_VERSION = 1
 
 # One word: letters/digits, with inner apostrophes (don't, O'Brien) but no hyphen.
 # Numbers with thousands separators or decimals are one word: 598,000 and 1.5.
@@ -140,6 +145,9 @@ class Tokenizer:
         object.__setattr__(self, "term_cache", cached)
         object.__setattr__(self, "_term", lambda word: cached(word) if len(word) <= MAX_CACHED_WORD
                            else self._make_term(word))
+        # Passages repeat their spellings: each is analysed once (indexing a corpus is mostly this).
+        analysed = lru_cache(maxsize=200_000)(self._analyse)
+        object.__setattr__(self, "token_cache", analysed)
 
     def _make_term(self, word: str) -> str | None:
         """A normalised word's term, or None for a stopword."""
@@ -156,30 +164,36 @@ class Tokenizer:
     def tokens(self, text: str) -> list[Token]:
         """Every term of ``text`` with its character span, in reading order."""
         out: list[Token] = []
+        cached, analyse = self.token_cache, self._analyse  # type: ignore[attr-defined]
         for match in _TOKEN_RE.finditer(text):
-            parts = []
-            for part in _PART_RE.finditer(match.group()):
-                word = _POSSESSIVE_RE.sub("", _fold(part.group(), self.fold_accents))
-                if word:
-                    word = _normalise_number(word)
-                    start = match.start() + part.start()
-                    parts.append((word, start, match.start() + part.end()))
-            if not parts:
-                continue
-            if len(parts) == 1:
-                term = self._term(parts[0][0])
-                if term:
-                    out.append(Token(term, match.start(), match.end()))
-                continue
-            # A hyphenated word counts whole and by its parts.
-            whole = "-".join(self._term(w) or w for w, _, _ in parts)
-            out.append(Token(whole, match.start(), match.end()))
-            if self.split_hyphens:
-                for word, start, end in parts:
-                    term = self._term(word)
-                    if term:
-                        out.append(Token(term, start, end))
+            raw = match.group()
+            found = cached(raw) if len(raw) <= MAX_CACHED_WORD else analyse(raw)  # made-up long words: never kept
+            if found:
+                base = match.start()
+                out.extend([Token(term, base + start, base + end) for term, start, end in found])
         return out
+
+    def _analyse(self, raw: str) -> tuple[tuple[str, int, int], ...]:
+        """The terms of one token as the regex found it (a word, or words joined by hyphens), with
+        spans relative to it: the same for every occurrence, so it is worked out once per spelling."""
+        parts = []
+        for part in _PART_RE.finditer(raw):
+            word = _POSSESSIVE_RE.sub("", _fold(part.group(), self.fold_accents))
+            if word:
+                parts.append((_normalise_number(word), part.start(), part.end()))
+        if not parts:
+            return ()
+        if len(parts) == 1:
+            term = self._term(parts[0][0])
+            return ((term, 0, len(raw)),) if term else ()
+        # A hyphenated word counts whole and by its parts.
+        found = [("-".join(self._term(w) or w for w, _, _ in parts), 0, len(raw))]
+        if self.split_hyphens:
+            for word, start, end in parts:
+                term = self._term(word)
+                if term:
+                    found.append((term, start, end))
+        return tuple(found)
 
     def terms(self, text: str) -> list[str]:
         """The terms of ``text``, repeated as often as they occur (BM25 wants frequencies)."""

@@ -140,7 +140,7 @@ def test_every_terms_scores_are_rank_bm25s_to_the_bit(pipeline, params: dict) ->
                         **({} if s.scorer == "okapi" else {"delta": s.delta}))
         query = index.tokenizer.terms("why did Armenia recall its envoy to the university in 1900?")
         with np.errstate(divide="ignore", invalid="ignore"):  # k1 = 0: rank-bm25 divides 0 by 0 too
-            for term in [*sorted(index._postings)[:400], "never-seen", "zzz"]:
+            for term in [*index._vocabulary[:400], "never-seen", "zzz"]:
                 ours = index.scores([term])
                 theirs = reference.get_scores([term])
                 assert np.array_equal(ours, theirs, equal_nan=True), term

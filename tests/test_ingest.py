@@ -291,7 +291,8 @@ def test_a_file_name_that_is_not_utf8_is_one_line_and_the_old_corpus_stays(tmp_p
     """Once a defect: a cryptic encoding error, and documents.jsonl left empty beside the old passages."""
     out = tmp_path / "corpus"
     assert main(["index", str(SEED), "--out", str(out), "--semantic", "false"]) == 0
-    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    before = {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    assert "bm25-index/meta.json" in before  # the saved index stays too
     src = tmp_path / "src"
     src.mkdir()
     bad_name = os.fsdecode(b"caf\xe9.txt")
@@ -300,7 +301,7 @@ def test_a_file_name_that_is_not_utf8_is_one_line_and_the_old_corpus_stays(tmp_p
     assert main(["index", str(src), "--out", str(out), "--semantic", "false"]) == 1
     err = capsys.readouterr().err
     assert "not valid UTF-8" in err and "caf" in err and err.count("\n") == 1
-    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    assert {str(p.relative_to(out)): p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
 
 
 _SIZE = 100_000

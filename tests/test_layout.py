@@ -37,7 +37,7 @@ ALLOWED: dict[str, set[str]] = {
     "live": {"errors", "config", "pipeline"},
     "web": {"values", "errors", "config", "pipeline", "contract", "limits", "live"},
     "server": {"contract", "errors"},
-    "cli": {"values", "errors", "config", "text", "ingest", "pipeline", "semantic", "contract", "evaluate", "web", "server", "live"},
+    "cli": {"values", "errors", "config", "text", "ingest", "index", "pipeline", "semantic", "contract", "evaluate", "web", "server", "live"},
     "__main__": {"cli"},
     "__init__": set(),
 }
