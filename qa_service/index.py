@@ -6,7 +6,7 @@ query's terms only, so a question costs what its terms' postings cost, not a Pyt
 every passage. Around it: passages that match nothing are never returned, ties keep passage
 order, per-term query weights, a clear refusal of corpora it cannot score, the vocabulary
 look-ups the query analyser needs, and every passage's tokens and sentences as arrays, saved
-beside the corpus by ``qa-service index`` (``.npy`` + JSON, never pickle) and memory-mapped by
+beside the corpus by ``qa-service index`` (``.npy`` + JSON: plain arrays and text, no serialised objects) and memory-mapped by
 ``serve``.
 """
 

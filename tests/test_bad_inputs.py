@@ -4,7 +4,6 @@ README holds exactly that table."""
 from __future__ import annotations
 
 import re
-import socket
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -34,18 +33,6 @@ def live_server(tiny_corpus_dir: Path) -> Iterator[Any]:
         yield srv
 
 
-def _exchange(port: int, request: bytes) -> tuple[int, dict[str, str], bytes]:
-    """A hand-written request to the real server: (status, headers, body); the server closes after."""
-    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
-        sock.sendall(request)
-        received = b""
-        while chunk := sock.recv(65536):
-            received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    return int(lines[0].split()[1]), {k.lower(): v.strip() for k, _, v in (ln.partition(":") for ln in lines[1:])}, body
-
-
 def _check(row: Row, status: int, content_type: str, body: Any) -> None:
     assert (status, content_type) == (int(row.status), "application/json"), (status, content_type, body)
     assert set(body) == {"error"} and body["error"]["code"] == row.code, body
@@ -57,7 +44,9 @@ def test_bad_input(row: Row, apps: dict[str, Any], request: pytest.FixtureReques
     if row.raw is not None:  # refused by waitress before the app: only the real server shows it
         import json
 
-        status, headers, body = _exchange(request.getfixturevalue("live_server").port, row.raw)
+        from test_server import _raw_exchange
+
+        status, headers, body = _raw_exchange(request.getfixturevalue("live_server"), row.raw)
         _check(row, status, headers["content-type"], json.loads(body))
         return
     kwargs = dict(row.request or {})
