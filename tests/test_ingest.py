@@ -117,7 +117,7 @@ def test_rebuilding_the_bundled_corpus_gives_identical_files(tmp_path: Path) -> 
         assert (tmp_path / name).read_bytes() == (ROOT / "corpus" / name).read_bytes(), name
 
 
-# sha256 of ../shared/seeds/000_c4eb1e42974b06b8.txt, the article as published to us
+# sha256 of the article as published to us (seed 000_c4eb1e42974b06b8.txt)
 SEED_SHA256 = "5001881d312c6187b2bdfad8c9e2db6c9c34e44df7e761ff92341f28c134117f"
 
 
