@@ -13,7 +13,7 @@ from typing import Any, Callable, Protocol, Sequence
 import wordfreq
 
 from .encode import Encoder
-from .spans import answer_type
+from .spans import answer_type, common_word
 from .text import MAX_CACHED_WORD, Token, Tokenizer
 from .values import Exchange, Query, QueryTerm, Turn
 
@@ -143,8 +143,12 @@ class QueryAnalyser:
         self._quoted_cache: dict[tuple[str, int, str], tuple[QueryTerm, ...]] = {}
 
     def warm_up(self) -> None:
-        """Load the word-frequency list (and the encoder) now, not during the first question."""
+        """Load the word lists (frequencies, lemmas, the other languages' lists the span rules
+        read) and the encoder now, not during the first question: with a saved index, start-up
+        tokenises nothing, so the lemmatiser's dictionary would load on the first question."""
         informativeness("the")
+        self.tokenizer.terms("Warming up the words")
+        common_word("Warming")
         if self.encoder is not None:
             self.encoder.warm_up()
 

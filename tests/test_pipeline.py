@@ -346,3 +346,33 @@ def test_ask_with_a_blank_earlier_question_names_the_history(capsys: pytest.Capt
     """Issue #11: `ask "and then?" --history x --history " "` said the question was empty."""
     assert main(["ask", "and then?", "--history", "x", "--history", " "]) == 1
     assert capsys.readouterr().err == "qa-service ask: error: 'history[]' must not be empty\n"
+
+
+def test_warm_up_loads_the_word_lists_the_first_question_would_load(tmp_path) -> None:
+    """With a saved index, start-up tokenises nothing: the lemmatiser's dictionary and the span
+    rules' word lists are loaded by warm_up, not by the first question (it took 0.3-0.5 s)."""
+    import shutil
+    import subprocess
+    import sys
+
+    from conftest import ROOT
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("squad-expmrc"))
+    script = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from simplemma.lemmatizer import DEFAULT_DICTIONARY_FACTORY as f\n"
+        "from qa_service.config import Settings\n"
+        "from qa_service.pipeline import build_pipeline\n"
+        "from qa_service.spans import common_word\n"
+        "p = build_pipeline(Settings(corpus=Path(sys.argv[1]), semantic=False))\n"
+        "before = f._get_dictionary.cache_info().currsize\n"
+        "p.warm_up()\n"
+        "print(before, f._get_dictionary.cache_info().currsize, common_word.cache_info().currsize)\n")
+    done = subprocess.run([sys.executable, "-c", script, str(corpus)], capture_output=True, text=True, timeout=120,
+                          cwd=ROOT)
+    assert done.returncode == 0, done.stderr[-2000:]
+    before, after, words = map(int, done.stdout.split())
+    assert before == 0  # the saved index was read, nothing tokenised
+    assert after >= 1 and words >= 1
