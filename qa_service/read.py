@@ -92,11 +92,7 @@ class SentenceReader:
             (start, end), _ = self.index.sentences(hits[0].position)[0]
             return AnswerSentence(p.text[start:end], p.id, 0.0, start, end)
         sentence = best[3]
-        found = find_span(sentence.text, query.text, query.answer_type)
-        if found is None:
-            return sentence
-        return replace(sentence, span=AnswerSpan(found.text, sentence.start + found.start,
-                                                 sentence.start + found.end, found.type))
+        return with_span(sentence, query)
 
     def _mixed(self, candidates: list) -> list:  # type: ignore[type-arg]
         """Lexical score relative to the best one, plus ``semantic_weight`` x the cosine spread
@@ -148,8 +144,14 @@ class LearnedReader:
         chosen = found[best]
         sentence = AnswerSentence(chosen.text, chosen.hit.passage.id, round(float(logits[best]), 4), chosen.start,
                                   chosen.end, signals=signals)
-        span = find_span(sentence.text, query.text, query.answer_type)
-        if span is None:
-            return sentence
-        return replace(sentence, span=AnswerSpan(span.text, sentence.start + span.start, sentence.start + span.end,
-                                                 span.type))
+        return with_span(sentence, query)
+
+
+def with_span(sentence: AnswerSentence, query: Query) -> AnswerSentence:
+    """``sentence`` with the exact answer of the asked-for type inside it, offsets in its passage
+    (unchanged when there is none: no span rather than a wrong one)."""
+    found = find_span(sentence.text, query.text, query.answer_type)
+    if found is None:
+        return sentence
+    return replace(sentence, span=AnswerSpan(found.text, sentence.start + found.start, sentence.start + found.end,
+                                             found.type))
