@@ -30,7 +30,8 @@ def _add_settings(parser: argparse.ArgumentParser, command: str) -> None:
     for setting in SETTINGS:
         if command in setting.commands:
             default = "bundled corpus/" if setting.name == "corpus" else "none" if setting.default is None else setting.default
-            parser.add_argument(setting.flag, dest=setting.name, default=None, metavar=setting.name.upper(),
+            on_off = {"nargs": "?", "const": "true"} if setting.type is bool else {}  # `--allow-uploads` alone means true
+            parser.add_argument(setting.flag, dest=setting.name, default=None, metavar=setting.name.upper(), **on_off,
                                 help=f"{setting.help} (default: {default}; {setting.rule}; env {setting.env})")
 
 
@@ -50,6 +51,17 @@ def _parser() -> argparse.ArgumentParser:
     reload = commands.add_parser("reload", help="make the server on --host/--port load its corpus folder again "
                                  "(it keeps serving meanwhile, and keeps the old corpus if the new one is broken)")
     _add_settings(reload, "reload")
+
+    add = commands.add_parser("add", help="add documents (PDF, .docx, HTML, Markdown, text) to a corpus folder: "
+                              "only they are read, tokenised and embedded; a running server takes them at its "
+                              "next reload (SIGHUP, `qa-service reload`)")
+    add.add_argument("files", nargs="+", type=Path, metavar="FILE", help="files to add")
+    _add_settings(add, "add")
+
+    remove = commands.add_parser("remove", help="remove documents from a corpus folder, by id "
+                                 "(`qa-service ask` and /api/documents list them)")
+    remove.add_argument("ids", nargs="+", metavar="ID", help="document ids")
+    _add_settings(remove, "remove")
 
     ask = commands.add_parser("ask", help="answer a question in the terminal; without one, chat (Ctrl-D leaves)")
     ask.add_argument("question", nargs="?", help="the question (leave it out to chat: one question a line)")
@@ -127,6 +139,38 @@ def _index(args: argparse.Namespace) -> int:
     return 0
 
 
+def _change(args: argparse.Namespace) -> int:
+    """``add`` and ``remove``: the same change a running server makes, on the corpus folder."""
+    from .live import folder_lock
+    from .pipeline import build_pipeline
+    from .store import Upload, add_documents, check_folder, remove_documents
+
+    settings = _settings(args)
+    folder = settings.corpus_dir
+    check_folder(folder)
+    with folder_lock(folder):
+        pipeline = build_pipeline(settings)
+        if args.command == "add":
+            uploads = []
+            for path in args.files:
+                try:
+                    uploads.append(Upload(path.name, path.read_bytes()))
+                except OSError as exc:
+                    raise QAError(f"{path}: cannot read ({exc.strerror or exc})") from None
+            change = add_documents(pipeline, uploads, folder, settings)
+        else:
+            change = remove_documents(pipeline, args.ids, folder, settings)
+    corpus = change.pipeline.corpus
+    for document in change.added:
+        count = sum(1 for p in change.passages if p.document == document.id)
+        print(f"added {document.id}: {count} passages from {document.source} ({document.title})")
+    for document in change.removed:
+        print(f"removed {document.id} ({document.source})")
+    print(f"{folder}: {len(corpus.documents)} document(s), {len(corpus.passages)} passages "
+          f"({change.took_ms / 1000:.1f} s)")
+    return 0
+
+
 def _index_progress(stream: Any, started: float) -> Any:
     """A line for ``index`` that rewrites itself on a terminal (files, passages/s, ETA); None elsewhere."""
     if not _on_terminal(stream):
@@ -169,6 +213,7 @@ def _serve(args: argparse.Namespace) -> int:
     import signal
     import threading
 
+    from . import contract
     from .live import PipelineHolder, builder
     from .server import create_server
     from .web import create_app
@@ -179,7 +224,20 @@ def _serve(args: argparse.Namespace) -> int:
         return _serve_workers(settings)
     _serve_logging(settings.access_log)
     build = builder(settings)
-    holder = PipelineHolder(build=build, source=str(settings.corpus_dir))
+    on_change = None
+    max_body = contract.MAX_BODY_BYTES
+    if settings.allow_uploads:
+        from .store import check_folder
+
+        check_folder(settings.corpus_dir)  # before the port opens: a folder that cannot take a change says so now
+        max_body = settings.upload_max_files * (settings.upload_max_mb * 1024 * 1024 + 64 * 1024)
+        if inherited is not None and hasattr(signal, "SIGHUP"):  # the parent passes a SIGHUP on to every worker
+            parent = os.getppid()
+
+            def on_change() -> None:
+                os.kill(parent, signal.SIGHUP)
+    holder = PipelineHolder(build=build, source=str(settings.corpus_dir), folder=settings.corpus_dir,
+                            on_change=on_change)
     app = create_app(holder, settings)
     try:
         if inherited is not None:  # a worker of `serve --workers`: the parent's listening socket
@@ -188,11 +246,11 @@ def _serve(args: argparse.Namespace) -> int:
             sockets = [socket.socket(fileno=int(inherited))]
             server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
                                    connection_limit=settings.connection_limit,
-                                   channel_timeout=settings.channel_timeout, sockets=sockets)
+                                   channel_timeout=settings.channel_timeout, sockets=sockets, max_body=max_body)
         else:
             server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
                                    connection_limit=settings.connection_limit,
-                                   channel_timeout=settings.channel_timeout)
+                                   channel_timeout=settings.channel_timeout, max_body=max_body)
     except OSError as exc:
         raise _listen_error(settings, exc) from None
     host = settings.host if ":" not in settings.host else f"[{settings.host}]"
@@ -533,7 +591,8 @@ def _eval(args: argparse.Namespace) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    handlers = {"index": _index, "serve": _serve, "ask": _ask, "eval": _eval, "reload": _reload}
+    handlers = {"index": _index, "serve": _serve, "ask": _ask, "eval": _eval, "reload": _reload,
+                "add": _change, "remove": _change}
     try:
         return handlers[args.command](args)
     except QAError as exc:

@@ -20,9 +20,10 @@ from .errors import SettingsError
 
 __all__ = ["COMMANDS", "SETTINGS", "Setting", "Settings", "default_corpus_dir", "load_settings"]
 
-COMMANDS = ("index", "serve", "ask", "eval", "reload")
+COMMANDS = ("index", "serve", "ask", "eval", "reload", "add", "remove")
 _ANSWERING = ("serve", "ask", "eval")  # every command that answers questions
-_TOKENISING = ("index", *_ANSWERING)  # `index` saves the tokenised index, so it takes the tokeniser's settings
+_CHANGING = ("add", "remove")  # they change a corpus folder offline: its index and vectors are updated
+_TOKENISING = ("index", *_ANSWERING, *_CHANGING)  # `index` saves the tokenised index, so it takes the tokeniser's settings
 
 
 def default_corpus_dir() -> Path:
@@ -115,7 +116,7 @@ def _plain(number: float) -> str:
 
 SETTINGS: tuple[Setting, ...] = (
     Setting("corpus", Path, None, "Prepared corpus folder (from `qa-service index`); default: the bundled `corpus/`.",
-            _ANSWERING),
+            (*_ANSWERING, *_CHANGING)),
     Setting("scorer", str, "plus", "BM25 variant of rank-bm25: `plus` (BM25+), `l` (BM25L) or `okapi` (BM25Okapi).",
             _ANSWERING, choices=("plus", "l", "okapi")),
     Setting("k1", float, 1.5, "BM25 term-frequency saturation.", _ANSWERING, 0, 10),
@@ -132,7 +133,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("language", str, "english", "Snowball stemmer language (lemmatize needs english).", _TOKENISING,
             choices=tuple(sorted(Stemmer.algorithms()))),
     Setting("passage_words", int, 60, "Target passage size in words when preparing a corpus (passages stay "
-            "between half and one and a half times this).", ("index",), 10, 1000),
+            "between half and one and a half times this; `add` uses the size the corpus was made with).", ("index",), 10, 1000),
     Setting("top_k", int, 3, "Passages returned when a request does not say.", _ANSWERING, 1, 20),
     Setting("min_coverage", float, 0.5, "Abstain when the rarity-weighted share of the question's terms that the "
             "documents contain is below this.", _ANSWERING, 0, 1),
@@ -143,10 +144,10 @@ SETTINGS: tuple[Setting, ...] = (
             _ANSWERING, 1, 20),
     Setting("semantic", bool, True, "Mix sentence meaning (all-MiniLM-L6-v2 embeddings, on the CPU) into the "
             "passage order and the answer choice; off = words only. Off by itself, with a warning, when the model "
-            "cannot be loaded.", ("index", *_ANSWERING)),
+            "cannot be loaded.", ("index", *_ANSWERING, *_CHANGING)),
     Setting("semantic_max_passages", int, 10_000, "Above this many passages, sentence meaning is off (one log line "
             "says so): `index` computes no sentence vectors (about 11 ms a sentence on 2 cores, some 4 sentences a "
-            "passage) and answering uses words only. 0 = meaning off for any corpus.", ("index", *_ANSWERING),
+            "passage) and answering uses words only. 0 = meaning off for any corpus.", ("index", *_ANSWERING, *_CHANGING),
             0, 100_000_000),
     Setting("semantic_weight", float, 0.5, "Passage order: each passage's score relative to the top one plus this x "
             "its best sentence's cosine with the question, spread over [0, 1] across the passages.", _ANSWERING, 0, 10),
@@ -159,7 +160,8 @@ SETTINGS: tuple[Setting, ...] = (
             "and give a confidence from the trained decider, refusing below its calibrated threshold "
             "(`qa_service/models/answer-model.json`, trained by `training/train_answer_model.py` on SQuAD 2.0); "
             "off = the hand-weighted mix above.", _ANSWERING),
-    Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING), 1, 64),
+    Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING, *_CHANGING),
+            1, 64),
     Setting("word_prior", float, 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "
             "Zipf frequency in English) / this), so \"go\" weighs about 0.35 and \"Lukashenko\" 1 "
             "(0 = all words count fully).", _ANSWERING, 0, 8),
@@ -186,6 +188,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api_key", str, None, "When set, every `/api/` request but `/api/health` must carry it as "
             "`Authorization: Bearer <key>` or `X-API-Key: <key>` (else a 401); at least 16 characters. Prefer the "
             "environment variable to the flag (command lines are visible to other users).", ("serve", "reload")),
+    Setting("allow_uploads", bool, False, "Let clients add documents (`POST /api/documents`, the page's \"Add "
+            "documents\") and remove them (`DELETE /api/documents/<id>`); changes are written to the corpus folder. "
+            "With an API key set, only requests carrying it may.", ("serve",)),
+    Setting("upload_max_mb", int, 20, "Largest file an upload may hold, in MiB.", ("serve",), 1, 20),
+    Setting("upload_max_files", int, 10, "Most files one upload may hold.", ("serve",), 1, 100),
     Setting("rate_limit", int, 0, "Requests a minute each client address may make to `/api/` (bursts of as "
             "many; `/api/health` exempt; beyond it a 429 with Retry-After); 0 = no limit.", ("serve",), 0, 1_000_000),
 )

@@ -29,6 +29,9 @@ __all__ = [
     "answer_from_json",
     "answer_to_json",
     "document_record",
+    "document_removed",
+    "document_summary",
+    "documents_added",
     "explanation",
     "decode_json",
     "error_body",
@@ -191,8 +194,38 @@ def _number(value: float) -> float:
 
 
 def passage_record(p: Passage) -> dict[str, Any]:
-    """A passage as ``/api/passages`` lists it: offsets are in its document's cleaned text."""
-    return {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end, "text": p.text}
+    """A passage as ``/api/passages`` lists it: offsets are in its document's cleaned text; ``page``
+    (and ``last_page`` when it runs over) for documents with pages."""
+    record: dict[str, Any] = {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end,
+                              "text": p.text}
+    page, last = getattr(p, "page", None), getattr(p, "last_page", None)
+    if page is not None:
+        record["page"] = page
+        if last is not None and last != page:
+            record["last_page"] = last
+    return record
+
+
+def document_summary(document: Document, passages: int) -> dict[str, Any]:
+    """A document as ``/api/documents`` lists it."""
+    return {"id": document.id, "title": document.title, "source": document.source,
+            "kind": getattr(document, "kind", "text"), "pages": getattr(document, "pages", None),
+            "passages": passages, "characters": len(document.text)}
+
+
+def documents_added(documents: Sequence[Document], passages: Sequence[Passage], total_documents: int,
+                    total_passages: int, took_ms: float) -> dict[str, Any]:
+    """What ``POST /api/documents`` answers: each new document with its passages, and the corpus's new size."""
+    return {"documents": [{**document_summary(d, sum(1 for p in passages if p.document == d.id)),
+                           "passages": [passage_record(p) for p in passages if p.document == d.id]}
+                          for d in documents],
+            "corpus": {"documents": total_documents, "passages": total_passages}, "took_ms": _number(took_ms)}
+
+
+def document_removed(document: Document, total_documents: int, total_passages: int, took_ms: float) -> dict[str, Any]:
+    """What ``DELETE /api/documents/<id>`` answers."""
+    return {"removed": {"id": document.id, "title": document.title, "source": document.source},
+            "corpus": {"documents": total_documents, "passages": total_passages}, "took_ms": _number(took_ms)}
 
 
 def _passage_json(result: PassageResult) -> dict[str, Any]:
@@ -368,8 +401,21 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
     passage = {
         "type": "object", "required": ["id", "document", "index", "start", "end", "text"],
         "properties": {"id": {"type": "string"}, "document": {"type": "string"}, "index": {"type": "integer"},
-                       "start": {"type": "integer"}, "end": {"type": "integer"}, "text": {"type": "string"}},
+                       "start": {"type": "integer"}, "end": {"type": "integer"}, "text": {"type": "string"},
+                       "page": {"type": "integer", "minimum": 1, "description": "the page it starts on (PDF)"},
+                       "last_page": {"type": "integer", "minimum": 1,
+                                     "description": "the page it ends on, when not the one it starts on"}},
     }
+    summary = {
+        "type": "object", "required": ["id", "title", "source", "kind", "passages", "characters"],
+        "properties": {"id": {"type": "string"}, "title": {"type": "string"}, "source": {"type": "string"},
+                       "kind": {"type": "string", "description": "pdf, docx, html, markdown or text"},
+                       "pages": {"type": ["integer", "null"], "minimum": 1},
+                       "characters": {"type": "integer", "minimum": 0}},
+    }
+    counts = {"type": "object", "required": ["documents", "passages"],
+              "properties": {"documents": {"type": "integer", "minimum": 1},
+                             "passages": {"type": "integer", "minimum": 1}}}
     ranked = {"allOf": [passage, {"type": "object", "required": ["score", "bm25", "scores", "rank", "highlights"],
                                   "properties": {
                                       "document_title": {"type": "string"}, "score": {"type": "number"},
@@ -470,20 +516,69 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                             "type": "object", "required": ["status"], "properties": {"status": {"const": "loading"}}}}}},
             }}},
             "/api/openapi.json": {"get": {"responses": {"200": {"description": "this description"}, **guarded}}},
-            "/api/documents": {"get": {"responses": {"200": {"description": "the documents"}, **guarded}}},
+            "/api/documents": {
+                "get": {"responses": {"200": {"description": "the documents, and whether uploads are on",
+                                              "content": {"application/json": {"schema": {
+                                                  "type": "object", "required": ["documents", "uploads"],
+                                                  "properties": {
+                                                      "documents": {"type": "array", "items": {"allOf": [summary, {
+                                                          "type": "object", "properties": {
+                                                              "passages": {"type": "integer", "minimum": 0}}}]}},
+                                                      "uploads": {"type": "object"}}}}}}, **guarded}},
+                "post": {
+                    "description": "adds documents (PDF, Word .docx, HTML, Markdown or text, the type told by the "
+                                   "content, not the name): read, split, indexed and swapped in at once (questions "
+                                   "being answered finish on the old corpus), and written to the corpus folder. Off "
+                                   "unless the server runs with --allow-uploads; with an API key set, only with it. "
+                                   "One bad file refuses them all, naming it, and nothing changes.",
+                    "requestBody": {"required": True, "content": {"multipart/form-data": {"schema": {
+                        "type": "object", "required": ["files"], "properties": {"files": {
+                            "type": "array", "items": {"type": "string", "format": "binary"}}}}}}},
+                    "responses": {
+                        "201": {"description": "the new documents with their passages", "content": {
+                            "application/json": {"schema": {
+                                "type": "object", "required": ["documents", "corpus", "took_ms"], "properties": {
+                                    "documents": {"type": "array", "items": {"allOf": [summary, {
+                                        "type": "object", "properties": {"passages": {
+                                            "type": "array", "items": passage}}}]}},
+                                    "corpus": counts, "took_ms": {"type": "number"}}}}}},
+                        "400": refusal("no files in the request"),
+                        "403": refusal("uploads are off (start the server with --allow-uploads)"),
+                        "409": refusal("a document with that id or content is already in the corpus"),
+                        "413": refusal("a file, or the whole request, is over the upload limits"),
+                        "415": refusal("not multipart/form-data"),
+                        "422": refusal("a file cannot be read (the message names it): not a PDF, .docx, HTML, "
+                                       "Markdown or text file, encrypted, scanned without a text layer, damaged"),
+                        **guarded}},
+            },
             "/api/passages": {"get": {"parameters": [
                 {"name": "offset", "in": "query", "schema": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET}},
                 {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000}}],
                 "responses": {"200": {"description": "a page of passages"}, "400": {
                     "description": "offset or limit out of range", "content": {"application/json": {
                         "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
-            "/api/documents/{id}": {"get": {
-                "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "responses": {"200": {"description": "the document's full text and its passages' offsets",
-                                      "content": {"application/json": {
-                                          "schema": {"$ref": "#/components/schemas/Document"}}}},
-                              "404": {"description": "no such document", "content": {"application/json": {
-                                  "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}}},
+            "/api/documents/{id}": {
+                "get": {
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {"200": {"description": "the document's full text and its passages' offsets",
+                                          "content": {"application/json": {
+                                              "schema": {"$ref": "#/components/schemas/Document"}}}},
+                                  "404": {"description": "no such document", "content": {"application/json": {
+                                      "schema": {"$ref": "#/components/schemas/Error"}}}}, **guarded}},
+                "delete": {
+                    "description": "removes the document, swapped out at once and from the corpus folder; off unless "
+                                   "the server runs with --allow-uploads",
+                    "parameters": [{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                    "responses": {
+                        "200": {"description": "removed", "content": {"application/json": {"schema": {
+                            "type": "object", "required": ["removed", "corpus", "took_ms"], "properties": {
+                                "removed": {"type": "object"}, "corpus": counts,
+                                "took_ms": {"type": "number"}}}}}},
+                        "403": refusal("uploads are off (start the server with --allow-uploads)"),
+                        "404": refusal("no such document"),
+                        "409": refusal("it is the last document (a corpus needs one)"),
+                        **guarded}},
+            },
             "/api/explain": {"post": {
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["question", "passage_id"], "properties": {
@@ -518,5 +613,6 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                     **{k: v for k, v in guarded.items() if k != "503"}}}},
         },
         "components": {"schemas": {"Answer": answer, "Error": error, "Passage": passage, "Document": document,
+                                   "DocumentSummary": summary,
                                    "Explanation": explained}},
     }

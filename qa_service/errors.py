@@ -7,6 +7,7 @@ from __future__ import annotations
 
 __all__ = [
     "BadRequest",
+    "Conflict",
     "CorpusError",
     "EmptyCorpusError",
     "EvalError",
@@ -76,6 +77,10 @@ class RateLimited(QAError, status=429, code="rate_limited"):
 
 class ReloadFailed(QAError, status=409, code="reload_failed"):
     """The corpus on disk could not be loaded; the previous one is still served."""
+
+
+class Conflict(QAError, status=409, code="conflict"):
+    """The change clashes with what is there (a document id the corpus already has)."""
 
 
 class Loading(QAError, status=503, code="loading"):

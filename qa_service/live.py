@@ -8,16 +8,24 @@ swaps it in with one assignment. Until a first pipeline is in place the holder i
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from typing import Callable
+from pathlib import Path
+from typing import Callable, Iterator
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: one process there
+    fcntl = None  # type: ignore[assignment]
 
 from .config import Settings
-from .errors import Loading, QAError, ReloadFailed
+from .errors import CorpusError, Loading, QAError, ReloadFailed
 from .pipeline import Pipeline, build_pipeline
+from .store import Change
 
-__all__ = ["PipelineHolder", "RETRY_AFTER_SECONDS", "builder"]
+__all__ = ["PipelineHolder", "RETRY_AFTER_SECONDS", "builder", "folder_lock"]
 
 _log = logging.getLogger("qa_service.reload")
 
@@ -40,15 +48,53 @@ def _counts(pipeline: Pipeline) -> str:
     return f"{len(pipeline.corpus.documents)} document(s), {len(pipeline.corpus.passages)} passages"
 
 
+_CORPUS_FILES = ("manifest.json", "documents.jsonl", "passages.jsonl")
+
+
+def _stamp(folder: Path) -> tuple[int, ...]:
+    """The corpus files' sizes and modification times: changed when anything rewrote them."""
+    stamp: list[int] = []
+    for name in _CORPUS_FILES:
+        try:
+            info = (folder / name).stat()
+            stamp += [info.st_mtime_ns, info.st_size, info.st_ino]
+        except OSError:
+            stamp += [-1, -1, -1]
+    return tuple(stamp)
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path | None) -> Iterator[None]:
+    """Held while a change is written: the processes of `serve --workers` share the corpus folder."""
+    if folder is None or fcntl is None:
+        yield
+        return
+    try:
+        handle = open(folder / ".qa-change.lock", "a+b")
+    except OSError as exc:
+        raise CorpusError(f"{folder}: cannot write to the corpus folder ({exc.strerror or exc})") from None
+    with handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 class PipelineHolder:
     """The live pipeline; swapped whole, never changed in place."""
 
     def __init__(self, pipeline: Pipeline | None = None, build: Callable[[], Pipeline] | None = None,
-                 source: str = "the corpus folder") -> None:
+                 source: str = "the corpus folder", folder: Path | None = None,
+                 on_change: Callable[[], None] | None = None) -> None:
         self._pipeline = pipeline
         self._build = build  # None: this holder cannot reload (an app built around a given pipeline)
         self._source = source  # named in the log lines
-        self._reloading = threading.Lock()  # one build at a time
+        self.folder = folder  # where documents added or removed are written; None: kept in memory only
+        self._on_change = on_change  # told after a change is in place (the other processes of `serve --workers`)
+        self._reloading = threading.Lock()  # one build or change at a time
+        # the corpus files as they were when the pipeline was read from them (None: not read from a folder)
+        self._loaded_stamp: tuple[int, ...] | None = _stamp(folder) if folder is not None and pipeline is None else None
 
     @property
     def ready(self) -> bool:
@@ -78,6 +124,7 @@ class PipelineHolder:
             raise ReloadFailed("this server was given its pipeline, not a corpus folder: nothing to reload from")
         with self._reloading:
             started = time.perf_counter()
+            stamp = _stamp(self.folder) if self.folder is not None else None
             try:
                 pipeline = self._build()
             except Exception as exc:  # noqa: BLE001 - whatever broke, the old pipeline keeps serving
@@ -88,10 +135,36 @@ class PipelineHolder:
                 _log.error("qa-service: reload of %s failed, %s: %s", self._source, keeps, reason)
                 raise ReloadFailed(f"the corpus in {self._source} could not be loaded ({reason}); {keeps}") from None
             old = self.swap(pipeline)
+            self._loaded_stamp = stamp
             took = time.perf_counter() - started
             verb = "reloaded" if old is not None else "loaded"
             _log.info("qa-service: %s %s from %s in %.1f s", verb, _counts(pipeline), self._source, took)
             return pipeline
+
+    def change(self, apply: Callable[[Pipeline], Change]) -> Change:
+        """Make a change (documents added or removed) to the live corpus: ``apply`` builds the new
+        pipeline aside from the current one, and it is swapped in whole. One change or reload at a
+        time, across the processes sharing the folder too (a lock file): a process whose corpus is
+        older than the folder's (another process changed it) loads the folder first, so no change
+        is lost. A failed change leaves the old pipeline serving and raises."""
+        with self._reloading, folder_lock(self.folder):
+            current = self.current()
+            if self.folder is not None and self._build is not None and _stamp(self.folder) != self._loaded_stamp:
+                stamp = _stamp(self.folder)
+                current = self._build()
+                self.swap(current)
+                self._loaded_stamp = stamp
+            result = apply(current)
+            result.pipeline.warm_up()
+            self.swap(result.pipeline)
+            if self.folder is not None:
+                self._loaded_stamp = _stamp(self.folder)
+        if self._on_change is not None:
+            try:
+                self._on_change()
+            except Exception:  # noqa: BLE001 - this process has the change; the others catch up at their next reload
+                _log.exception("qa-service: could not tell the other processes about the change")
+        return result
 
     def reload_in_background(self) -> threading.Thread:
         """:meth:`reload` on a thread (SIGHUP, and loading while the port is already open); a

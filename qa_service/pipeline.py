@@ -17,7 +17,7 @@ from .config import Settings
 from .decide import CoverageAbstainer, LearnedAbstainer
 from .encode import MiniLMEncoder
 from .errors import BadRequest, EmptyCorpusError, NotFound, SettingsError
-from .index import Index, load_or_build_data
+from .index import Index, IndexData, load_or_build_data
 from .ingest import load_corpus
 from .query import QueryAnalyser
 from .learned import LogisticModel, TreeModel, load_models
@@ -58,8 +58,9 @@ class Pipeline:
 
     def __init__(self, corpus: Corpus, index: Index, analyser: QueryAnalyser, rerankers: Sequence[Reranker],
                  reader: Reader, abstainer: Abstainer, *, top_k: int, vectors: SentenceVectors | None = None,
-                 semantic_candidates: int = 0) -> None:
+                 semantic_candidates: int = 0, settings: Settings | None = None) -> None:
         self.corpus = corpus
+        self.settings = settings  # what built it (build_pipeline): a document added builds the next one alike
         self.index = index  # the retriever: search(query, k), and the passages' sentences and tokens
         self.analyser = analyser
         self.rerankers = tuple(rerankers)  # applied in turn
@@ -259,10 +260,12 @@ def answer_models(path: Path = ANSWER_MODEL) -> tuple[TreeModel, LogisticModel, 
     return _MODELS[path]
 
 
-def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline:
+def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: IndexData | None = None,
+                   vectors: SentenceVectors | None = None) -> Pipeline:
     """The one place settings become stages: the corpus (from ``settings.corpus_dir`` unless
     given), its index, the sentence vectors (read from the corpus folder, else computed and
-    saved there), and every stage with its plain arguments."""
+    saved there), and every stage with its plain arguments. ``data`` and ``vectors``, when
+    given, were made for ``corpus``'s passages already (a document added to a running server)."""
     folder = None
     if corpus is None:
         folder = Path(settings.corpus_dir)
@@ -272,7 +275,8 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
     titles = [t for d in corpus.documents if not d.text.startswith(d.title) for t in tokenizer.terms(d.title)]
     try:
         # From the corpus folder, the index `qa-service index` saved there (memory-mapped), when it is current.
-        data = load_or_build_data(corpus.passages, tokenizer, folder)
+        if data is None:
+            data = load_or_build_data(corpus.passages, tokenizer, folder)
         index = Index(corpus.passages, tokenizer, scorer=settings.scorer, k1=settings.k1, b=settings.b,
                       delta=settings.delta, extra_terms=titles, data=data)
     except EmptyCorpusError:
@@ -284,7 +288,10 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
         _log.warning("qa-service: sentence meaning is off for %d passages (over semantic_max_passages, %d): "
                      "answering with words only", len(corpus.passages), settings.semantic_max_passages)
         encoder = None
-    vectors = load_or_build(corpus.passages, encoder, folder) if encoder is not None else None
+    if encoder is None:
+        vectors = None
+    elif vectors is None or vectors.fingerprint != encoder.fingerprint or len(vectors.offsets) != len(corpus.passages) + 1:
+        vectors = load_or_build(corpus.passages, encoder, folder)
     analyser = QueryAnalyser(tokenizer, index, word_prior=settings.word_prior, history_weight=settings.history_weight,
                              max_turns=settings.max_turns, answer_weight=settings.answer_weight, encoder=encoder)
     rerankers: list[Reranker] = [SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth)]
@@ -300,5 +307,5 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None) -> Pipeline
         abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold)
     return Pipeline(
         corpus, index, analyser, rerankers, reader, abstainer,
-        top_k=settings.top_k, vectors=vectors, semantic_candidates=settings.semantic_candidates,
+        top_k=settings.top_k, vectors=vectors, semantic_candidates=settings.semantic_candidates, settings=settings,
     )

@@ -186,16 +186,18 @@ def _servers(server: Any) -> Iterator[BaseWSGIServer]:
 
 
 def create_server(app: Any, *, host: str, port: int, threads: int, connection_limit: int,
-                  channel_timeout: int, sockets: list[Any] | None = None) -> Any:
+                  channel_timeout: int, sockets: list[Any] | None = None,
+                  max_body: int = contract.MAX_BODY_BYTES) -> Any:
     """A waitress server for ``app``: ``threads`` workers for questions plus one for the rest; on
-    ``sockets`` already listening (``serve --workers``: every process accepts on the same one) when given."""
+    ``sockets`` already listening (``serve --workers``: every process accepts on the same one) when given.
+    Bodies over ``max_body`` are refused here; the app holds each route to its own limit under it."""
     dispatcher = _Dispatcher(answering=threads)
     dispatcher.set_thread_count(threads + 1)
     where: dict[str, Any] = {"sockets": sockets} if sockets else {"host": host, "port": port}
     try:
         server = waitress.create_server(
             app, **where, threads=threads + 1, _dispatcher=dispatcher,
-            max_request_body_size=contract.MAX_BODY_BYTES + 1,  # waitress refuses from this size on
+            max_request_body_size=max_body + 1,  # waitress refuses from this size on
             connection_limit=connection_limit, channel_timeout=channel_timeout,
             cleanup_interval=max(1, channel_timeout // 2))  # idle connections are swept this often
     except BaseException:

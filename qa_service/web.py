@@ -11,16 +11,18 @@ import logging
 import secrets
 import time
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Flask, Response, g, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from . import contract
 from .config import Settings
-from .errors import BadRequest, Forbidden, Loading, NotFound, QAError, UnsupportedMedia
+from .errors import BadRequest, Forbidden, Loading, NotFound, PayloadTooLarge, QAError, UnsupportedMedia
 from .limits import ApiKey, RateLimiter
 from .live import RETRY_AFTER_SECONDS, PipelineHolder, builder
 from .pipeline import Pipeline
+from .store import Upload, add_documents, remove_documents
 
 __all__ = ["create_app"]
 
@@ -90,13 +92,44 @@ def _is_loopback(address: str | None) -> bool:
     return (mapped or ip).is_loopback
 
 
+def _same_origin() -> bool:
+    """Whether a browser request comes from this server's own page (a program sends no Origin):
+    another site's form may not add documents to a server on this machine."""
+    origin = request.headers.get("Origin")
+    if origin is None:
+        return request.headers.get("Sec-Fetch-Site", "same-origin") in ("same-origin", "none")
+    parts = urlsplit(origin)
+    return parts.scheme in ("http", "https") and parts.netloc.lower() == request.host.lower()
+
+
+def _uploads(settings: Settings) -> list[Upload]:
+    """The files of a multipart upload, each read up to the limit, or an error naming what is wrong."""
+    max_file = settings.upload_max_mb * 1024 * 1024
+    if request.mimetype != "multipart/form-data":
+        raise UnsupportedMedia("send the files as multipart/form-data, each in a field named 'files'")
+    request.max_content_length = settings.upload_max_files * (max_file + 64 * 1024)
+    files = [f for name in request.files for f in request.files.getlist(name)]
+    if not files:
+        raise BadRequest("no files in the request (send them as multipart/form-data, field 'files')")
+    if len(files) > settings.upload_max_files:
+        raise PayloadTooLarge(f"{len(files)} files in one upload; at most {settings.upload_max_files}")
+    uploads = []
+    for storage in files:
+        data = storage.stream.read(max_file + 1)
+        name = storage.filename or storage.name or "upload"
+        if len(data) > max_file:
+            raise PayloadTooLarge(f"{name}: larger than {settings.upload_max_mb} MiB")
+        uploads.append(Upload(name, data))
+    return uploads
+
+
 def _holder(pipeline: Pipeline | PipelineHolder | None, settings: Settings | None) -> PipelineHolder:
     if isinstance(pipeline, PipelineHolder):
         return pipeline
     if pipeline is not None:
         return PipelineHolder(pipeline)
     settings = settings or Settings()
-    holder = PipelineHolder(build=builder(settings), source=str(settings.corpus_dir))
+    holder = PipelineHolder(build=builder(settings), source=str(settings.corpus_dir), folder=settings.corpus_dir)
     holder.swap(builder(settings)())
     return holder
 
@@ -144,17 +177,43 @@ def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Sett
     def openapi() -> Response:
         return jsonify(spec)
 
+    uploads = {"enabled": settings.allow_uploads, "max_files": settings.upload_max_files,
+               "max_bytes": settings.upload_max_mb * 1024 * 1024,
+               "types": ["pdf", "docx", "html", "markdown", "text"]}
+
+    def writable() -> None:
+        if not settings.allow_uploads:
+            raise Forbidden("adding and removing documents is off; start the server with --allow-uploads")
+        if not _same_origin():
+            raise Forbidden("documents can only be changed from this server's own page or by a program, "
+                            "not from another site")
+
     @app.get("/api/documents")
     def documents() -> Response:
         corpus = live.current().corpus
         counts: dict[str, int] = {}
         for p in corpus.passages:
             counts[p.document] = counts.get(p.document, 0) + 1
-        return jsonify({"documents": [
-            {"id": d.id, "title": d.title, "source": d.source, "passages": counts.get(d.id, 0),
-             "characters": len(d.text)}
-            for d in corpus.documents
-        ]})
+        return jsonify({"documents": [contract.document_summary(d, counts.get(d.id, 0)) for d in corpus.documents],
+                        "uploads": uploads})
+
+    @app.post("/api/documents")
+    def add() -> Response:
+        writable()
+        files = _uploads(settings)
+        change = live.change(lambda pipeline: add_documents(pipeline, files, live.folder, settings))
+        corpus = change.pipeline.corpus
+        body = contract.documents_added(change.added, change.passages, len(corpus.documents),
+                                        len(corpus.passages), change.took_ms)
+        return _json(201, body)
+
+    @app.delete("/api/documents/<path:document_id>")
+    def remove(document_id: str) -> Response:
+        writable()
+        change = live.change(lambda pipeline: remove_documents(pipeline, [document_id], live.folder, settings))
+        corpus = change.pipeline.corpus
+        return jsonify(contract.document_removed(change.removed[0], len(corpus.documents), len(corpus.passages),
+                                                 change.took_ms))
 
     @app.get("/api/passages")
     def passages() -> Response:
@@ -215,7 +274,8 @@ def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Sett
         messages = {
             404: f"no API endpoint at {request.path}",
             405: f"{request.method} is not allowed here",
-            413: contract.too_large_message(),
+            413: (f"the upload is larger than {settings.upload_max_files} files of {settings.upload_max_mb} MiB"
+                  if request.path == "/api/documents" and request.method == "POST" else contract.too_large_message()),
         }
         response = _json(status, contract.error_body(_HTTP_CODES.get(status, "http_error"),
                                                      messages.get(status, error.description or "request failed")))

@@ -49,7 +49,7 @@ def _value(setting) -> str:  # noqa: ANN001
     if setting.choices:
         return next(c for c in setting.choices if c != setting.default)
     if setting.type is bool:
-        return "false"
+        return "true" if setting.default is False else "false"
     if setting.type is Path:
         return "some-folder"
     if setting.name == "api_key":
@@ -69,10 +69,17 @@ def test_every_flag_reaches_the_settings_its_commands_use(setting, monkeypatch: 
             monkeypatch.delenv(name)
     for command in setting.commands:
         argv = {"index": ["index", "seeds", "--out", "x"], "serve": ["serve"], "ask": ["ask", "a question"],
-                "eval": ["eval"], "reload": ["reload"]}[command]
+                "eval": ["eval"], "reload": ["reload"], "add": ["add", "a.pdf"], "remove": ["remove", "a"]}[command]
         extra = ["--lemmatize", "false"] if setting.name == "language" else []
         got = _settings(_parser().parse_args([*argv, setting.flag, _value(setting), *extra]))
         assert getattr(got, setting.name) == setting.parse(_value(setting), setting.flag) != setting.default
+
+
+def test_a_bool_flag_alone_means_true() -> None:
+    """`serve --allow-uploads` reads as "true"; `--allow-uploads false` still says no."""
+    assert _settings(_parser().parse_args(["serve", "--allow-uploads"])).allow_uploads is True
+    assert _settings(_parser().parse_args(["serve", "--allow-uploads", "false"])).allow_uploads is False
+    assert _settings(_parser().parse_args(["serve"])).allow_uploads is False
 
 
 def test_ask_takes_word_prior(capsys: pytest.CaptureFixture[str]) -> None:
