@@ -55,7 +55,8 @@ def upload_name(name: str) -> str:
     """The file name to keep: its last path part (a client may send ``C:\\docs\\a.pdf`` or ``../a``),
     or :class:`IngestError` when nothing usable is left."""
     shown = " ".join(str(name).split())[:80] or "(no name)"
-    base = PurePosixPath(str(name).replace("\\", "/")).name.strip()
+    path = str(name).replace("\\", "/")
+    base = "" if path.endswith("/") else PurePosixPath(path).name.strip()
     if not base or base in (".", "..") or "\x00" in base or any(ord(c) < 32 for c in base):
         raise IngestError(f"{shown}: not a usable file name")
     if len(base.encode("utf-8", "surrogatepass")) > _MAX_NAME_BYTES:
@@ -93,7 +94,10 @@ def _ingest(uploads: Sequence[Upload], target_words: int, corpus: Corpus) -> lis
             folder.mkdir()
             path = folder / name
             path.write_bytes(upload.data)
-            document, passages = ingest_file(path, target_words)
+            try:
+                document, passages = ingest_file(path, target_words)
+            except IngestError as exc:  # named as the client named it, never by where it was kept here
+                raise IngestError(exc.message.replace(str(path), name).replace(str(folder), ".")) from None
             if document.sha256 in by_hash:
                 raise Conflict(f"{name}: already in the corpus, as the document {by_hash[document.sha256].id!r}")
             if document.id in known:

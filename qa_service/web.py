@@ -109,18 +109,22 @@ def _uploads(settings: Settings) -> list[Upload]:
         raise UnsupportedMedia("send the files as multipart/form-data, each in a field named 'files'")
     request.max_content_length = settings.upload_max_files * (max_file + 64 * 1024)
     files = [f for name in request.files for f in request.files.getlist(name)]
-    if not files:
-        raise BadRequest("no files in the request (send them as multipart/form-data, field 'files')")
-    if len(files) > settings.upload_max_files:
-        raise PayloadTooLarge(f"{len(files)} files in one upload; at most {settings.upload_max_files}")
-    uploads = []
-    for storage in files:
-        data = storage.stream.read(max_file + 1)
-        name = storage.filename or storage.name or "upload"
-        if len(data) > max_file:
-            raise PayloadTooLarge(f"{name}: larger than {settings.upload_max_mb} MiB")
-        uploads.append(Upload(name, data))
-    return uploads
+    try:
+        if not files:
+            raise BadRequest("no files in the request (send them as multipart/form-data, field 'files')")
+        if len(files) > settings.upload_max_files:
+            raise PayloadTooLarge(f"{len(files)} files in one upload; at most {settings.upload_max_files}")
+        uploads = []
+        for storage in files:
+            data = storage.stream.read(max_file + 1)
+            name = storage.filename or storage.name or "upload"
+            if len(data) > max_file:
+                raise PayloadTooLarge(f"{name}: larger than {settings.upload_max_mb} MiB")
+            uploads.append(Upload(name, data))
+        return uploads
+    finally:  # the parts werkzeug spooled to temporary files
+        for storage in files:
+            storage.close()
 
 
 def _holder(pipeline: Pipeline | PipelineHolder | None, settings: Settings | None) -> PipelineHolder:
