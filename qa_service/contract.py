@@ -348,9 +348,10 @@ def explanation(question: str, passage_id: str, follow_up: bool, rows: Sequence[
 # ---------------------------------------------------------------- errors
 
 
-def too_large_message() -> str:
+def too_large_message(limit: int = MAX_BODY_BYTES) -> str:
     """What a body over the limit is told, by the app and by the server alike."""
-    return f"the request body is larger than {MAX_BODY_BYTES // 1024} KiB"
+    size = f"{limit // (1024 * 1024)} MiB" if limit >= 4 * 1024 * 1024 else f"{limit // 1024} KiB"
+    return f"the request body is larger than {size}"
 
 
 def error_body(code: str, message: str) -> dict[str, Any]:

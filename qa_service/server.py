@@ -38,14 +38,15 @@ _access = logging.getLogger("qa_service.access")
 DRAIN_BYTES = 64 * 1024 * 1024
 # Requests that may take real work; every other request is answered by the reserved worker too.
 QUESTION_PATHS = frozenset({"/api/ask", "/api/admin/reload"})
+DOCUMENT_PATHS = "/api/documents"  # adding and removing documents is real work too (not reading them)
 
 _CODES = {400: BadRequest.code, 413: PayloadTooLarge.code, 431: "header_fields_too_large", 500: "internal_error",
           501: "not_implemented"}
 
 
-def _message(status: int, detail: str) -> str:
+def _message(status: int, detail: str, limit: int) -> str:
     if status == 413:
-        return contract.too_large_message()
+        return contract.too_large_message(limit)
     if status == 400:
         return f"the request is not valid HTTP ({detail.strip().rstrip('.')})"
     if status == 431:
@@ -61,7 +62,8 @@ class _JsonErrorTask(ErrorTask):
     def execute(self) -> None:
         error = self.request.error
         status = int(error.code)
-        body = json.dumps(contract.error_body(_CODES.get(status, "bad_request"), _message(status, str(error.body))))
+        limit = self.channel.server.adj.max_request_body_size - 1
+        body = json.dumps(contract.error_body(_CODES.get(status, "bad_request"), _message(status, str(error.body), limit)))
         data = body.encode("utf-8")
         self.status = f"{error.code} {error.reason}"
         self.response_headers.extend([("Content-Type", "application/json"), ("Cache-Control", "no-store"),
@@ -125,7 +127,10 @@ class _Channel(HTTPChannel):
 def _is_question(channel: Any) -> bool:
     requests = getattr(channel, "requests", None)
     request = requests[0] if requests else None
-    return request is not None and not request.error and request.path in QUESTION_PATHS
+    if request is None or request.error:
+        return False
+    return request.path in QUESTION_PATHS or (request.path.startswith(DOCUMENT_PATHS)
+                                                and request.command in ("POST", "DELETE"))
 
 
 class _Dispatcher(ThreadedTaskDispatcher):

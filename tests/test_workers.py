@@ -72,3 +72,63 @@ def test_two_workers_both_answer_on_one_port_reload_together_and_stop_together()
         if proc.poll() is None:
             proc.kill()
             proc.wait()
+
+
+def _post_file(url: str, name: str, content: bytes) -> tuple[int, dict]:
+    boundary = "qa-test-boundary-7d1f"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\n"
+            f"Content-Type: application/octet-stream\r\n\r\n").encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    request = urllib.request.Request(url, data=body, method="POST",
+                                     headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        return response.status, json.loads(response.read())
+
+
+@pytest.mark.server
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads worker processes from /proc (Linux)")
+def test_a_document_added_through_one_worker_is_served_by_every_worker(tmp_path: Path) -> None:
+    """Each process holds its own corpus: the one that made the change has the parent tell the others."""
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("squad-expmrc"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    proc = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--workers", "2", "--port", "0",
+                             "--semantic", "false", "--access-log", "false", "--allow-uploads",
+                             "--corpus", str(corpus)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        first = proc.stdout.readline()
+        base = re.search(r"http://[^/]+", first).group()
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if _get(f"{base}/api/health")["status"] == "ok":
+                    break
+            except OSError:
+                pass
+            time.sleep(0.2)
+        workers = _children(proc.pid)
+        time.sleep(1)
+        status, body = _post_file(f"{base}/api/documents", "tides.md",
+                                  b"# Tides of Fundy\n\nThe tides of the Bay of Fundy rise 16 metres, the highest "
+                                  b"in the world.\n")
+        assert status == 201 and body["corpus"]["documents"] == 2
+        for paused in workers:  # each worker alone must come to serve both documents
+            os.kill(paused, signal.SIGSTOP)
+            try:
+                deadline = time.monotonic() + 30
+                while _get(f"{base}/api/health")["documents"] != 2:
+                    assert time.monotonic() < deadline, "a worker kept serving the corpus without the new document"
+                    time.sleep(0.2)
+                answer = _get(f"{base}/api/ask?q=How+high+do+the+tides+of+the+Bay+of+Fundy+rise")
+                assert answer["answer"] is not None and "16 metres" in answer["answer"]["text"]
+            finally:
+                os.kill(paused, signal.SIGCONT)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
