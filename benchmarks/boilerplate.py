@@ -13,8 +13,10 @@ in memory, each knowing its article and its furniture) goes through
 
 It prints Markdown tables: the share of article sentences and table rows kept ("kept") and of
 boilerplate lines dropped ("dropped"), overall, per markup family and per kind of furniture,
-and each method's time per page as a ratio to today's path in the same run (wall-clock
-numbers vary by machine; the ratio is what to compare).
+and each method's time per page as a ratio to today's path, the methods taking turns page by
+page (benchmarks/timing.py) so a busy moment falls on all alike; the ratio is what to compare,
+the milliseconds vary by machine. Today's time includes reading the saved file and splitting
+passages, so the ratios flatter it slightly.
 
 The rule: an extractor replaces today's path when, over all pages, it keeps at least as many
 article sentences and drops at least as much boilerplate; between extractors that both do,
@@ -26,7 +28,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Callable
 
@@ -35,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
 
 import justext  # noqa: E402
+from timing import interleaved  # noqa: E402
 import trafilatura  # noqa: E402
 
 from qa_service.ingest import clean_lines, ingest_file  # noqa: E402
@@ -84,20 +86,9 @@ def shares(scores: list[Score]) -> tuple[float, float]:
     return kept, dropped / max(1, total)
 
 
-def measure(method: Method, pages: list[Page], repeat: int) -> tuple[list[Score], float]:
-    """Scores of one run, and the best per-page time over ``repeat`` runs."""
-    best = float("inf")
-    outputs: list[tuple[str, list[str]]] = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        outputs = [method(page) for page in pages]
-        best = min(best, (time.perf_counter() - start) / len(pages))
-    return [score(page, *out) for page, out in zip(pages, outputs)], best
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--repeat", type=int, default=3, help="timed runs per method (the best is kept)")
+    parser.add_argument("--repeat", type=int, default=5, help="timed rounds over all pages (the median is kept)")
     parser.add_argument("--show-misses", action="store_true", help="list what each method lost and let through")
     args = parser.parse_args(argv)
 
@@ -115,7 +106,11 @@ def main(argv: list[str] | None = None) -> int:
             "trafilatura favor_precision": trafilatura_txt(favor_precision=True),
             "jusText defaults": justext_default,
         }
-        results = {name: measure(method, pages, args.repeat) for name, method in methods.items()}
+        for method in methods.values():  # warm up: imports, trafilatura's first-use set-up
+            method(pages[0])
+        milliseconds = interleaved(methods, pages, args.repeat)
+        results = {name: ([score(page, *method(page)) for page in pages], milliseconds[name])
+                   for name, method in methods.items()}
 
     base = results["today (ingest_file)"][1]
     print(f"{len(pages)} pages ({len(FAMILIES)} markup families x 6 topics x 2 seeds), "
@@ -128,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
         rows = sum(s.rows_kept for s in scores) / max(1, sum(s.rows for s in scores))
         titles = sum(s.title_right for s in scores) / len(scores)
         print(f"| {name} | {kept:.1%} | {dropped:.1%} | {harmonic(kept, dropped):.3f} | {rows:.0%} | {titles:.0%} | "
-              f"{seconds / base:.2f}x |")
+              f"{seconds / base:.1f}x ({seconds:.1f} ms) |")
 
     print("\nPer markup family (article kept / boilerplate dropped):\n")
     print("| method | " + " | ".join(FAMILIES) + " |")

@@ -15,6 +15,7 @@ import re
 import warnings
 
 from .errors import IngestError
+from .text import word_count
 
 __all__ = ["main_text"]
 
@@ -28,6 +29,7 @@ _TITLE_SPLIT_RE = re.compile(r"\s+[|\-–—:·»]{1,2}\s+")
 _BLOCKS = {"p", "head", "quote", "code", "item", "div", "list", "table", "row", "section", "article",
            "main", "blockquote", "ul", "ol", "li", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "body"}
 _MAX_TITLE = 300
+_MIN_WORDS = 10  # below this the extractor found no main text: the page is read as it shows
 
 
 def _collapse(text: str) -> str:
@@ -35,7 +37,7 @@ def _collapse(text: str) -> str:
 
 
 def _title(tree) -> str:
-    """The headline: the ``<h1>`` that the ``<title>``/``og:title`` names, else the first ``<h1>``,
+    """The headline: the longest ``<h1>`` that the ``og:title``/``<title>`` holds, else the first ``<h1>``,
     else ``og:title``, else ``<title>`` without the site's name."""
     h1s = [t for t in (_collapse(h.text_content()) for h in tree.iter("h1")) if t and len(t) <= _MAX_TITLE]
     meta = ""
@@ -46,9 +48,9 @@ def _title(tree) -> str:
                 break
     page = next((_collapse(t.text_content()) for t in tree.iter("title")), "")
     named = (meta or page).casefold()
-    for h1 in h1s:
-        if h1.casefold() in named:
-            return h1
+    in_title = [h1 for h1 in h1s if h1.casefold() in named]
+    if in_title:  # the longest: a site's logo in an <h1> is in the <title> too
+        return max(in_title, key=len)
     if h1s:
         return h1s[0]
     if meta:
@@ -108,7 +110,8 @@ def _lines_of(node, out: list[str]) -> None:
 def _visible_paragraphs(tree) -> list[str]:
     """Every paragraph, heading, list item and table row outside scripts, styles and forms:
     the page as it reads, for a page with no main text to find (a short note, a bare list)."""
-    skip = {"script", "style", "noscript", "template", "head", "form", "button", "select", "svg", "iframe"}
+    skip = {"script", "style", "noscript", "template", "head", "form", "button", "select", "svg", "iframe",
+            "nav", "header", "footer", "aside"}
     blocks = {"p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "tr", "pre", "blockquote", "dd", "dt",
               "figcaption", "caption", "div", "section", "article", "main", "td", "th", "body", "br"}
     lines: list[str] = []
@@ -145,15 +148,21 @@ def main_text(html: str, name: str) -> tuple[str, list[str]]:
     """(title, lines) of a page's main text: paragraphs, headings, list items (``- item``) and
     table rows (cells joined by `` | ``), in order, without the site's furniture.
 
-    When the extractor finds no main text (a page that is one short note), the page's visible
-    paragraphs are returned instead: a short page is better kept than lost. ``("", [])`` for a
-    page without text; :class:`IngestError` (one line, naming ``name``) for one that is not HTML.
+    When the extractor finds no main text, or a few words only (a page that is one short note,
+    where it may take a menu link for the text), the page's visible paragraphs outside menus,
+    headers, footers, asides, scripts and forms are returned instead: a short page is better
+    kept than lost, its menu is not the text. ``("", [])`` for a page without such text;
+    :class:`IngestError` (one line, naming ``name``) when the extractor itself fails.
     """
     if not html.strip():
         return "", []
     # NUL and other C0 controls are not HTML and make lxml stop at them; a page saved by a
     # browser never has them, a corrupted one may.
     html = re.sub(r"[\x00-\x08\x0b\x0c\x0e-\x1f]", " ", html)
+    try:
+        html.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates (from a caller, never from a decoded file)
+        html = html.encode("utf-8", "replace").decode("utf-8")
     try:
         import trafilatura
         from trafilatura.utils import load_html
@@ -176,7 +185,7 @@ def main_text(html: str, name: str) -> tuple[str, list[str]]:
             lines: list[str] = []
             if document is not None and document.body is not None:
                 _lines_of(document.body, lines)
-            if not lines:
+            if sum(word_count(line) for line in lines) < _MIN_WORDS:
                 lines = _visible_paragraphs(tree)
         except (ValueError, TypeError, RecursionError, MemoryError) as exc:
             raise IngestError(f"{name}: cannot read the web page ({type(exc).__name__})") from None
