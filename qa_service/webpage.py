@@ -2,17 +2,17 @@
 
 Menus, cookie banners, share buttons, newsletter boxes, comment threads, related links, ads
 and footers are told from the article by trafilatura's main-text extraction (it scores blocks
-by text and link density and knows the common page templates), not by rules of ours: on the
-pages built in ``tests/webpages.py`` it keeps every article sentence and table row and drops
-all the furniture, where line-length rules drop tables and subheadings and keep comments
-(``docs/webpages.md``). Nothing is fetched: the page is the string handed in.
+by text and link density and knows the common page templates), not by rules of ours. On the
+60 pages built in ``tests/webpages.py`` it keeps 97.8% of the article (every table row) and
+drops 91.1% of the furniture, where line-length rules keep 68.8% and drop 76.3%: they lose
+tables and subheadings and keep comments (``docs/webpages.md``). Nothing is fetched: the
+page is the string handed in, and trafilatura is given no URL.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import warnings
 
 from .errors import IngestError
 from .text import word_count
@@ -22,7 +22,6 @@ __all__ = ["main_text"]
 # trafilatura logs every page it finds nothing in ("discarding data: None"); for us that is an
 # answer (the fallback below takes over), not a message for the operator.
 logging.getLogger("trafilatura").setLevel(logging.CRITICAL)
-logging.getLogger("htmldate").setLevel(logging.CRITICAL)
 
 _TITLE_SPLIT_RE = re.compile(r"\s+[|\-–—:·»]{1,2}\s+")
 # Elements of trafilatura's output tree that start a line of their own; `lb` breaks a line.
@@ -169,26 +168,22 @@ def main_text(html: str, name: str) -> tuple[str, list[str]]:
     except ImportError as exc:  # pragma: no cover - a broken install, not a page
         raise IngestError(f"{name}: cannot read web pages without trafilatura ({exc}); "
                           "reinstall qa-service") from None
-    with warnings.catch_warnings():
-        # lxml and trafilatura's helpers may warn about a page (a bad charset declaration,
-        # dateparser's own deprecations); the page is still read, the warning is not ours to raise.
-        warnings.simplefilter("ignore")
-        try:
-            tree = load_html(html)
-            if tree is None:
-                return "", []
-            title = _title(tree)
-            document = trafilatura.bare_extraction(
-                tree, output_format="python", include_comments=False, include_tables=True,
-                include_images=False, include_links=False, include_formatting=False,
-                with_metadata=False, deduplicate=False)
-            lines: list[str] = []
-            if document is not None and document.body is not None:
-                _lines_of(document.body, lines)
-            if sum(word_count(line) for line in lines) < _MIN_WORDS:
-                lines = _visible_paragraphs(tree)
-        except (ValueError, TypeError, RecursionError, MemoryError) as exc:
-            raise IngestError(f"{name}: cannot read the web page ({type(exc).__name__})") from None
+    try:
+        tree = load_html(html)
+        if tree is None:
+            return "", []
+        title = _title(tree)
+        document = trafilatura.bare_extraction(
+            tree, output_format="python", include_comments=False, include_tables=True,
+            include_images=False, include_links=False, include_formatting=False,
+            with_metadata=False, deduplicate=False)
+        lines: list[str] = []
+        if document is not None and document.body is not None:
+            _lines_of(document.body, lines)
+        if sum(word_count(line) for line in lines) < _MIN_WORDS:
+            lines = _visible_paragraphs(tree)
+    except (ValueError, TypeError, RecursionError, MemoryError) as exc:
+        raise IngestError(f"{name}: cannot read the web page ({type(exc).__name__})") from None
     if title:  # the headline opens the document once, from the title
         key = title.casefold().rstrip(".")
         lines = [line for line in lines if line.casefold().rstrip(".") != key]
