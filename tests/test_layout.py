@@ -19,6 +19,7 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors"},
     "text": {"values"},
     "ingest": {"values", "errors", "text"},
+    "webpage": {"errors", "text"},
     "index": {"values", "errors", "text", "spans"},
     "query": {"values", "text", "encode", "spans"},
     "spans": set(),
