@@ -857,7 +857,7 @@
     }
 
     function mib(bytes) {
-      return (bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) ? 1 : 0) + ' MiB';
+      return (bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) ? 1 : 0).replace(/\.0$/, '') + ' MiB';
     }
 
     function errorOf(status, body, doing) {
@@ -970,7 +970,7 @@
       }
       for (var i = 0; i < files.length; i++) {
         if (MAX_BYTES && files[i].size > MAX_BYTES) {
-          return files[i].name + ' is ' + mib(files[i].size) + ': each file may be at most ' + mib(MAX_BYTES) + '.';
+          return files[i].name + ' is larger than ' + mib(MAX_BYTES) + ', the most one file may be.';
         }
       }
       return '';
