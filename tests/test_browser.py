@@ -1051,6 +1051,12 @@ def test_add_a_document_ask_it_then_remove_it(open_page: Callable[..., Tab], upl
     picker = page.get_by_label("Choose files…")
     expect(picker).to_have_attribute("type", "file")
     expect(picker).to_have_attribute("multiple", "")
+    # The picker is the next stop after the panel's summary, and its button shows the focus.
+    panel.locator("summary").focus()
+    page.keyboard.press("Tab")
+    expect(picker).to_be_focused()
+    assert page.evaluate("""() => { const s = getComputedStyle(document.querySelector('label.file-button'));
+                                    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; }""")
 
     note = tmp_path / "lighthouse.md"
     note.write_text(LIGHTHOUSE, encoding="utf-8")
@@ -1060,8 +1066,8 @@ def test_add_a_document_ask_it_then_remove_it(open_page: Callable[..., Tab], upl
     expect(status).to_have_attribute("data-state", "done")
     passages = int(status.inner_text().split()[0])
     added = _item(panel, "The Lighthouse of Vardø Skerry")
-    expect(added.locator(".library-meta")).to_have_text(
-        f"lighthouse.md · Text · {passages} passage{'s' if passages != 1 else ''}")
+    expect(added.locator(".library-meta")).to_have_text(re.compile(  # Markdown once the reader tells it apart
+        rf"^lighthouse\.md · (Text|Markdown) · {passages} passage{'s' if passages != 1 else ''}$"))
     expect(panel.locator(".library-item")).to_have_count(2)
     expect(_item(panel, BUNDLED_TITLE).locator(".library-meta")).to_have_text(
         "armenia-recalls-envoy-from-belarus.txt · Text · 13 passages")
@@ -1241,6 +1247,20 @@ def test_an_upload_the_server_refuses_changes_nothing(open_page: Callable[..., T
     assert _document_ids(uploads) == ["armenia-recalls-envoy-from-belarus"]
     expect(picker).to_be_enabled()  # and another file can be added
     assert len(posts) == 1
+
+
+def test_the_list_shows_pages_when_a_document_has_them(open_page: Callable[..., Tab], uploads: Server) -> None:
+    def as_a_pdf(route) -> None:  # noqa: ANN001 - the real list, its document as a PDF's would be listed
+        body = route.fetch().json()
+        body["documents"][0].update(kind="pdf", pages=12, source="report.pdf")
+        route.fulfill(json=body)
+
+    tab = open_page(base=uploads.base)
+    tab.page.route("**/api/documents", as_a_pdf)
+    tab.page.reload()
+    panel = _open_library(tab)
+    expect(panel.locator(".library-meta")).to_have_text(["report.pdf · PDF · 12 pages · 13 passages"])
+    tab.page.unroute("**/api/documents")
 
 
 def test_citations_show_the_page_when_the_passage_has_one(tab: Tab) -> None:
