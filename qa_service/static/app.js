@@ -845,7 +845,7 @@
     var listStatus = document.getElementById('library-status');
     var uploading = false;
     var dragDepth = 0;
-    var refreshing = null;
+    var refreshing = Promise.resolve();
 
     function say(node, text, state) {
       node.textContent = text;
@@ -945,10 +945,15 @@
       });
     }
 
-    // The list and the header, from GET /api/documents.
+    // The list and the header, from GET /api/documents (one load after another, so the last
+    // change asked for is the one shown).
     function refresh() {
-      if (refreshing) return refreshing;
-      refreshing = fetchJson(DOCUMENT_URL.replace(/\/$/, '')).then(function (body) {
+      refreshing = refreshing.then(load);
+      return refreshing;
+    }
+
+    function load() {
+      return fetchJson(DOCUMENT_URL.replace(/\/$/, '')).then(function (body) {
         var docs = body && Array.isArray(body.documents) ? body.documents : [];
         list.textContent = '';
         docs.forEach(function (doc) { list.appendChild(item(doc, docs.length > 1)); });
@@ -958,8 +963,7 @@
         showCorpus(docs);
       }).catch(function () {
         say(listStatus, 'The list of documents could not be loaded. Reload the page to try again.', 'error');
-      }).then(function () { refreshing = null; });
-      return refreshing;
+      });
     }
 
     // The files, checked against the server's limits before anything is sent.
@@ -1034,7 +1038,6 @@
         refresh();
       };
       xhr.onerror = function () { done(NETWORK_ERROR, 'error'); };
-      xhr.ontimeout = function () { done(TIMEOUT_ERROR, 'error'); };
       xhr.send(data);
     }
 
