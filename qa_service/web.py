@@ -158,7 +158,10 @@ def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Sett
         corpus = live.current().corpus
         docs = [{"id": d.id, "title": d.title} for d in corpus.documents]
         title = docs[0]["title"] if len(docs) == 1 else f"{len(docs)} documents"
-        return render_template("index.html", title=title, documents=docs,
+        # the page offers "Add documents" only when the server takes them, within its limits
+        limits = ({"max_files": settings.upload_max_files, "max_mb": settings.upload_max_mb}
+                  if settings.allow_uploads else None)
+        return render_template("index.html", title=title, documents=docs, uploads=limits,
                                examples=live.current().starting_points(EXAMPLES))
 
     @app.route("/api/ask", methods=["GET", "POST"])

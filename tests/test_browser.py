@@ -15,6 +15,9 @@ import socket
 import subprocess
 import sys
 import time
+import threading
+import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,10 +56,11 @@ def _free_port() -> int:
 
 
 class Server:
-    """`python -m qa_service serve` over the bundled corpus, as a subprocess."""
+    """`python -m qa_service serve` over the bundled corpus (or another), as a subprocess."""
 
-    def __init__(self, log_dir: Path, corpus: Path = CORPUS) -> None:
+    def __init__(self, log_dir: Path, corpus: Path = CORPUS, args: tuple[str, ...] = ()) -> None:
         self.corpus = corpus
+        self.args = args
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = log_dir / f"server-{self.port}.log"
@@ -66,7 +70,8 @@ class Server:
         env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
         with self.log.open("a") as log:  # a file, not a pipe: the server can never block on its output
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "qa_service", "serve", "--port", str(self.port), "--corpus", str(self.corpus)],
+                [sys.executable, "-m", "qa_service", "serve", "--port", str(self.port), "--corpus", str(self.corpus),
+                 *self.args],
                 cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
             )
         deadline = time.monotonic() + STARTUP_SECONDS
@@ -103,6 +108,47 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         yield srv.start()
     finally:
         srv.stop()
+
+
+# Uploads on, over a copy of the bundled corpus (the server writes added documents into its folder),
+# with small limits so the page's own checks of them are cheap to reach.
+UPLOAD_MAX_FILES = 3
+UPLOAD_MAX_MB = 1
+
+
+@pytest.fixture(scope="module")
+def uploads_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("uploads")
+    shutil.copytree(CORPUS, folder / "corpus")
+    srv = Server(folder, corpus=folder / "corpus", args=(
+        "--allow-uploads", "--upload-max-files", str(UPLOAD_MAX_FILES), "--upload-max-mb", str(UPLOAD_MAX_MB)))
+    try:
+        yield srv.start()
+    finally:
+        srv.stop()
+
+
+def _api(server: Server, path: str, method: str = "GET") -> dict[str, Any]:
+    """The server's JSON answer, asked as a program (no Origin: allowed to change documents)."""
+    request = urllib.request.Request(server.base + path, method=method, headers={"Accept": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def _document_ids(server: Server) -> list[str]:
+    return [d["id"] for d in _api(server, "/api/documents")["documents"]]
+
+
+@pytest.fixture()
+def uploads(uploads_server: Server) -> Iterator[Server]:
+    """The uploads server; whatever a test added is removed after it, so each test starts from the
+    bundled corpus alone."""
+    before = _document_ids(uploads_server)
+    yield uploads_server
+    for doc_id in _document_ids(uploads_server):
+        if doc_id not in before:
+            _api(uploads_server, "/api/documents/" + urllib.parse.quote(doc_id, safe=""), method="DELETE")
+    assert _document_ids(uploads_server) == before
 
 
 # ---------------------------------------------------------------- the browser
@@ -454,7 +500,7 @@ def test_markup_in_a_question_is_shown_as_text(tab: Tab) -> None:
     assert tab.dialogs == [] and tab.console_errors == [] and tab.page_errors == []
 
 
-def test_phone_has_no_horizontal_scroll(open_page: Callable[..., Tab]) -> None:
+def test_phone_has_no_horizontal_scroll(open_page: Callable[..., Tab], uploads: Server) -> None:
     tab = open_page(viewport=PHONE, is_mobile=True, has_touch=True)
     page = tab.page
     send = page.locator("#send")
@@ -473,6 +519,22 @@ def test_phone_has_no_horizontal_scroll(open_page: Callable[..., Tab]) -> None:
     check()
     tab.question.fill("x")
     expect(send).to_be_enabled()
+
+    # The documents panel, with a long file name in the list and a removal waiting to be confirmed.
+    tab = open_page(base=uploads.base, viewport=PHONE, is_mobile=True, has_touch=True)
+    page = tab.page
+    send = page.locator("#send")
+    panel = _open_library(tab)
+    check()
+    long_name = "minutes-of-the-harbour-board-" + "x" * 60 + ".md"
+    page.locator("#upload-input").set_input_files(
+        {"name": long_name, "mimeType": "text/markdown", "buffer": LIGHTHOUSE.encode()})
+    expect(panel.locator("#upload-status")).to_have_text(re.compile(re.escape(long_name)))
+    row = _item(panel, "The Lighthouse of Vardø Skerry")
+    row.locator("button.remove").click()
+    expect(row.locator("button.remove")).to_have_class(re.compile(r"\barmed\b"))
+    expect(row.locator("button.remove")).to_be_in_viewport(ratio=1)
+    check()
 
 
 def test_keyboard_only(tab: Tab) -> None:
@@ -566,7 +628,8 @@ def test_clicking_an_example_asks_it(tab: Tab) -> None:
 
 
 @pytest.mark.parametrize("color_scheme", ["light", "dark"])
-def test_no_serious_accessibility_violations(open_page: Callable[..., Tab], color_scheme: str) -> None:
+def test_no_serious_accessibility_violations(open_page: Callable[..., Tab], uploads: Server,
+                                             color_scheme: str) -> None:
     if not AXE_JS.is_file():
         pytest.fail(f"axe-core is missing ({AXE_JS}); ./scripts/test.sh installs it with "
                     "npm install --no-save --prefix .cache/npm axe-core@4", pytrace=False)
@@ -603,6 +666,22 @@ def test_no_serious_accessibility_violations(open_page: Callable[..., Tab], colo
     tab.turn(1).locator("a.citation").click()
     expect(page.locator("#document-view .doc-passage.current")).to_be_visible()
     check("document view")
+
+    # With uploads on: the documents panel, after an upload, with a removal waiting for its
+    # confirmation, and with a refusal said.
+    tab = open_page(base=uploads.base, bypass_csp=True, color_scheme=color_scheme)
+    page = tab.page
+    page.add_script_tag(path=str(AXE_JS))
+    panel = _open_library(tab)
+    check("documents panel")
+    row = _lighthouse(tab, panel)
+    row.locator("button.remove").click()
+    expect(row.locator("button.remove")).to_have_class(re.compile(r"\barmed\b"))
+    check("documents panel, removing")
+    page.locator("#upload-input").set_input_files(
+        [{"name": f"n{i}.txt", "mimeType": "text/plain", "buffer": b"A note."} for i in range(UPLOAD_MAX_FILES + 1)])
+    expect(panel.locator("#upload-status")).to_have_attribute("data-state", "error")
+    check("documents panel, refused")
 
 
 def test_screenshots_of_an_answered_conversation(open_page: Callable[..., Tab], tmp_path: Path) -> None:
@@ -922,3 +1001,311 @@ def test_example_chips_for_a_custom_corpus(open_page: Callable[..., Tab], tmp_pa
         expect(card.locator(".answer-text")).to_contain_text("Eleanor Whitcombe")
     finally:
         own.stop()
+
+
+# ---------------------------------------------------------------- issue 14: documents added from the page
+
+BUNDLED_TITLE = "Armenia withdraws envoy from Belarus due to escalating tensions with Russia"
+LIGHTHOUSE = (
+    "# The Lighthouse of Vardø Skerry\n\n"
+    "The Vardø Skerry lighthouse was built in 1887 by the engineer Ingrid Halvorsen. "
+    "Its lamp was first lit on the night of 14 March 1888.\n\n"
+    "The keeper Tobias Lund lived in the tower for thirty-one years.\n"
+)
+LIGHTHOUSE_QUESTION = "Who built the Vardø Skerry lighthouse?"
+
+
+def _open_library(tab: Tab) -> Locator:
+    """Opens "Add or remove documents" and waits for the list."""
+    panel = tab.page.locator("details#library")
+    panel.locator("summary").click()
+    expect(panel).to_have_attribute("open", "")
+    expect(panel.locator(".library-item").first).to_be_visible()
+    return panel
+
+
+def _item(panel: Locator, title: str | re.Pattern[str]) -> Locator:
+    """The row of the document with this title in the list."""
+    wanted = title if isinstance(title, re.Pattern) else re.compile("^" + re.escape(title) + "$")
+    return panel.locator(".library-item").filter(has=panel.page.locator(".library-title", has_text=wanted))
+
+
+def _lighthouse(tab: Tab, panel: Locator) -> Locator:
+    """Adds the lighthouse note through the file picker; its row in the list."""
+    tab.page.locator("#upload-input").set_input_files(
+        {"name": "lighthouse.md", "mimeType": "text/markdown", "buffer": LIGHTHOUSE.encode()})
+    expect(panel.locator("#upload-status")).to_have_text(re.compile(r"from lighthouse\.md\.$"))
+    row = _item(panel, "The Lighthouse of Vardø Skerry")
+    expect(row).to_have_count(1)
+    return row
+
+
+def test_add_a_document_ask_it_then_remove_it(open_page: Callable[..., Tab], uploads: Server,
+                                               tmp_path: Path) -> None:
+    tab = open_page(base=uploads.base)
+    page = tab.page
+    panel = _open_library(tab)
+    expect(panel.locator(".library-item")).to_have_count(1)
+    expect(panel.locator(".library-item .remove")).to_have_count(0)  # the last document stays
+    expect(panel.locator(".library-note")).to_contain_text("cannot be removed")
+    picker = page.get_by_label("Choose files…")
+    expect(picker).to_have_attribute("type", "file")
+    expect(picker).to_have_attribute("multiple", "")
+    # The picker is the next stop after the panel's summary, and its button shows the focus.
+    panel.locator("summary").focus()
+    page.keyboard.press("Tab")
+    expect(picker).to_be_focused()
+    assert page.evaluate("""() => { const s = getComputedStyle(document.querySelector('label.file-button'));
+                                    return s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) > 0; }""")
+
+    note = tmp_path / "lighthouse.md"
+    note.write_text(LIGHTHOUSE, encoding="utf-8")
+    picker.set_input_files(note)
+    status = panel.locator("#upload-status")
+    expect(status).to_have_text(re.compile(r"^(\d+) passages? from lighthouse\.md\.$"))
+    expect(status).to_have_attribute("data-state", "done")
+    passages = int(status.inner_text().split()[0])
+    added = _item(panel, "The Lighthouse of Vardø Skerry")
+    expect(added.locator(".library-meta")).to_have_text(re.compile(  # Markdown once the reader tells it apart
+        rf"^lighthouse\.md · (Text|Markdown) · {passages} passage{'s' if passages != 1 else ''}$"))
+    expect(panel.locator(".library-item")).to_have_count(2)
+    expect(_item(panel, BUNDLED_TITLE).locator(".library-meta")).to_have_text(
+        "armenia-recalls-envoy-from-belarus.txt · Text · 13 passages")
+    expect(page.locator(".site-title")).to_have_text("2 documents")
+    expect(page.locator(".documents-line .document-name")).to_have_text([BUNDLED_TITLE,
+                                                                         "The Lighthouse of Vardø Skerry"])
+    expect(page).to_have_title("2 documents · qa-service")
+    expect(page.locator("#upload-progress-row")).to_be_hidden()
+
+    card = tab.ask(LIGHTHOUSE_QUESTION, 1)
+    expect(card).to_have_class(re.compile(r"\banswer\b"))
+    expect(card.locator(".answer-text")).to_contain_text("Ingrid Halvorsen")
+    expect(card.locator(".sources-doc")).to_contain_text("The Lighthouse of Vardø Skerry")
+
+    # Removing asks for a second press; unconfirmed, the button goes back to "Remove".
+    remove = added.locator("button.remove")
+    expect(remove).to_have_accessible_name("Remove “The Lighthouse of Vardø Skerry”")
+    remove.click()
+    expect(remove).to_have_accessible_name("Confirm remove “The Lighthouse of Vardø Skerry”")
+    expect(remove).to_have_accessible_name("Remove “The Lighthouse of Vardø Skerry”", timeout=8_000)
+    assert len(_document_ids(uploads)) == 2
+    # From the keyboard: Enter, then Enter again.
+    remove.focus()
+    page.keyboard.press("Enter")
+    expect(remove).to_have_accessible_name("Confirm remove “The Lighthouse of Vardø Skerry”")
+    expect(panel.locator("#library-status")).to_contain_text("again to remove")
+    assert len(_document_ids(uploads)) == 2  # nothing removed yet
+    page.keyboard.press("Enter")
+    expect(panel.locator("#library-status")).to_have_text("Removed “The Lighthouse of Vardø Skerry” (lighthouse.md).")
+    expect(panel.locator(".library-item")).to_have_count(1)
+    expect(panel.locator("#library-list-title")).to_be_focused()  # not lost with the removed row
+    expect(page.locator(".site-title")).to_have_text(BUNDLED_TITLE)
+    expect(page.locator(".documents-line")).to_have_text("Answers come from this document only.")
+    assert _document_ids(uploads) == ["armenia-recalls-envoy-from-belarus"]
+
+    card = tab.ask(LIGHTHOUSE_QUESTION, 2)
+    expect(card).to_have_class(re.compile(r"\bnot-found\b"))
+    expect(card.locator(".card-label")).to_have_text("Not in the document")
+    expect(card.locator(".answer-text")).to_have_count(0)
+
+
+def test_a_file_dropped_on_the_page_is_added(open_page: Callable[..., Tab], uploads: Server) -> None:
+    tab = open_page(base=uploads.base)
+    page = tab.page
+    panel = page.locator("details#library")
+    expect(panel).not_to_have_attribute("open", "")
+    text = ("# Mount Kessara\n\nMount Kessara is a shield volcano on the island of Tolven. "
+            "Its last eruption, in 1794, buried the harbour town of Saint Eyra under ash.\n")
+    # Files dragged over the page open the panel and light the zone up; dropped, they are added.
+    page.evaluate("""(text) => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File([text], 'kessara.md', {type: 'text/markdown'}));
+        window.__transfer = transfer;
+        document.querySelector('main').dispatchEvent(
+            new DragEvent('dragenter', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""", text)
+    expect(panel).to_have_attribute("open", "")
+    expect(page.locator("#drop-zone")).to_have_class(re.compile(r"\bdragging\b"))
+    page.evaluate("""() => document.querySelector('main').dispatchEvent(
+        new DragEvent('drop', {dataTransfer: window.__transfer, bubbles: true, cancelable: true}))""")
+    expect(page.locator("#drop-zone")).not_to_have_class(re.compile(r"\bdragging\b"))
+    expect(panel.locator("#upload-status")).to_have_text(re.compile(r"^\d+ passages? from kessara\.md\.$"))
+    expect(_item(panel, "Mount Kessara")).to_have_count(1)
+    expect(page.locator(".site-title")).to_have_text("2 documents")
+    assert "kessara" in _document_ids(uploads)
+    card = tab.ask("Which town did the eruption bury under ash?", 1)
+    expect(card.locator(".answer-text")).to_contain_text("buried the harbour town of Saint Eyra")
+
+
+def _tide_log(entries: int) -> str:
+    """A made-up log, long enough to be a few hundred passages."""
+    return "Tide gauge log of Hollow Reef\n\n" + "\n\n".join(
+        f"Entry {i}: the tide gauge at Hollow Reef read {i % 7}.{i % 10} metres on day {i} of the survey, "
+        f"and the keeper noted calm water near marker {i % 40}." for i in range(1, entries + 1)) + "\n"
+
+
+def test_questions_asked_during_an_upload_are_all_answered(open_page: Callable[..., Tab], uploads: Server,
+                                                           tmp_path: Path) -> None:
+    tab = open_page(base=uploads.base)
+    page = tab.page
+    panel = _open_library(tab)
+    held: list[Any] = []
+
+    def hold_uploads(route) -> None:  # noqa: ANN001 - the upload waits until the questions are answered
+        if route.request.method == "POST":
+            held.append(route)
+        else:
+            route.continue_()
+
+    page.route("**/api/documents", hold_uploads)
+    log = tmp_path / "tide-log.txt"
+    log.write_text(_tide_log(200), encoding="utf-8")
+    page.locator("#upload-input").set_input_files(log)
+    status = panel.locator("#upload-status")
+    expect(status).to_have_attribute("data-state", "busy")
+    expect(page.locator("#upload-progress-row")).to_be_visible()
+    expect(page.locator("#upload-input")).to_be_disabled()
+    deadline = time.monotonic() + WAIT_MS / 1000
+    while not held and time.monotonic() < deadline:
+        page.wait_for_timeout(20)
+    assert held, "the upload was never sent"
+
+    # While it is in flight: the chat answers, and so do several questions at once from the page.
+    card = tab.ask("How much does Armenia owe the CSTO?", 1)
+    expect(card.locator(".answer-span")).to_have_text("$598,000")
+    answered = page.evaluate("""(questions) => Promise.all(questions.map(q => fetch('/api/ask', {
+        method: 'POST', headers: {'Content-Type': 'application/json'}, body: JSON.stringify({question: q})
+    }).then(r => r.json().then(body => ({status: r.status, answer: body.answer && body.answer.text})))))""",
+                             ["How much does Armenia owe the CSTO?", "Who is Tigran Ter-Margaryan?",
+                              "When did Pashinyan announce that Armenia would leave the CSTO?",
+                              "why did Armenia recall its envoy?"])
+    assert [a["status"] for a in answered] == [200] * 4 and all(a["answer"] for a in answered), answered
+    expect(status).to_have_attribute("data-state", "busy")  # still uploading
+
+    # And while the server reads it in, a program's questions are answered too.
+    results: list[tuple[int, bool]] = []
+    stop = threading.Event()
+
+    def keep_asking() -> None:
+        url = uploads.base + "/api/ask?q=" + urllib.parse.quote("How much does Armenia owe the CSTO?")
+        while True:
+            try:
+                with urllib.request.urlopen(url, timeout=30) as response:
+                    results.append((response.status, json.loads(response.read())["answer"] is not None))
+            except urllib.error.HTTPError as error:
+                results.append((error.code, False))
+            except OSError:
+                results.append((0, False))
+            if stop.wait(0.05):  # a steady stream, not a flood that starves the build it overlaps
+                return
+
+    asker = threading.Thread(target=keep_asking, daemon=True)
+    asker.start()
+    held[0].continue_()
+    expect(status).to_have_text(re.compile(r"^\d{2,3} passages from tide-log\.txt\.$"), timeout=30_000)
+    stop.set()
+    asker.join(timeout=30)
+    assert results and all(r == (200, True) for r in results), results
+    page.unroute("**/api/documents")
+    expect(_item(panel, re.compile("Tide gauge log"))).to_have_count(1)
+
+
+def test_an_upload_the_server_refuses_changes_nothing(open_page: Callable[..., Tab], uploads: Server) -> None:
+    tab = open_page(base=uploads.base)
+    tab.expected_console = re.compile(r"status of 4\d\d")  # Chromium logs the refused upload itself
+    page = tab.page
+    panel = _open_library(tab)
+    posts: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and r.url.endswith("/api/documents") and posts.append(r.url))
+    status = panel.locator("#upload-status")
+
+    # The page's own checks of the server's limits: nothing is sent.
+    picker = page.locator("#upload-input")
+    picker.set_input_files([{"name": f"note-{i}.txt", "mimeType": "text/plain", "buffer": b"A note."}
+                            for i in range(UPLOAD_MAX_FILES + 1)])
+    expect(status).to_have_text(f"{UPLOAD_MAX_FILES + 1} files chosen: at most {UPLOAD_MAX_FILES} can be added "
+                                "at a time.")
+    expect(status).to_have_attribute("data-state", "error")
+    picker.set_input_files({"name": "huge.txt", "mimeType": "text/plain",
+                            "buffer": b"word " * (UPLOAD_MAX_MB * 1024 * 1024 // 5 + 1)})
+    expect(status).to_have_text(f"huge.txt is larger than {UPLOAD_MAX_MB} MiB, the most one file may be.")
+    assert posts == []
+
+    # A file the server cannot read: its message, naming the file, and the list as it was.
+    with page.expect_response(lambda r: r.request.method == "POST" and r.url.endswith("/api/documents")) as info:
+        picker.set_input_files({"name": "junk.pdf", "mimeType": "application/pdf",
+                                "buffer": bytes(range(256)) * 8})
+    refusal = info.value
+    assert refusal.status in (415, 422), refusal.status
+    message = refusal.json()["error"]["message"]
+    assert message.startswith("junk.pdf: "), message
+    expect(status).to_have_text(message)
+    expect(status).to_have_attribute("data-state", "error")
+    expect(status).to_have_attribute("role", "status")
+    expect(panel.locator(".library-item")).to_have_count(1)
+    expect(page.locator(".site-title")).to_have_text(BUNDLED_TITLE)
+    assert _document_ids(uploads) == ["armenia-recalls-envoy-from-belarus"]
+    expect(picker).to_be_enabled()  # and another file can be added
+    assert len(posts) == 1
+
+
+def test_the_list_shows_pages_when_a_document_has_them(open_page: Callable[..., Tab], uploads: Server) -> None:
+    def as_a_pdf(route) -> None:  # noqa: ANN001 - the real list, its document as a PDF's would be listed
+        body = route.fetch().json()
+        body["documents"][0].update(kind="pdf", pages=12, source="report.pdf")
+        route.fulfill(json=body)
+
+    tab = open_page(base=uploads.base)
+    tab.page.route("**/api/documents", as_a_pdf)
+    tab.page.reload()
+    panel = _open_library(tab)
+    expect(panel.locator(".library-meta")).to_have_text(["report.pdf · PDF · 12 pages · 13 passages"])
+    tab.page.unroute("**/api/documents")
+
+
+def test_citations_show_the_page_when_the_passage_has_one(tab: Tab) -> None:
+    page = tab.page
+
+    def with_pages(route) -> None:  # noqa: ANN001 - the real answer, as a PDF's would be: passages with pages
+        body = route.fetch().json()
+        for n, passage in enumerate(body["passages"]):
+            passage["page"] = 3
+            if n == 1:
+                passage["last_page"] = 4
+        route.fulfill(json=body)
+
+    page.route("**/api/ask", with_pages)
+    card = tab.ask("How much does Armenia owe the CSTO?", 1)
+    expect(card.locator("a.citation")).to_have_text(re.compile(r"^p\.\s3\s·\s¶\s\d+$"))
+    labels = card.locator(".passage-label").all_inner_texts()
+    assert re.fullmatch(r"pp\.\s3–4\s·\s¶\s\d+", labels[1]), labels
+    assert all(re.fullmatch(r"pp?\.\s3(–4)?\s·\s¶\s\d+", label) for label in labels), labels
+    card.locator("a.citation").click()
+    current = page.locator("#document-view .doc-passage.current")
+    expect(current.locator(".doc-label")).to_have_text(re.compile(r"^p\.\s3\s·\s¶\s\d+\s?$"))
+    expect(current).to_have_attribute("aria-label", re.compile(r"^Cited passage p\. 3 · ¶ \d+$"))
+    page.keyboard.press("Escape")
+    page.unroute("**/api/ask")
+    # without pages (a text file), the label is the paragraph alone, as before
+    card = tab.ask("How much does Armenia owe the CSTO?", 2)
+    expect(card.locator("a.citation")).to_have_text(re.compile(r"^¶\s\d+$"))
+
+
+def test_without_uploads_the_page_offers_none(tab: Tab) -> None:
+    page = tab.page
+    listed = page.evaluate("fetch('/api/documents').then(r => r.json())")
+    assert listed["uploads"]["enabled"] is False
+    expect(page.locator("#library, #drop-zone, input[type=file]")).to_have_count(0)
+    expect(page.get_by_text("Add or remove documents")).to_have_count(0)
+    expect(page.locator(".site-title")).to_have_text(BUNDLED_TITLE)
+    posts: list[str] = []
+    page.on("request", lambda r: r.method == "POST" and "/api/documents" in r.url and posts.append(r.url))
+    page.evaluate("""() => {
+        const transfer = new DataTransfer();
+        transfer.items.add(new File(['A note.'], 'note.txt', {type: 'text/plain'}));
+        document.querySelector('main').dispatchEvent(
+            new DragEvent('drop', {dataTransfer: transfer, bubbles: true, cancelable: true}));
+    }""")
+    card = tab.ask("How much does Armenia owe the CSTO?", 1)  # the chat works as ever
+    expect(card.locator(".answer-span")).to_have_text("$598,000")
+    assert posts == []

@@ -12,7 +12,8 @@
   var HISTORY_SENT = 5;       // earlier exchanges sent with a question (the server leans on the last 3 by default)
   var MAX_ANSWER_SENT = 1500; // longer answers go back as the question alone (the body stays well under 64 KiB)
   // one kept conversation per corpus (its title names it), so another corpus served later starts empty
-  var STORE_KEY = 'qa-service:conversation:' + ((document.querySelector('.site-title') || {}).textContent || '');
+  var STORE_PREFIX = 'qa-service:conversation:';
+  var STORE_KEY = STORE_PREFIX + ((document.querySelector('.site-title') || {}).textContent || '');
   var MAX_STORED = 100;       // turns kept across reloads (older ones are dropped first)
   var CONFIDENT = 0.5;        // answer.confidence at or above this reads "Answer" (when the API sends it)
   var NETWORK_ERROR = 'Could not reach the server. Check that it is running and try again.';
@@ -78,9 +79,23 @@
     return typeof value === 'number' && isFinite(value) ? value.toFixed(digits === undefined ? 2 : digits) : '–';
   }
 
-  // "¶ 3": a passage's place in its document, short enough never to wrap.
+  // "p. 3" or "pp. 3–4" for a passage of a document with pages (a PDF), else ''.
+  function pageLabel(p) {
+    if (typeof p.page !== 'number') return '';
+    if (typeof p.last_page === 'number' && p.last_page !== p.page) return 'pp.\u00a0' + p.page + '–' + p.last_page;
+    return 'p.\u00a0' + p.page;
+  }
+
+  // "¶ 3", or "p. 3 · ¶ 3" with pages: a passage's place in its document, short enough never to wrap.
   function paragraphLabel(p) {
-    return '¶\u00a0' + (typeof p.index === 'number' ? p.index : '?');
+    var paragraph = '¶\u00a0' + (typeof p.index === 'number' ? p.index : '?');
+    var page = pageLabel(p);
+    return page ? page + '\u00a0·\u00a0' + paragraph : paragraph;
+  }
+
+  // A label as a screen reader should say it, and as copied text has it.
+  function spokenLabel(label) {
+    return label.replace(/\u00a0/g, ' ');
   }
 
   function passageById(data, id) {
@@ -294,7 +309,7 @@
       var tools = el('div', 'passage-tools');
       var open = button('open-document', 'Read it in the document');
       open.addEventListener('click', function () {
-        openDocument(p.document, id, isCited ? answer : null, open);
+        openDocument(p.document, id, isCited ? answer : null, open, p);
       });
       tools.appendChild(open);
       if (data.intent !== 'overview') {
@@ -432,7 +447,7 @@
       link.title = 'Open the document at this passage';
       link.addEventListener('click', function (event) {
         event.preventDefault();
-        openDocument(cited.document, String(cited.id), answer, link);
+        openDocument(cited.document, String(cited.id), answer, link, cited);
       });
       source.appendChild(link);
     } else {
@@ -441,7 +456,7 @@
     card.appendChild(source);
     if (list) card.appendChild(list.section);
     var quote = answer.text + (cited ? '\n— “' + (cited.document_title || cited.document) + '”, ' +
-      citeText.replace('\u00a0', ' ') : '');
+      spokenLabel(citeText) : '');
     card.appendChild(footer(data, request, quote));
     return card;
   }
@@ -518,8 +533,8 @@
   }
 
   // Opens the whole document, scrolled to the passage, which is highlighted (and the answer
-  // sentence in it marked).
-  function openDocument(docId, passageId, answer, opener) {
+  // sentence in it marked). `known` is the passage as the answer gave it (its page, if any).
+  function openDocument(docId, passageId, answer, opener, known) {
     docOpener = opener || null;
     docTitle.textContent = 'Loading the document…';
     docBody.textContent = '';
@@ -533,6 +548,9 @@
         var gap = chars.slice(at, p.start).join('').trim();
         if (gap) docBody.appendChild(el('p', 'doc-gap', gap)); // text between passages (rare): shown as is
         var here = String(p.id) === String(passageId);
+        if (here && known && typeof p.page !== 'number' && typeof known.page === 'number') {
+          p = { id: p.id, index: p.index, start: p.start, end: p.end, page: known.page, last_page: known.last_page };
+        }
         var piece = el('p', 'doc-passage' + (here ? ' current' : ''));
         piece.setAttribute('data-passage-id', String(p.id));
         piece.appendChild(el('span', 'doc-label', paragraphLabel(p) + ' '));
@@ -540,7 +558,7 @@
         renderMarked(piece, text, [], here ? answerRangeIn(text.join(''), answer) : null);
         if (here) {
           piece.tabIndex = -1;
-          piece.setAttribute('aria-label', 'Cited passage ' + paragraphLabel(p).replace('\u00a0', ' '));
+          piece.setAttribute('aria-label', 'Cited passage ' + spokenLabel(paragraphLabel(p)));
           target = piece;
         }
         docBody.appendChild(piece);
@@ -763,6 +781,307 @@
       input.focus();
     });
   });
+
+  // ------------------------------------------------------------ adding and removing documents
+
+  // The header's title and "Answers come from …" line, as the server renders them, for the
+  // documents as they are now; the kept conversation follows the title it is filed under.
+  function showCorpus(docs) {
+    var titles = docs.map(function (d) { return String(d.title || d.id); });
+    var heading = document.querySelector('.site-title');
+    var title = titles.length === 1 ? titles[0] : titles.length + ' documents';
+    if (heading && heading.textContent !== title) {
+      heading.textContent = title;
+      document.title = title + ' · qa-service';
+      var key = STORE_PREFIX + title;
+      if (key !== STORE_KEY) {
+        forget();
+        STORE_KEY = key;
+        if (stored.length) save();
+      }
+    }
+    var introTitle = document.getElementById('intro-title');
+    if (introTitle) {
+      introTitle.textContent = 'Ask a question about the ' + (titles.length > 1 ? 'documents' : 'document');
+    }
+    var old = document.querySelector('.site-header .documents-line, .site-header details.documents');
+    var line;
+    if (titles.length > 3) {
+      line = el('details', 'documents');
+      line.appendChild(el('summary', '', 'Answers come from ' + titles.length + ' documents'));
+      var list = el('ul', 'documents-list');
+      titles.forEach(function (t) { list.appendChild(el('li', 'document-name', t)); });
+      line.appendChild(list);
+      if (old && old.tagName === 'DETAILS' && old.open) line.open = true;
+    } else if (titles.length === 1 && titles[0] === title) {
+      line = el('p', 'documents-line', 'Answers come from this document only.');
+    } else {
+      line = el('p', 'documents-line');
+      line.appendChild(document.createTextNode('Answers come from '));
+      titles.forEach(function (t, i) {
+        line.appendChild(el('span', 'document-name', t));
+        if (i < titles.length - 2) line.appendChild(document.createTextNode(', '));
+        else if (i === titles.length - 2) line.appendChild(document.createTextNode(' and '));
+      });
+      line.appendChild(document.createTextNode('.'));
+    }
+    if (old) old.replaceWith(line);
+    else if (heading) heading.after(line);
+  }
+
+  function setupLibrary(panel) {
+    var MAX_FILES = parseInt(panel.getAttribute('data-max-files'), 10) || 0;
+    var MAX_BYTES = parseInt(panel.getAttribute('data-max-bytes'), 10) || 0;
+    var CONFIRM_MS = 5000;
+    var KINDS = { pdf: 'PDF', docx: 'Word', html: 'HTML', markdown: 'Markdown', text: 'Text' };
+    var picker = document.getElementById('upload-input');
+    var zone = document.getElementById('drop-zone');
+    var progressRow = document.getElementById('upload-progress-row');
+    var progress = document.getElementById('upload-progress');
+    var progressLabel = document.getElementById('upload-progress-label');
+    var uploadStatus = document.getElementById('upload-status');
+    var list = document.getElementById('library-list');
+    var listTitle = document.getElementById('library-list-title');
+    var listStatus = document.getElementById('library-status');
+    var uploading = false;
+    var dragDepth = 0;
+    var refreshing = Promise.resolve();
+
+    function say(node, text, state) {
+      node.textContent = text;
+      node.setAttribute('data-state', state);
+    }
+
+    function plural(n, one, many) {
+      return n + ' ' + (n === 1 ? one : many);
+    }
+
+    function mib(bytes) {
+      return (bytes / (1024 * 1024)).toFixed(bytes % (1024 * 1024) ? 1 : 0).replace(/\.0$/, '') + ' MiB';
+    }
+
+    function errorOf(status, body, doing) {
+      if (body && body.error && typeof body.error.message === 'string' && body.error.message) {
+        return body.error.message;
+      }
+      return 'The server could not ' + doing + ' (HTTP ' + status + ').';
+    }
+
+    function item(doc, removable) {
+      var li = el('li', 'library-item');
+      li.setAttribute('data-document-id', String(doc.id));
+      var text = el('div', 'library-item-text');
+      var title = String(doc.title || doc.id);
+      text.appendChild(el('p', 'library-title', title));
+      var facts = [];
+      if (doc.source) facts.push(String(doc.source));
+      if (doc.kind) facts.push(KINDS[doc.kind] || String(doc.kind));
+      if (typeof doc.pages === 'number') facts.push(plural(doc.pages, 'page', 'pages'));
+      if (typeof doc.passages === 'number') facts.push(plural(doc.passages, 'passage', 'passages'));
+      text.appendChild(el('p', 'library-meta', facts.join(' · ')));
+      li.appendChild(text);
+      if (removable) li.appendChild(removeButton(doc, title));
+      return li;
+    }
+
+    // "Remove", then "Confirm remove" for a few seconds: a second press removes the document.
+    function removeButton(doc, title) {
+      var b = button('remove', '');
+      var label = el('span', 'remove-label', 'Remove');
+      b.appendChild(label);
+      b.appendChild(el('span', 'visually-hidden', ' “' + title + '”'));
+      var timer = null;
+      function disarm() {
+        clearTimeout(timer);
+        timer = null;
+        b.classList.remove('armed');
+        label.textContent = 'Remove';
+      }
+      b.addEventListener('click', function () {
+        if (b.getAttribute('aria-disabled') === 'true') return;
+        if (!timer) {
+          b.classList.add('armed');
+          label.textContent = 'Confirm remove';
+          say(listStatus, 'Press “Confirm remove” again to remove “' + title + '”.', 'confirm');
+          timer = setTimeout(function () {
+            disarm();
+            if (listStatus.getAttribute('data-state') === 'confirm') say(listStatus, '', 'idle');
+          }, CONFIRM_MS);
+          return;
+        }
+        disarm();
+        b.setAttribute('aria-disabled', 'true');
+        label.textContent = 'Removing…';
+        say(listStatus, 'Removing “' + title + '”…', 'busy');
+        removeDocument(doc, title, b, label);
+      });
+      return b;
+    }
+
+    function removeDocument(doc, title, b, label) {
+      var li = b.closest('li');
+      fetch(DOCUMENT_URL + encodeURIComponent(String(doc.id)), {
+        method: 'DELETE', headers: { 'Accept': 'application/json' }, credentials: 'same-origin'
+      }).then(function (response) {
+        return response.json().then(function (body) { return { response: response, body: body }; },
+          function () { return { response: response, body: null }; });
+      }).then(function (result) {
+        if (!result.response.ok) throw { told: errorOf(result.response.status, result.body, 'remove it') };
+        delete documents[String(doc.id)];
+        var removed = result.body && result.body.removed ? result.body.removed : doc;
+        say(listStatus, 'Removed “' + (removed.title || title) + '”' +
+          (removed.source ? ' (' + removed.source + ')' : '') + '.', 'done');
+        // focus goes to the next document's button, else the previous one's, else the list's title
+        var next = li && (li.nextElementSibling || li.previousElementSibling);
+        var nextId = next ? next.getAttribute('data-document-id') : null;
+        return refresh().then(function () {
+          var target = nextId && list.querySelector('li[data-document-id="' + CSS.escape(nextId) + '"] .remove');
+          (target || listTitle).focus();
+        });
+      }).catch(function (error) {
+        say(listStatus, error && error.told ? error.told : NETWORK_ERROR, 'error');
+        b.removeAttribute('aria-disabled');
+        label.textContent = 'Remove';
+      });
+    }
+
+    // The list and the header, from GET /api/documents (one load after another, so the last
+    // change asked for is the one shown).
+    function refresh() {
+      refreshing = refreshing.then(load);
+      return refreshing;
+    }
+
+    function load() {
+      return fetchJson(DOCUMENT_URL.replace(/\/$/, '')).then(function (body) {
+        var docs = body && Array.isArray(body.documents) ? body.documents : [];
+        list.textContent = '';
+        docs.forEach(function (doc) { list.appendChild(item(doc, docs.length > 1)); });
+        if (docs.length === 1) {
+          list.appendChild(el('li', 'library-note', 'The last document cannot be removed: add another first.'));
+        }
+        showCorpus(docs);
+      }).catch(function () {
+        say(listStatus, 'The list of documents could not be loaded. Reload the page to try again.', 'error');
+      });
+    }
+
+    // The files, checked against the server's limits before anything is sent.
+    function tooMany(files) {
+      if (!files.length) return 'No files to add.';
+      if (MAX_FILES && files.length > MAX_FILES) {
+        return plural(files.length, 'file', 'files') + ' chosen: at most ' + MAX_FILES + ' can be added at a time.';
+      }
+      for (var i = 0; i < files.length; i++) {
+        if (MAX_BYTES && files[i].size > MAX_BYTES) {
+          return files[i].name + ' is larger than ' + mib(MAX_BYTES) + ', the most one file may be.';
+        }
+      }
+      return '';
+    }
+
+    function upload(fileList) {
+      var files = Array.prototype.slice.call(fileList || []);
+      if (uploading) {
+        say(uploadStatus, 'Wait until the files being added are in, then add more.', 'error');
+        return;
+      }
+      var refused = tooMany(files);
+      if (refused) {
+        say(uploadStatus, refused, 'error');
+        return;
+      }
+      var names = files.map(function (f) { return f.name; }).join(', ');
+      var data = new FormData();
+      files.forEach(function (f) { data.append('files', f, f.name); });
+      uploading = true;
+      picker.disabled = true;
+      zone.classList.add('busy');
+      progressRow.hidden = false;
+      progressLabel.textContent = 'Sending ' + names;
+      progress.value = 0;
+      say(uploadStatus, 'Sending ' + names + '…', 'busy');
+
+      var xhr = new XMLHttpRequest();
+      xhr.open('POST', DOCUMENT_URL.replace(/\/$/, ''));
+      xhr.setRequestHeader('Accept', 'application/json');
+      xhr.responseType = 'text';
+      xhr.upload.onprogress = function (event) {
+        if (event.lengthComputable && event.total) progress.value = Math.round(100 * event.loaded / event.total);
+      };
+      xhr.upload.onload = function () {
+        progress.removeAttribute('value'); // sent: the server reads the files now, for an unknown time
+        progressLabel.textContent = 'Reading ' + names;
+        say(uploadStatus, 'Reading ' + names + ' into the documents…', 'busy');
+      };
+      function done(text, state) {
+        uploading = false;
+        picker.disabled = false;
+        picker.value = '';
+        zone.classList.remove('busy');
+        progressRow.hidden = true;
+        say(uploadStatus, text, state);
+      }
+      xhr.onload = function () {
+        var body = null;
+        try { body = JSON.parse(xhr.responseText); } catch (e) { body = null; }
+        if (xhr.status !== 201 || !body || !Array.isArray(body.documents)) {
+          done(errorOf(xhr.status, body, 'add ' + names), 'error');
+          return;
+        }
+        var parts = body.documents.map(function (d) {
+          delete documents[String(d.id)];
+          var count = Array.isArray(d.passages) ? d.passages.length : Number(d.passages) || 0;
+          return plural(count, 'passage', 'passages') + ' from ' + (d.source || d.title || d.id);
+        });
+        done(parts.join('; ') + '.', 'done');
+        refresh();
+      };
+      xhr.onerror = function () { done(NETWORK_ERROR, 'error'); };
+      xhr.send(data);
+    }
+
+    picker.addEventListener('change', function () {
+      if (picker.files && picker.files.length) upload(picker.files);
+    });
+
+    function hasFiles(event) {
+      var types = event.dataTransfer && event.dataTransfer.types;
+      return !!types && Array.prototype.indexOf.call(types, 'Files') >= 0;
+    }
+
+    // Files dragged anywhere over the page open the panel and light up the zone; dropped
+    // anywhere, they are added.
+    document.addEventListener('dragenter', function (event) {
+      if (!hasFiles(event)) return;
+      dragDepth += 1;
+      panel.open = true;
+      zone.classList.add('dragging');
+    });
+    document.addEventListener('dragover', function (event) {
+      if (!hasFiles(event)) return;
+      event.preventDefault();
+      event.dataTransfer.dropEffect = 'copy';
+    });
+    document.addEventListener('dragleave', function (event) {
+      if (!hasFiles(event)) return;
+      dragDepth = Math.max(0, dragDepth - 1);
+      if (!dragDepth) zone.classList.remove('dragging');
+    });
+    document.addEventListener('drop', function (event) {
+      if (!hasFiles(event)) return;
+      event.preventDefault(); // not the browser's own "open the file"
+      dragDepth = 0;
+      zone.classList.remove('dragging');
+      panel.open = true;
+      upload(event.dataTransfer.files);
+    });
+
+    refresh();
+  }
+
+  var library = document.getElementById('library');
+  if (library) setupLibrary(library);
 
   restore();
   updateControls();
