@@ -155,9 +155,9 @@ def test_bad_source_gives_one_line_error_and_non_zero_exit(tmp_path: Path, kind:
 
 
 def test_unsupported_suffix_and_empty_folder(tmp_path: Path) -> None:
-    (tmp_path / "data.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "data.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # old Word: not taken
     with pytest.raises(IngestError, match="unsupported"):
-        ingest_paths([tmp_path / "data.pdf"])
+        ingest_paths([tmp_path / "data.doc"])
     with pytest.raises(IngestError, match="no .txt"):
         ingest_paths([tmp_path])
 
