@@ -26,6 +26,7 @@ __all__ = [
     "KINDS",
     "MAX_PDF_PAGES",
     "MAX_TEXT_CHARS",
+    "PrintedLine",
     "SourceText",
     "drop_repeated_edges",
     "join_hyphenated",
@@ -299,7 +300,7 @@ def _edges(lines: list[str], edge: int) -> list[str]:
 
 
 @dataclass(frozen=True)
-class _Line:
+class PrintedLine:
     """A printed line of a PDF page: its text, baseline, left edge and font size."""
 
     text: str
@@ -309,7 +310,8 @@ class _Line:
     page: int
 
 
-def _starts_paragraph(prev: _Line, line: _Line, gap: float, leading: float, width: int, margin: float) -> bool:
+def _starts_paragraph(prev: PrintedLine, line: PrintedLine, gap: float, leading: float, width: int, longest: int,
+                      margin: float) -> bool:
     """Whether ``line`` opens a new paragraph after ``prev`` in the same column."""
     if gap > 1.5 * leading or gap < -0.5 * leading:  # a blank line's space, or a jump back up
         return True
@@ -319,16 +321,18 @@ def _starts_paragraph(prev: _Line, line: _Line, gap: float, leading: float, widt
         return True
     if line.x > margin + 1.5 * line.size and prev.x <= margin + 0.5 * line.size:  # first-line indent
         return True
-    # a sentence that ends well before the column's right edge ends its paragraph
-    return bool(_SENTENCE_END_RE.search(prev.text)) and len(prev.text) < 0.8 * width
+    # running text fills the column: a line well short of it (a table row, a heading, a closing
+    # line) ends its paragraph, and so does a sentence that ends before the right edge
+    return len(prev.text) < 0.6 * longest or (bool(_SENTENCE_END_RE.search(prev.text)) and len(prev.text) < 0.8 * width)
 
 
-def join_lines(lines: list[_Line]) -> list[list[_Line]]:
+def join_lines(lines: list[PrintedLine]) -> list[list[PrintedLine]]:
     """The printed lines of one column as paragraphs (lists of lines), in order.
 
     A paragraph ends at a vertical gap over 1.5 times the column's usual line spacing, a change of
-    font size, a bullet, an indented first line, or a line that ends a sentence and is shorter
-    than 80% of the column's usual line length.
+    font size, a bullet, an indented first line, a line shorter than 60% of the column's longest,
+    or a line that ends a sentence and is shorter than 80% of the column's usual line length
+    (lengths in characters).
     """
     if not lines:
         return []
@@ -339,7 +343,7 @@ def join_lines(lines: list[_Line]) -> list[list[_Line]]:
     margin = min(line.x for line in lines)
     paragraphs = [[lines[0]]]
     for prev, line in zip(lines, lines[1:]):
-        if _starts_paragraph(prev, line, prev.y - line.y, leading, width, margin):
+        if _starts_paragraph(prev, line, prev.y - line.y, leading, width, lengths[-1], margin):
             paragraphs.append([line])
         else:
             paragraphs[-1].append(line)
@@ -391,7 +395,7 @@ def _page_fragments(page: Any) -> list[_Fragment]:
     return found
 
 
-def _rows(fragments: list[_Fragment], page: int) -> list[_Line]:
+def _rows(fragments: list[_Fragment], page: int) -> list[PrintedLine]:
     """Fragments on the same baseline as lines, top to bottom, each read left to right."""
     rows: list[list[_Fragment]] = []
     for frag in sorted(fragments, key=lambda f: (-f.y, f.x)):
@@ -402,7 +406,7 @@ def _rows(fragments: list[_Fragment], page: int) -> list[_Line]:
     lines = []
     for row in rows:
         row.sort(key=lambda f: f.x)
-        lines.append(_Line(" ".join(f.text for f in row), row[0].y, row[0].x, max(f.size for f in row), page))
+        lines.append(PrintedLine(" ".join(f.text for f in row), row[0].y, row[0].x, max(f.size for f in row), page))
     return lines
 
 
@@ -433,7 +437,7 @@ def _column_split(fragments: list[_Fragment], width: float) -> float | None:
     return split
 
 
-def _page_lines(page: Any, number: int) -> list[_Line]:
+def _page_lines(page: Any, number: int) -> list[PrintedLine]:
     """A page's printed lines in reading order: the left column, then the right one."""
     fragments = _page_fragments(page)
     try:
@@ -508,7 +512,7 @@ def _read_pdf(data: bytes, name: str) -> SourceText:
         raise IngestError(f"{name}: not a readable PDF ({_reason(exc)})") from None
     if count > MAX_PDF_PAGES:
         raise IngestError(f"{name}: {count} pages, more than {MAX_PDF_PAGES}; split the file")
-    pages: list[list[_Line]] = []
+    pages: list[list[PrintedLine]] = []
     chars = failed = 0
     for number in range(1, count + 1):
         try:
@@ -537,7 +541,7 @@ def _read_pdf(data: bytes, name: str) -> SourceText:
     return _paged_text(title, _run_on(paragraphs), count)
 
 
-def _keep(lines: list[_Line], kept: list[str]) -> list[_Line]:
+def _keep(lines: list[PrintedLine], kept: list[str]) -> list[PrintedLine]:
     """``lines`` without those :func:`drop_repeated_edges` removed (it keeps order)."""
     out, i = [], 0
     for line in lines:
@@ -554,7 +558,7 @@ def _metadata_title(reader: Any) -> Any:
         return None
 
 
-def _heading_title(paragraphs: list[list[_Line]]) -> str:
+def _heading_title(paragraphs: list[list[PrintedLine]]) -> str:
     """The first paragraph of page 1 printed clearly larger than the body text, when short."""
     sizes = [line.size for p in paragraphs for line in p for _ in range(len(line.text))]
     if not sizes:
@@ -569,10 +573,10 @@ def _heading_title(paragraphs: list[list[_Line]]) -> str:
     return ""
 
 
-def _run_on(paragraphs: list[list[_Line]]) -> list[list[_Line]]:
+def _run_on(paragraphs: list[list[PrintedLine]]) -> list[list[PrintedLine]]:
     """Paragraphs cut by a column or page end joined again: the first does not end a sentence and
     the next starts in lowercase, at the top of the next column or page."""
-    out: list[list[_Line]] = []
+    out: list[list[PrintedLine]] = []
     for p in paragraphs:
         if out:
             prev = out[-1][-1]
@@ -585,7 +589,7 @@ def _run_on(paragraphs: list[list[_Line]]) -> list[list[_Line]]:
     return out
 
 
-def _paged_text(title: str, paragraphs: list[list[_Line]], count: int) -> SourceText:
+def _paged_text(title: str, paragraphs: list[list[PrintedLine]], count: int) -> SourceText:
     """Paragraphs as lines, with the page each starts on and where later pages begin inside one."""
     lines: list[str] = []
     line_pages: list[int] = []
