@@ -20,44 +20,12 @@ from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
 from reportlab.pdfgen import canvas
 
+from documents import Page, encrypted, flowing, make_docx, make_pdf
+
 from qa_service import sources
 from qa_service.errors import IngestError
 from qa_service.ingest import ingest_bytes, ingest_file
 from qa_service.sources import PrintedLine, drop_repeated_edges, join_hyphenated, join_lines, read_bytes, sniff
-
-WIDTH, HEIGHT = A4
-
-# Lines as (x, y from the top, text[, font size]).
-Page = list[tuple[float, float, str] | tuple[float, float, str, float]]
-
-
-def make_pdf(pages: list[Page], title: str | None = None, size: float = 11) -> bytes:
-    """A text PDF with each line drawn where it says (reportlab)."""
-    buffer = io.BytesIO()
-    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
-    if title is not None:
-        pdf.setTitle(title)
-    for page in pages:
-        for x, y, text, *font in page:
-            pdf.setFont("Helvetica", font[0] if font else size)
-            pdf.drawString(x, HEIGHT - y, text)
-        pdf.showPage()
-    pdf.save()
-    return buffer.getvalue()
-
-
-def flowing(lines: list[str], top: float = 100, leading: float = 14, x: float = 72) -> Page:
-    """Lines of a column, one under the other; "" leaves a blank line (a paragraph gap)."""
-    return [(x, top + i * leading, line) for i, line in enumerate(lines) if line]
-
-
-def encrypted(data: bytes, user: str, owner: str, algorithm: str) -> bytes:
-    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
-    writer.encrypt(user_password=user, owner_password=owner, algorithm=algorithm)
-    out = io.BytesIO()
-    writer.write(out)
-    return out.getvalue()
-
 
 LIGHTHOUSE = [
     "The lighthouse on the northern cape was built in 1857 from granite quarried on the island itself.",
@@ -261,14 +229,6 @@ def test_too_much_text_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 # ---------------------------------------------------------------- Word
-
-
-def make_docx(build) -> bytes:  # noqa: ANN001
-    document = docx.Document()
-    build(document)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def _report(document: docx.document.Document) -> None:

@@ -1,0 +1,54 @@
+"""Builders of PDF and Word files for the tests: reportlab draws PDFs line by line, python-docx writes .docx."""
+
+from __future__ import annotations
+
+import io
+from typing import Callable
+
+import docx
+from pypdf import PdfReader, PdfWriter
+from reportlab.lib.pagesizes import A4
+from reportlab.pdfgen import canvas
+
+WIDTH, HEIGHT = A4
+
+# Lines as (x, y from the top, text[, font size]).
+Page = list[tuple[float, float, str] | tuple[float, float, str, float]]
+
+
+def make_pdf(pages: list[Page], title: str | None = None, size: float = 11) -> bytes:
+    """A text PDF with each line drawn where it says (reportlab)."""
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    if title is not None:
+        pdf.setTitle(title)
+    for page in pages:
+        for x, y, text, *font in page:
+            pdf.setFont("Helvetica", font[0] if font else size)
+            pdf.drawString(x, HEIGHT - y, text)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue()
+
+
+def flowing(lines: list[str], top: float = 100, leading: float = 14, x: float = 72) -> Page:
+    """Lines of a column, one under the other; "" leaves a blank line (a paragraph gap)."""
+    return [(x, top + i * leading, line) for i, line in enumerate(lines) if line]
+
+
+def encrypted(data: bytes, user: str, owner: str, algorithm: str) -> bytes:
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(data)))
+    writer.encrypt(user_password=user, owner_password=owner, algorithm=algorithm)
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def make_docx(build: Callable[[docx.document.Document], object]) -> bytes:
+    document = docx.Document()
+    build(document)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
