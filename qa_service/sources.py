@@ -278,18 +278,23 @@ def drop_repeated_edges(pages: list[list[str]], edge: int = 2) -> list[list[str]
     (on fewer, one repetition proves nothing). A line that is only a page number ("7", "- 7 -",
     "Page 7") at the top or bottom of a page is furniture on any page.
     """
+    removed = _edge_lines(pages, edge)
+    return [[line for i, line in enumerate(lines) if i not in gone] for lines, gone in zip(pages, removed)]
+
+
+def _edge_lines(pages: list[list[str]], edge: int = 2) -> list[set[int]]:
+    """The indices, page by page, of the lines :func:`drop_repeated_edges` drops."""
     counts: dict[str, int] = {}
     for lines in pages:
         for key in {_edge_key(line) for line in _edges(lines, edge)}:
             counts[key] = counts.get(key, 0) + 1
     needed = max(2, (len(pages) + 1) // 2)
     repeated = {key for key, n in counts.items() if n >= needed} if len(pages) >= 3 else set()
-    kept = []
+    removed = []
     for lines in pages:
         top = set(range(min(edge, len(lines)))) | set(range(max(0, len(lines) - edge), len(lines)))
-        kept.append([line for i, line in enumerate(lines)
-                     if not (i in top and (_edge_key(line) in repeated or _PAGE_NUMBER_RE.match(line.strip())))])
-    return kept
+        removed.append({i for i in top if _edge_key(lines[i]) in repeated or _PAGE_NUMBER_RE.match(lines[i].strip())})
+    return removed
 
 
 _PAGE_NUMBER_RE = re.compile(r"^(?:page\s+)?[-–—]?\s*\d{1,4}\s*[-–—]?(?:\s*(?:of|/)\s*\d{1,4})?$", re.IGNORECASE)
@@ -477,7 +482,7 @@ def _meaningful_title(value: Any) -> str:
 def _open_pdf(data: bytes, name: str) -> Any:
     """A pypdf reader, decrypted with the empty password when the file is only owner-locked."""
     from pypdf import PasswordType, PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError, PdfReadError
+    from pypdf.errors import DependencyError, FileNotDecryptedError
 
     try:
         reader = PdfReader(io.BytesIO(data), strict=False)
@@ -492,8 +497,8 @@ def _open_pdf(data: bytes, name: str) -> Any:
                           "(pip install cryptography), or remove the password") from None
     except FileNotDecryptedError:
         raise IngestError(f"{name}: encrypted; remove the password and try again") from None
-    except (PdfReadError, Exception) as exc:  # any failure of the library on a bad file is the file's fault
-        raise IngestError(f"{name}: not a readable PDF ({_reason(exc)})") from None
+    except Exception as exc:  # any failure of the library on a bad file is the file's fault
+        raise IngestError(f"{name}: a damaged or truncated PDF ({_reason(exc)})") from None
 
 
 def _reason(exc: BaseException) -> str:
@@ -509,7 +514,7 @@ def _read_pdf(data: bytes, name: str) -> SourceText:
     try:
         count = len(reader.pages)
     except Exception as exc:
-        raise IngestError(f"{name}: not a readable PDF ({_reason(exc)})") from None
+        raise IngestError(f"{name}: a damaged or truncated PDF ({_reason(exc)})") from None
     if count > MAX_PDF_PAGES:
         raise IngestError(f"{name}: {count} pages, more than {MAX_PDF_PAGES}; split the file")
     pages: list[list[PrintedLine]] = []
@@ -532,23 +537,16 @@ def _read_pdf(data: bytes, name: str) -> SourceText:
         pages.append(lines)
     if not any(pages):
         if failed:
-            raise IngestError(f"{name}: not a readable PDF (no page could be read; is it damaged or truncated?)")
+            raise IngestError(f"{name}: a damaged or truncated PDF (no page could be read)")
         raise IngestError(f"{name}: no text layer (a scanned PDF?); OCR is not supported")
-    kept_text = drop_repeated_edges([[line.text for line in lines] for lines in pages])
-    pages = [_keep(lines, kept) for lines, kept in zip(pages, kept_text)]
+    # the top and bottom of a page by position: in two columns, the reading order ends mid-page
+    visual = [sorted(lines, key=lambda line: -line.y) for lines in pages]
+    removed = _edge_lines([[line.text for line in lines] for lines in visual])
+    gone = [{id(lines[i]) for i in indices} for lines, indices in zip(visual, removed)]
+    pages = [[line for line in lines if id(line) not in ids] for lines, ids in zip(pages, gone)]
     paragraphs = [p for lines in pages for p in join_lines(lines)]
     title = _meaningful_title(_metadata_title(reader)) or _heading_title(paragraphs)
     return _paged_text(title, _run_on(paragraphs), count)
-
-
-def _keep(lines: list[PrintedLine], kept: list[str]) -> list[PrintedLine]:
-    """``lines`` without those :func:`drop_repeated_edges` removed (it keeps order)."""
-    out, i = [], 0
-    for line in lines:
-        if i < len(kept) and line.text == kept[i]:
-            out.append(line)
-            i += 1
-    return out
 
 
 def _metadata_title(reader: Any) -> Any:

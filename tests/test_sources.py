@@ -85,24 +85,38 @@ def test_only_a_meaningful_metadata_title_is_used(metadata: str, expected: str) 
     assert read_bytes(make_pdf([flowing(ORCHARD)], title=metadata), "x.pdf").title == expected
 
 
+LEFT = ["Left column opens: the survey counted forty-one nesting pairs",
+        "of puffins on the western cliffs, nearly double the count",
+        "of the previous decade, which the wardens credit to the",
+        "removal of rats from the island in the spring of 2011.",
+        "Left column closes with the wardens' thanks to volunteers."]
+RIGHT = ["Right column opens: razorbills fared worse, with fourteen",
+         "pairs against twenty-two, and guillemots held steady at",
+         "about three hundred birds on the ledges of the stack, where",
+         "the sea was rough for most of the breeding season this year.",
+         "Right column closes with plans for next year's survey."]
+
+
+def _two_columns(heading: str, issue: str = "") -> Page:
+    page: Page = [(72, 60, heading, 16.0)]
+    for i, (a, b) in enumerate(zip(LEFT, RIGHT)):  # drawn row by row, right before left
+        page += [(310, 110 + 14 * i, f"{b} {issue}".strip(), 9.0), (50, 110 + 14 * i, f"{a} {issue}".strip(), 9.0)]
+    return page
+
+
 def test_two_columns_are_read_left_column_first() -> None:
-    left = ["Left column opens: the survey counted forty-one nesting pairs",
-            "of puffins on the western cliffs, nearly double the count",
-            "of the previous decade, which the wardens credit to the",
-            "removal of rats from the island in the spring of 2011.",
-            "Left column closes with the wardens' thanks to volunteers."]
-    right = ["Right column opens: razorbills fared worse, with fourteen",
-             "pairs against twenty-two, and guillemots held steady at",
-             "about three hundred birds on the ledges of the stack, where",
-             "the sea was rough for most of the breeding season this year.",
-             "Right column closes with plans for next year's survey."]
-    page: Page = [(72, 60, "Seabird census of the outer islands", 16.0)]
-    for i, (a, b) in enumerate(zip(left, right)):  # drawn row by row, right before left
-        page += [(310, 110 + 14 * i, b, 9.0), (50, 110 + 14 * i, a, 9.0)]
-    text = " ".join(read_bytes(make_pdf([page]), "birds.pdf").lines)
+    text = " ".join(read_bytes(make_pdf([_two_columns("Seabird census of the outer islands")]), "birds.pdf").lines)
     assert text.index("Seabird census") < text.index("Left column opens") < text.index("Left column closes") \
         < text.index("Right column opens") < text.index("Right column closes")
     assert "nesting pairs of puffins on the western cliffs" in text
+
+
+def test_headers_and_footers_of_two_column_pages_are_removed() -> None:
+    pages = [[(250, 30, "Bulletin of the bird society"), *_two_columns(f"Census of {issue}", issue), (290, 810, str(n))]
+             for n, issue in enumerate(["spring", "summer", "autumn"], start=1)]
+    lines = read_bytes(make_pdf(pages), "bulletin.pdf").lines
+    assert not any("Bulletin of the bird society" in line or line in ("1", "2", "3") for line in lines)
+    assert sum("Right column closes" in line for line in lines) == 3
 
 
 def test_a_table_like_page_is_not_taken_for_two_columns() -> None:
@@ -275,7 +289,7 @@ def test_a_truncated_docx_is_refused() -> None:
 
 def _bomb(size: int) -> bytes:
     out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
         archive.writestr("[Content_Types].xml", "<Types/>")
         with archive.open("word/document.xml", "w", force_zip64=True) as entry:
             block = bytes(1024 * 1024)
