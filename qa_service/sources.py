@@ -318,7 +318,7 @@ class PrintedLine:
 def _starts_paragraph(prev: PrintedLine, line: PrintedLine, gap: float, leading: float, width: int, longest: int,
                       margin: float) -> bool:
     """Whether ``line`` opens a new paragraph after ``prev`` in the same column."""
-    if gap > 1.5 * leading or gap < -0.5 * leading:  # a blank line's space, or a jump back up
+    if gap > 1.25 * leading or gap < -0.5 * leading:  # space between paragraphs, or a jump back up
         return True
     if abs(line.size - prev.size) > 0.15 * max(line.size, prev.size):  # a heading and its text
         return True
@@ -334,7 +334,7 @@ def _starts_paragraph(prev: PrintedLine, line: PrintedLine, gap: float, leading:
 def join_lines(lines: list[PrintedLine]) -> list[list[PrintedLine]]:
     """The printed lines of one column as paragraphs (lists of lines), in order.
 
-    A paragraph ends at a vertical gap over 1.5 times the column's usual line spacing, a change of
+    A paragraph ends at a vertical gap over 1.25 times the column's usual line spacing, a change of
     font size, a bullet, an indented first line, a line shorter than 60% of the column's longest,
     or a line that ends a sentence and is shorter than 80% of the column's usual line length
     (lengths in characters).
@@ -470,7 +470,7 @@ def _meaningful_title(value: Any) -> str:
     title = " ".join(value.split())
     if sum(ch.isalpha() for ch in title) < 2:
         return ""
-    if title.casefold().strip("()[] ") in {"untitled", "untitled document", "document", "title", "no title",
+    if title.casefold().strip("()[] ") in {"untitled", "untitled document", "document", "title", "no title", "anonymous",
                                           "microsoft word document", "slide 1", "none", "unknown"}:
         return ""
     if re.search(r"\.(?:docx?|pdf|odt|rtf|txt|tex|dvi|ps|indd|pages|html?|xlsx?|pptx?)$", title, re.IGNORECASE) \
@@ -558,10 +558,14 @@ def _metadata_title(reader: Any) -> Any:
 
 def _heading_title(paragraphs: list[list[PrintedLine]]) -> str:
     """The first paragraph of page 1 printed clearly larger than the body text, when short."""
-    sizes = [line.size for p in paragraphs for line in p for _ in range(len(line.text))]
-    if not sizes:
+    weighted = sorted((line.size, len(line.text)) for p in paragraphs for line in p)
+    half, body = sum(w for _, w in weighted) / 2, 0.0
+    for size, weight in weighted:  # the size most characters are printed in (a weighted median)
+        body, half = size, half - weight
+        if half <= 0:
+            break
+    if not weighted:
         return ""
-    body = statistics.median(sizes)
     for p in paragraphs:
         if p[0].page != 1:
             break
@@ -572,15 +576,20 @@ def _heading_title(paragraphs: list[list[PrintedLine]]) -> str:
 
 
 def _run_on(paragraphs: list[list[PrintedLine]]) -> list[list[PrintedLine]]:
-    """Paragraphs cut by a column or page end joined again: the first does not end a sentence and
-    the next starts in lowercase, at the top of the next column or page."""
+    """Paragraphs cut by a column or page end joined again, so no sentence is cut: the next one
+    opens the next column or page in the same font, and the first ends on a line that is not
+    short (a paragraph's closing line usually is) without ending a sentence, or the next starts in
+    lowercase. A full line ending a sentence is ambiguous and stays a paragraph end."""
+    lengths = sorted(len(line.text) for p in paragraphs for line in p)
+    full = 0.6 * lengths[int(0.9 * (len(lengths) - 1))] if lengths else 0
     out: list[list[PrintedLine]] = []
     for p in paragraphs:
         if out:
-            prev = out[-1][-1]
-            moved = p[0].page != prev.page or p[0].y > prev.y + prev.size
-            if moved and not _SENTENCE_END_RE.search(prev.text) and p[0].text[:1].islower() \
-                    and abs(p[0].size - prev.size) <= 0.15 * prev.size:
+            prev, first = out[-1][-1], p[0]
+            moved = first.page != prev.page or first.y > prev.y + prev.size
+            same_font = abs(first.size - prev.size) <= 0.15 * prev.size
+            open_ended = not _SENTENCE_END_RE.search(prev.text) and len(prev.text) >= full
+            if moved and same_font and (open_ended or first.text[:1].islower()):
                 out[-1] = out[-1] + p
                 continue
         out.append(p)

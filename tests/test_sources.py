@@ -69,6 +69,19 @@ def test_a_paragraph_running_on_to_the_next_page_is_one_paragraph_with_a_page_ra
     assert (passage.page, passage.last_page) == (1, 2)
 
 
+def test_justified_paragraphs_laid_out_by_a_typesetter_come_back_whole() -> None:
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
+    paragraphs = [" ".join(LIGHTHOUSE[:3]), " ".join(LIGHTHOUSE[4:]), " ".join(ORCHARD[:2]), ORCHARD[3]] * 3
+    styles = getSampleStyleSheet()
+    body = styles["BodyText"]
+    body.alignment = 4  # justified; 6 pt between paragraphs on a 12 pt line
+    buffer = io.BytesIO()
+    SimpleDocTemplate(buffer, title="Island notes").build([Paragraph(p, body) for p in paragraphs])
+    assert read_bytes(buffer.getvalue(), "typeset.pdf").lines == paragraphs
+
+
 def test_without_metadata_the_title_is_the_large_first_heading() -> None:
     page = [(72, 80, "Tidal Power in Small Estuaries", 20.0), *flowing(ORCHARD, top=130)]
     source = read_bytes(make_pdf([page]), "tidal.pdf")
