@@ -228,7 +228,7 @@ def _markdown_lines(text: str) -> tuple[str, list[str]]:
 
 # ---------------------------------------------------------------- text rules for paged sources
 
-_HYPHEN_END_RE = re.compile(r"(\w*[^\W\d_])-$")
+_HYPHEN_END_RE = re.compile(r"([^\W\d_]+)-$")
 _SENTENCE_END_RE = re.compile(r"[.!?…:][\"'”’)\]]*$")
 _BULLET_RE = re.compile(r"^(?:[-*•–·▪◦]|\(?\d{1,3}[.)]|\(?[a-z][.)])\s")
 
@@ -255,7 +255,7 @@ def join_hyphenated(first: str, second: str) -> str:
         return second
     if not second:
         return first
-    end = _HYPHEN_END_RE.search(first)
+    end = _HYPHEN_END_RE.search(first[-64:]) if first.endswith("-") else None  # the tail: no scan of a long line
     if end and end.group(1)[-1].islower() and second[0].islower() and not first.endswith("--"):
         head = end.group(1)
         tail = re.match(r"[^\W\d_]+", second)

@@ -82,6 +82,19 @@ def test_justified_paragraphs_laid_out_by_a_typesetter_come_back_whole() -> None
     assert read_bytes(buffer.getvalue(), "typeset.pdf").lines == paragraphs
 
 
+def test_a_bulleted_paragraph_running_on_to_the_next_page_keeps_its_pages() -> None:
+    first = flowing(ORCHARD) + [(72, 780, "• The press in the barn was rebuilt in 1994 by a carpenter from the village and")]
+    second = flowing(["still turns out about four thousand litres of cider in a good autumn, most of it sold at the gate.",
+                      "The rest goes to the inn on the square, where it is served from the barrel all year round."])
+    document, passages = ingest_bytes(make_pdf([first, second], title="Orchard"), "orchard.pdf", target_words=20)
+    assert "• " not in document.text and "carpenter from the village and still turns out" in document.text
+    (press,) = [p for p in passages if "carpenter" in p.text]
+    assert (press.page, press.last_page) == (1, 2)
+    (inn,) = [p for p in passages if "inn on the square" in p.text]
+    assert inn.text.startswith("The rest goes") and (inn.page, inn.last_page) == (2, 2)
+    assert [p.page for p in passages if "Cider from the orchard" in p.text] == [1]
+
+
 def test_without_metadata_the_title_is_the_large_first_heading() -> None:
     page = [(72, 80, "Tidal Power in Small Estuaries", 20.0), *flowing(ORCHARD, top=130)]
     source = read_bytes(make_pdf([page]), "tidal.pdf")
