@@ -338,11 +338,16 @@ def _lying(data: bytes, declared: int) -> bytes:
     return bytes(patched)
 
 
-def test_a_zip_bomb_named_docx_is_refused_before_it_is_inflated(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(("mib", "message"), [(200, "it would inflate to more than 50 MiB"),
+                                              (10, "word/document.xml inflates [0-9]+ times")],
+                         ids=["200-mib", "10-mib-of-zeros"])
+def test_a_zip_bomb_named_docx_is_refused_before_it_is_inflated(monkeypatch: pytest.MonkeyPatch, mib: int,
+                                                                message: str) -> None:
     monkeypatch.setattr(docx, "Document", lambda *a: pytest.fail("python-docx opened the bomb"))
-    data = _bomb(200 * 1024 * 1024)
+    data = _bomb(mib * 1024 * 1024)
     assert len(data) < 1024 * 1024
-    with pytest.raises(IngestError, match=r"^bomb\.docx: refused, .*\(a ZIP bomb\?\)$"):
+    monkeypatch.setattr(zipfile.ZipFile, "open", lambda *a, **k: pytest.fail("an entry was inflated"))
+    with pytest.raises(IngestError, match=rf"^bomb\.docx: refused, {message} \(a ZIP bomb\?\)$"):
         read_bytes(data, "bomb.docx")
 
 
