@@ -400,44 +400,63 @@ def _page_fragments(page: Any) -> list[_Fragment]:
     return found
 
 
-def _rows(fragments: list[_Fragment], page: int) -> list[PrintedLine]:
-    """Fragments on the same baseline as lines, top to bottom, each read left to right."""
+def _baselines(fragments: list[_Fragment]) -> list[list[_Fragment]]:
+    """Fragments grouped by baseline, top to bottom, each group left to right."""
     rows: list[list[_Fragment]] = []
     for frag in sorted(fragments, key=lambda f: (-f.y, f.x)):
         if rows and abs(rows[-1][0].y - frag.y) <= 0.5 * min(rows[-1][0].size, frag.size):
             rows[-1].append(frag)
         else:
             rows.append([frag])
-    lines = []
     for row in rows:
         row.sort(key=lambda f: f.x)
-        lines.append(PrintedLine(" ".join(f.text for f in row), row[0].y, row[0].x, max(f.size for f in row), page))
-    return lines
+    return rows
+
+
+def _rows(fragments: list[_Fragment], page: int) -> list[PrintedLine]:
+    """Fragments on the same baseline as lines, top to bottom, each read left to right."""
+    return [PrintedLine(" ".join(f.text for f in row), row[0].y, row[0].x, max(f.size for f in row), page)
+            for row in _baselines(fragments)]
 
 
 def _column_split(fragments: list[_Fragment], width: float) -> float | None:
     """The x where a second column starts, when the page clearly has two; else None.
 
-    Two columns: many lines (5 or more, and 30% of them) have a piece starting at one x between
-    35% and 75% of the page width, beside a piece on the left, and both sides hold running text
-    (pieces of 20 characters or more), which tells a column from a table's cells.
+    Two columns: many lines (5 or more, and 30% of them) have a piece starting at the same x
+    (within a point) between 35% and 75% of the page width; so do 70% of the lines with text on
+    both sides of it (a gutter, not words lining up by chance); and on those lines both sides
+    hold running text (20 characters or more, in the median), which tells a column from a
+    table's cells. Positions, not widths: pypdf does not say how wide a piece is.
     """
-    rows = _rows(fragments, 0)
+    rows = _baselines(fragments)
     if len(rows) < 5 or width <= 0:
         return None
-    starts: dict[int, list[_Fragment]] = {}
-    for frag in fragments:
-        if 0.35 * width <= frag.x <= 0.75 * width:
-            starts.setdefault(round(frag.x / 4), []).append(frag)
+    starts: dict[int, set[int]] = {}
+    for number, row in enumerate(rows):
+        for frag in row:
+            if 0.35 * width <= frag.x <= 0.75 * width:
+                starts.setdefault(round(frag.x), set()).add(number)
     if not starts:
         return None
-    bucket = max(starts, key=lambda b: len(starts[b]) + len(starts.get(b - 1, ())) + len(starts.get(b + 1, ())))
-    right = [f for b in (bucket - 1, bucket, bucket + 1) for f in starts.get(b, ())]
-    split = min(f.x for f in right) - 1
-    left = [f for f in fragments if f.x < split]
-    if len(right) < max(5, 0.3 * len(rows)) or not left:
+
+    def aligned(x: int) -> set[int]:
+        return starts.get(x - 1, set()) | starts.get(x, set()) | starts.get(x + 1, set())
+
+    best = max(sorted(starts), key=lambda x: len(aligned(x)))
+    lines = aligned(best)
+    if len(lines) < max(5, 0.3 * len(rows)):
         return None
-    if statistics.median(len(f.text) for f in right) < 20 or statistics.median(len(f.text) for f in left) < 20:
+    split = best - 1.5
+    # the text of each line on either side (a producer may place every word on its own)
+    sides = [(len(" ".join(f.text for f in row if f.x < split)), len(" ".join(f.text for f in row if f.x >= split)))
+             for row in rows]
+    crossing = [n for n, (a, b) in enumerate(sides) if a and b]
+    # a gutter: nearly every line with text on both sides starts its right part there; in one
+    # column of words placed one by one, a few line up by chance
+    if len([n for n in crossing if n in lines]) < max(5, 0.7 * len(crossing)):
+        return None
+    sides = [sides[n] for n in crossing if n in lines]
+    if statistics.median(a for a, _ in sides) < 20 or statistics.median(b for _, b in sides) < 20:
         return None
     return split
 
@@ -527,8 +546,6 @@ def _read_pdf(data: bytes, name: str) -> SourceText:
                               "(pip install cryptography)") from None
         except FileNotDecryptedError:
             raise IngestError(f"{name}: encrypted; remove the password and try again") from None
-        except RecursionError:
-            lines, failed = [], failed + 1
         except Exception:  # a damaged page: keep the pages that can be read
             lines, failed = [], failed + 1
         chars += sum(len(line.text) for line in lines)

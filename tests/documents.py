@@ -8,6 +8,7 @@ from typing import Callable
 import docx
 from pypdf import PdfReader, PdfWriter
 from reportlab.lib.pagesizes import A4
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen import canvas
 
 WIDTH, HEIGHT = A4
@@ -16,16 +17,20 @@ WIDTH, HEIGHT = A4
 Page = list[tuple[float, float, str] | tuple[float, float, str, float]]
 
 
-def make_pdf(pages: list[Page], title: str | None = None, size: float = 11) -> bytes:
-    """A text PDF with each line drawn where it says (reportlab)."""
+def make_pdf(pages: list[Page], title: str | None = None, size: float = 11, by_word: bool = False) -> bytes:
+    """A text PDF with each line drawn where it says (reportlab); ``by_word`` places every word on
+    its own, as some producers do."""
     buffer = io.BytesIO()
     pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
     if title is not None:
         pdf.setTitle(title)
     for page in pages:
         for x, y, text, *font in page:
-            pdf.setFont("Helvetica", font[0] if font else size)
-            pdf.drawString(x, HEIGHT - y, text)
+            points = font[0] if font else size
+            pdf.setFont("Helvetica", points)
+            for word in text.split() if by_word else [text]:
+                pdf.drawString(x, HEIGHT - y, word)
+                x += stringWidth(word + " ", "Helvetica", points)
         pdf.showPage()
     pdf.save()
     return buffer.getvalue()

@@ -130,8 +130,10 @@ def _two_columns(heading: str, issue: str = "") -> Page:
     return page
 
 
-def test_two_columns_are_read_left_column_first() -> None:
-    text = " ".join(read_bytes(make_pdf([_two_columns("Seabird census of the outer islands")]), "birds.pdf").lines)
+@pytest.mark.parametrize("by_word", [False, True], ids=["line-by-line", "word-by-word"])
+def test_two_columns_are_read_left_column_first(by_word: bool) -> None:
+    data = make_pdf([_two_columns("Seabird census of the outer islands")], by_word=by_word)
+    text = " ".join(read_bytes(data, "birds.pdf").lines)
     assert text.index("Seabird census") < text.index("Left column opens") < text.index("Left column closes") \
         < text.index("Right column opens") < text.index("Right column closes")
     assert "nesting pairs of puffins on the western cliffs" in text
@@ -143,6 +145,13 @@ def test_headers_and_footers_of_two_column_pages_are_removed() -> None:
     lines = read_bytes(make_pdf(pages), "bulletin.pdf").lines
     assert not any("Bulletin of the bird society" in line or line in ("1", "2", "3") for line in lines)
     assert sum("Right column closes" in line for line in lines) == 3
+
+
+@pytest.mark.parametrize("by_word", [False, True], ids=["line-by-line", "word-by-word"])
+def test_a_page_of_one_column_stays_one_column(by_word: bool) -> None:
+    lines = LIGHTHOUSE[:3] + ORCHARD[:2] + LIGHTHOUSE[4:] + ORCHARD[3:]
+    text = " ".join(read_bytes(make_pdf([flowing(lines, leading=12)], size=9, by_word=by_word), "one.pdf").lines)
+    assert " ".join(" ".join(lines).split()) == text
 
 
 def test_a_table_like_page_is_not_taken_for_two_columns() -> None:
