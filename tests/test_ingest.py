@@ -437,3 +437,13 @@ def test_one_bad_file_among_good_ones_leaves_the_old_corpus_as_it_was(tmp_path: 
     with pytest.raises(IngestError, match="scan.pdf: "):
         ingest_to([folder], out, 60)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(("data", "name", "message"),
+                         [(b"x" * (20 * 1024 * 1024 + 1), "big.txt", "big.txt: larger than 20 MiB"),
+                          (b"Some words here.", "../", "'../': not a file name")],
+                         ids=["too-big", "no-name"])
+def test_ingest_bytes_refuses_what_a_file_would_not_be(data: bytes, name: str, message: str) -> None:
+    with pytest.raises(IngestError) as info:
+        ingest_bytes(data, name)
+    assert str(info.value) == message
