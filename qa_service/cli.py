@@ -39,7 +39,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="qa-service", description="Ask questions about documents; answers come with their source.")
     commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    index = commands.add_parser("index", help="prepare a corpus folder from .txt, .md or .html documents")
+    index = commands.add_parser("index", help="prepare a corpus folder from .txt, .md, .html, .pdf or .docx documents")
     index.add_argument("sources", nargs="+", type=Path, metavar="SRC", help="source files or folders")
     index.add_argument("--out", type=Path, required=True, help="folder to write the corpus to")
     _add_settings(index, "index")

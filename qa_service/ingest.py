@@ -1,6 +1,7 @@
 """Ingestion: source documents in, clean text and passages with stable ids out.
 
-``seeds/*.txt|md|html`` -> :func:`read_source` -> :func:`clean_lines` -> :func:`split_passages`
+``seeds/*.txt|md|html|pdf|docx`` -> :func:`read_source` -> :func:`qa_service.sources.read_bytes`
+-> :func:`clean_lines` -> :func:`split_passages`
 -> :func:`write_corpus` (``documents.jsonl``, ``passages.jsonl``, ``manifest.json``), and
 :func:`load_corpus` reads it back (with ``questions.jsonl`` when the folder has one),
 checking every record.
@@ -8,17 +9,18 @@ checking every record.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import html
 import json
 import os
 import re
-from dataclasses import asdict
-from html.parser import HTMLParser
-from pathlib import Path
+from dataclasses import replace
+from pathlib import Path, PurePosixPath
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from .errors import CorpusError, IngestError
+from .sources import KINDS, SourceText, read_bytes
 from .text import sentence_spans, slugify, word_count
 from .values import Corpus, Document, Passage, Question
 
@@ -27,6 +29,7 @@ __all__ = [
     "QUESTION_TYPES",
     "SOURCE_SUFFIXES",
     "clean_lines",
+    "ingest_bytes",
     "ingest_file",
     "ingest_paths",
     "ingest_to",
@@ -38,7 +41,7 @@ __all__ = [
 ]
 
 CORPUS_FORMAT = 2  # 2: a document's text opens with its headline
-SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm")
+SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_SOURCE_BYTES = 20 * 1024 * 1024
 QUESTION_TYPES = ("fact", "why", "how", "paraphrase", "unanswerable", "followup")
 
@@ -56,8 +59,8 @@ _SENTENCE_PUNCT_RE = re.compile(r"[.!?…][\"'”’)\]]*$")
 # ---------------------------------------------------------------- reading sources
 
 
-def read_source(path: Path) -> tuple[str, str]:
-    """(text, sha256 of the bytes) of a source file, or :class:`IngestError` saying what is wrong."""
+def read_source(path: Path) -> tuple[bytes, str]:
+    """(bytes, their sha256) of a source file, or :class:`IngestError` saying what is wrong."""
     if not path.exists():
         raise IngestError(f"{path}: no such file")
     if not path.is_file():
@@ -68,127 +71,13 @@ def read_source(path: Path) -> tuple[str, str]:
         data = path.read_bytes()
     except OSError as exc:
         raise IngestError(f"{path}: cannot read ({exc.strerror})") from None
+    _check_size(data, str(path))
+    return data, hashlib.sha256(data).hexdigest()
+
+
+def _check_size(data: bytes, name: str) -> None:
     if len(data) > MAX_SOURCE_BYTES:
-        raise IngestError(f"{path}: larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
-    if not data.strip():
-        raise IngestError(f"{path}: the file is empty")
-    if b"\x00" in data:
-        raise IngestError(f"{path}: binary file, expected UTF-8 text")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise IngestError(f"{path}: not valid UTF-8 (byte {exc.start})") from None
-    return text.replace("\r\n", "\n").replace("\r", "\n"), hashlib.sha256(data).hexdigest()
-
-
-class _HTMLText(HTMLParser):
-    """Visible text of an HTML page as lines, without scripts, navigation or page furniture."""
-
-    SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template",
-            "svg", "button", "select", "iframe", "head"}
-    BLOCK = {"p", "div", "section", "article", "main", "li", "ul", "ol", "br", "tr", "table",
-             "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt", "figcaption", "hr"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.title = ""
-        self.h1 = ""
-        self._buf: list[str] = []
-        self._skip = 0
-        self._in: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIP and tag not in ("br", "hr"):
-            self._skip += 1
-        if tag in self.BLOCK:
-            self._flush()
-        if tag == "li" and not self._skip:
-            self._buf.append("- ")
-        self._in.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP and self._skip:
-            self._skip -= 1
-        if tag in self.BLOCK:
-            self._flush(blank=tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote"))
-        if tag in self._in:
-            del self._in[len(self._in) - 1 - self._in[::-1].index(tag)]
-
-    def handle_data(self, data: str) -> None:
-        if self._in and self._in[-1] == "title":
-            self.title += data
-            return
-        if self._skip:
-            return
-        if "h1" in self._in and not self.h1:
-            self.h1 = " ".join(data.split())
-        self._buf.append(data)
-
-    def _flush(self, blank: bool = False) -> None:
-        line = " ".join("".join(self._buf).split())
-        self._buf = []
-        if line:
-            self.lines.append(line)
-        if blank and self.lines and self.lines[-1] != "":
-            self.lines.append("")
-
-    def close(self) -> None:
-        super().close()
-        self._flush()
-
-
-_HEADING_RE = re.compile(r"\s{0,3}#{1,6}\s+(.*)")
-
-
-def _heading_text(text: str) -> str:
-    """A heading's text without its optional closing #s (done by hand: a regex for it backtracks)."""
-    text = text.rstrip()
-    bare = text.rstrip("#")
-    if bare != text and (not bare or bare[-1].isspace()):
-        text = bare.rstrip()
-    return text
-
-
-def _markdown_lines(text: str) -> tuple[str, list[str]]:
-    """Markdown as plain lines, and its first heading."""
-    title = ""
-    lines = []
-    in_fence = False
-    for line in text.split("\n"):
-        if line.strip().startswith(("```", "~~~")):
-            in_fence = not in_fence
-            continue
-        heading = _HEADING_RE.match(line)
-        if heading and not in_fence:
-            text_of_heading = _heading_text(heading.group(1))
-            if not title:
-                title = text_of_heading
-                continue
-            line = text_of_heading
-        # Every pattern stops at the next bracket or marker, so no attempt scans the rest of the
-        # line: a line of 16,000 " *a" took 13.5 s before.
-        line = re.sub(r"!\[[^\][]*\]\([^()]*\)", "", line)  # images
-        line = re.sub(r"\[([^\][]+)\]\([^()]*\)", r"\1", line)  # links keep their text
-        line = re.sub(r"(\*\*|__|`)", "", line)
-        line = re.sub(r"(?<!\w)\*(\S(?:[^*]*?\S)?)\*(?!\w)", r"\1", line)
-        line = re.sub(r"(?<!\w)_(\S(?:[^_]*?\S)?)_(?!\w)", r"\1", line)
-        line = re.sub(r"^\s{0,3}>\s?", "", line)
-        lines.append(line)
-    return title, lines
-
-
-def _raw_lines(path: Path, text: str) -> tuple[str, list[str]]:
-    """(title from markup or "", lines of text) for any supported source."""
-    suffix = path.suffix.lower()
-    if suffix in (".html", ".htm"):
-        parser = _HTMLText()
-        parser.feed(text)
-        parser.close()
-        return (parser.h1 or " ".join(parser.title.split())), parser.lines
-    if suffix in (".md", ".markdown"):
-        return _markdown_lines(text)
-    return "", text.split("\n")
+        raise IngestError(f"{name}: larger than {MAX_SOURCE_BYTES // (1024 * 1024)} MiB")
 
 
 # ---------------------------------------------------------------- cleaning
@@ -207,12 +96,19 @@ def clean_lines(lines: Iterable[str], title: str = "") -> tuple[str, list[str]]:
     Without a title from the markup, the headline is the first line that is neither
     navigation nor a full paragraph. A headline or line seen before is dropped.
     """
+    title, kept = _clean(lines, title)
+    return title, [line for _, _, line in kept]
+
+
+def _clean(lines: Iterable[str], title: str = "") -> tuple[str, list[tuple[int, int, str]]]:
+    """:func:`clean_lines`, each paragraph with the index of its line and how many characters
+    were cut from the line's front (a list marker), so pages can follow it."""
     seen: set[str] = set()
     if title:
         title = " ".join(html.unescape(title).split())
         seen.add(title.casefold().rstrip("."))
-    paragraphs: list[str] = []
-    for raw in lines:
+    paragraphs: list[tuple[int, int, str]] = []
+    for number, raw in enumerate(lines):
         line = " ".join(_LIST_MARKER_RE.sub("", raw).split())
         if not line:
             continue
@@ -226,7 +122,8 @@ def clean_lines(lines: Iterable[str], title: str = "") -> tuple[str, list[str]]:
         if _is_boilerplate(line):
             continue
         seen.add(key)
-        paragraphs.append(line)
+        whole = " ".join(raw.split())
+        paragraphs.append((number, len(whole) - len(line) if whole.endswith(line) else 0, line))
     return title, paragraphs
 
 
@@ -298,23 +195,76 @@ def ingest_file(path: Path, target_words: int = 60) -> tuple[Document, list[Pass
     except UnicodeEncodeError:  # its name would break every file the corpus is written to
         shown = os.fsencode(path).decode("utf-8", "backslashreplace")
         raise IngestError(f"{shown}: the file name is not valid UTF-8; rename the file") from None
-    raw, digest = read_source(path)
-    markup_title, lines = _raw_lines(path, raw)
-    title, paragraphs = clean_lines(lines, markup_title)
-    if not paragraphs:
-        raise IngestError(f"{path}: no text left after removing page furniture")
+    data, digest = read_source(path)
+    return _document(data, digest, str(path), path.name, target_words)
+
+
+def ingest_bytes(data: bytes, name: str, target_words: int = 60) -> tuple[Document, list[Passage]]:
+    """An uploaded file as a document and its passages: what :func:`ingest_file` gives for a file
+    called ``name`` holding ``data`` (the id is the slug of the name's stem)."""
+    file_name = PurePosixPath(name.replace("\\", "/")).name
+    if not file_name or not file_name.strip(". "):
+        raise IngestError(f"{name!r}: not a file name")
+    try:
+        file_name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise IngestError(f"{file_name.encode('utf-8', 'backslashreplace').decode()}: the file name is not "
+                          "valid UTF-8; rename the file") from None
+    _check_size(data, file_name)
+    return _document(data, hashlib.sha256(data).hexdigest(), file_name, file_name, target_words)
+
+
+def _document(data: bytes, digest: str, shown: str, file_name: str,
+              target_words: int) -> tuple[Document, list[Passage]]:
+    """The document and passages of one source's bytes; ``shown`` names it in messages."""
+    source = read_bytes(data, shown)
+    title, kept = _clean(source.lines, source.title)
+    if not kept:
+        raise IngestError(f"{shown}: no text left after removing page furniture")
     # The headline is evidence too ("X withdraws envoy from Y due to ..."): it opens the text,
     # so it is searched, embedded and citable like any sentence, with its own offsets.
+    paragraphs = [line for _, _, line in kept]
     text = "\n\n".join([title, *paragraphs] if title else paragraphs)
-    doc_id = slugify(path.stem, "document")
+    stem = PurePosixPath(file_name).stem
+    doc_id = slugify(stem, "document")
     document = Document(
         id=doc_id,
-        title=title or path.stem,
-        source=path.name,
+        title=title or stem,
+        source=file_name,
         sha256=digest,
         text=text,
+        kind=source.kind,
+        pages=source.pages,
     )
-    return document, split_passages(doc_id, text, target_words)
+    passages = split_passages(doc_id, text, target_words)
+    if source.line_pages:
+        passages = _with_pages(passages, _page_marks(source, kept, len(title) + 2 if title else 0))
+    return document, passages
+
+
+def _page_marks(source: SourceText, kept: list[tuple[int, int, str]], offset: int) -> list[tuple[int, int]]:
+    """(offset in the document's text, page) wherever a new page's text begins, in order."""
+    breaks: dict[int, list[tuple[int, int]]] = {}
+    for line, at, page in source.page_breaks:
+        breaks.setdefault(line, []).append((at, page))
+    marks: list[tuple[int, int]] = []
+    for number, cut, paragraph in kept:
+        marks.append((offset, source.line_pages[number]))
+        for at, page in breaks.get(number, ()):
+            marks.append((offset + min(max(at - cut, 0), len(paragraph)), page))
+        offset += len(paragraph) + 2
+    return marks
+
+
+def _with_pages(passages: list[Passage], marks: list[tuple[int, int]]) -> list[Passage]:
+    """Passages with the pages where they start and end."""
+    offsets = [at for at, _ in marks]
+
+    def page_at(position: int) -> int:
+        return marks[max(bisect.bisect_right(offsets, position) - 1, 0)][1]
+
+    return [replace(p, page=page_at(p.start), last_page=max(page_at(p.start), page_at(max(p.end - 1, p.start))))
+            for p in passages]
 
 
 def _folder_files(folder: Path) -> list[Path]:
@@ -352,11 +302,11 @@ def _source_files(paths: Sequence[Path]) -> Iterator[Path]:
         if path.is_dir():
             found = _folder_files(path)
             if not found:
-                raise IngestError(f"{path}: no .txt, .md or .html files in this folder")
+                raise IngestError(f"{path}: no .txt, .md, .html, .pdf or .docx files in this folder")
             yield from found
         else:
             if path.exists() and path.suffix.lower() not in SOURCE_SUFFIXES:
-                raise IngestError(f"{path}: unsupported file type (use .txt, .md or .html)")
+                raise IngestError(f"{path}: unsupported file type (use .txt, .md, .html, .pdf or .docx)")
             yield path
 
 
@@ -382,8 +332,22 @@ def _jsonl(records: Iterable[dict]) -> str:
 
 
 def _passage_record(p: Passage) -> dict:
-    return {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end,
-            "words": word_count(p.text), "text": p.text}
+    record = {"id": p.id, "document": p.document, "index": p.index, "start": p.start, "end": p.end,
+              "words": word_count(p.text), "text": p.text}
+    if p.page is not None:  # only paged sources have them: a text corpus reads as it always did
+        record["page"] = p.page
+    if p.last_page is not None:
+        record["last_page"] = p.last_page
+    return record
+
+
+def _document_record(d: Document) -> dict:
+    record = {"id": d.id, "title": d.title, "source": d.source, "sha256": d.sha256, "text": d.text}
+    if d.kind != "text":  # written only when set, so a text corpus's files stay as they were
+        record["kind"] = d.kind
+    if d.pages is not None:
+        record["pages"] = d.pages
+    return record
 
 
 def _manifest(target_words: int, documents: int, passages: int) -> str:
@@ -419,7 +383,7 @@ def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
                     raise IngestError(f"{path}: another source already gives the document id {document.id!r}")
                 ids.add(document.id)
                 try:
-                    docs_file.write(_jsonl([asdict(document)]))
+                    docs_file.write(_jsonl([_document_record(document)]))
                     passages_file.write(_jsonl(_passage_record(p) for p in doc_passages))
                 except UnicodeEncodeError as exc:
                     raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: {exc.reason})") from None
@@ -447,7 +411,7 @@ def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
     except OSError as exc:
         raise CorpusError(f"{out}: cannot create the corpus folder ({exc.strerror or exc})") from None
     files = {
-        "documents.jsonl": _jsonl(asdict(d) for d in corpus.documents),
+        "documents.jsonl": _jsonl(_document_record(d) for d in corpus.documents),
         "passages.jsonl": _jsonl(_passage_record(p) for p in corpus.passages),
         "manifest.json": _manifest(target_words, len(corpus.documents), len(corpus.passages)),
     }
@@ -538,7 +502,8 @@ def load_corpus(folder: Path) -> Corpus:
     documents = []
     for n, r in enumerate(_read_jsonl(folder / "documents.jsonl"), start=1):
         where = f"{folder / 'documents.jsonl'}:{n}"
-        documents.append(Document(*(_field(r, f, str, where) for f in ("id", "title", "source", "sha256", "text"))))
+        documents.append(Document(*(_field(r, f, str, where) for f in ("id", "title", "source", "sha256", "text")),
+                                  **_document_extras(r, where)))
     by_id = {d.id: d for d in documents}
     if len(by_id) != len(documents):
         raise CorpusError(f"{folder / 'documents.jsonl'}: duplicate document ids")
@@ -551,6 +516,8 @@ def load_corpus(folder: Path) -> Corpus:
             where = f"{name}:{n}"
             values = tuple(_field(r, f, kind, where) for f, kind in zip(_PASSAGE_FIELDS, _PASSAGE_TYPES))
         p = Passage(*values)
+        if "page" in r or "last_page" in r:
+            p = replace(p, **_passage_pages(r, by_id.get(p.document), f"{name}:{n}"))
         doc = by_id.get(p.document)
         if doc is None or p.id in seen or not 0 <= p.start <= p.end <= len(doc.text) \
                 or doc.text[p.start : p.end] != p.text or not p.text.strip():
@@ -562,6 +529,39 @@ def load_corpus(folder: Path) -> Corpus:
     _check_manifest(folder, len(documents), len(passages))
     questions = folder / "questions.jsonl"
     return Corpus(tuple(documents), tuple(passages), tuple(load_questions(questions)) if questions.is_file() else ())
+
+
+def _document_extras(record: dict, where: str) -> dict:
+    """A document's optional fields, checked when present (an older corpus has none)."""
+    extras: dict = {}
+    if "kind" in record:
+        kind = record["kind"]
+        if kind not in KINDS:
+            raise CorpusError(f"{where}: field 'kind' must be one of {', '.join(KINDS)}")
+        extras["kind"] = kind
+    if "pages" in record:
+        extras["pages"] = _page_number(record, "pages", where)
+    return extras
+
+
+def _page_number(record: dict, name: str, where: str) -> int:
+    value = record[name]
+    if type(value) is not int or value < 1:
+        raise CorpusError(f"{where}: field {name!r} must be a whole number from 1")
+    return value
+
+
+def _passage_pages(record: dict, doc: Document | None, where: str) -> dict:
+    """A passage's pages, checked: whole numbers from 1, in order, within the document's pages."""
+    if "page" not in record:
+        raise CorpusError(f"{where}: field 'last_page' without 'page'")
+    page = _page_number(record, "page", where)
+    last = _page_number(record, "last_page", where) if "last_page" in record else page
+    if last < page:
+        raise CorpusError(f"{where}: 'page' {page} is after 'last_page' {last}")
+    if doc is not None and doc.pages is not None and last > doc.pages:
+        raise CorpusError(f"{where}: page {last} of a document of {doc.pages} pages")
+    return {"page": page, "last_page": last}
 
 
 _PASSAGE_FIELDS = ("id", "document", "index", "start", "end", "text")

@@ -50,15 +50,21 @@ class Passage:
     start: int
     end: int
     text: str
+    page: int | None = None  # the page of a paged source (PDF) where the passage starts, 1-based
+    last_page: int | None = None  # the page where it ends (a range when it differs from ``page``)
 
 
 @dataclass(frozen=True)
 class Document:
+    """A source's cleaned text (its title opens it), where it came from and what kind it was."""
+
     id: str
     title: str
     source: str
     sha256: str
     text: str
+    kind: str = "text"  # sources.KINDS: text, markdown, html, pdf, docx
+    pages: int | None = None  # a PDF's page count
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,10 @@ from qa_service.cli import main
 from qa_service.errors import CorpusError, IngestError
 from qa_service.ingest import (
     clean_lines,
+    ingest_bytes,
     ingest_file,
     ingest_paths,
+    ingest_to,
     load_corpus,
     split_passages,
     write_corpus,
@@ -155,9 +157,9 @@ def test_bad_source_gives_one_line_error_and_non_zero_exit(tmp_path: Path, kind:
 
 
 def test_unsupported_suffix_and_empty_folder(tmp_path: Path) -> None:
-    (tmp_path / "data.pdf").write_bytes(b"%PDF-1.4")
+    (tmp_path / "data.doc").write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1")  # old Word: not taken
     with pytest.raises(IngestError, match="unsupported"):
-        ingest_paths([tmp_path / "data.pdf"])
+        ingest_paths([tmp_path / "data.doc"])
     with pytest.raises(IngestError, match="no .txt"):
         ingest_paths([tmp_path])
 
@@ -337,3 +339,111 @@ def test_hostile_sources_cost_about_what_a_normal_file_of_their_size_does(tmp_pa
     hostile = tmp_path / name
     hostile.write_text(_ADVERSARIAL[name])
     assert _ingest_seconds(hostile) < 25 * max(_ingest_seconds(normal), 0.005)
+
+
+# ---------------------------------------------------------------- PDF and Word sources
+
+
+def _pdf_and_docx_folder(folder: Path) -> Path:
+    from documents import flowing, make_docx, make_pdf
+
+    folder.mkdir()
+    (folder / "survey.pdf").write_bytes(make_pdf([
+        flowing(["The survey of the valley counted nine hundred oak trees in the spring, most of them",
+                 "on the southern slope, where the soil is deeper and holds water through the summer."]),
+        flowing(["On the second page the survey turns to the beeches, which grow only near the stream",
+                 "and suffered badly in the drought of the previous year, losing about a fifth of their crowns."]),
+    ], title="Valley tree survey"))
+    (folder / "minutes.docx").write_bytes(make_docx(lambda d: (
+        d.add_heading("Minutes of the parish council", level=1),
+        d.add_paragraph("The council agreed to repair the footbridge over the stream before the winter."))))
+    (folder / "notes.txt").write_text("Garden notes\n\nThe garden needs water every morning in summer.\n")
+    return folder
+
+
+def test_a_folder_of_pdf_docx_and_text_becomes_one_corpus_with_pages(tmp_path: Path) -> None:
+    out = tmp_path / "corpus"
+    assert main(["index", str(_pdf_and_docx_folder(tmp_path / "src")), "--out", str(out), "--semantic", "false"]) == 0
+    corpus = load_corpus(out)
+    docs = {d.id: d for d in corpus.documents}
+    assert {(d.kind, d.pages, d.source) for d in docs.values()} == {
+        ("pdf", 2, "survey.pdf"), ("docx", None, "minutes.docx"), ("text", None, "notes.txt")}
+    assert docs["minutes"].title == "Minutes of the parish council"
+    survey = [p for p in corpus.passages if p.document == "survey"]
+    assert next(p.page for p in survey if "oak trees" in p.text) == 1
+    assert next(p.last_page for p in survey if "beeches" in p.text) == 2
+    assert all(p.page is None and p.last_page is None for p in corpus.passages if p.document != "survey")
+    records = [json.loads(line) for line in (out / "passages.jsonl").read_text().splitlines()]
+    assert all(("page" in r) == (r["document"] == "survey") for r in records)  # written only when set
+    documents = [json.loads(line) for line in (out / "documents.jsonl").read_text().splitlines()]
+    assert [sorted(set(d) - {"id", "title", "source", "sha256", "text"}) for d in documents] == \
+        [["kind"], [], ["kind", "pages"]]  # minutes.docx, notes.txt, survey.pdf
+
+
+def test_ingest_bytes_gives_what_ingest_file_gives(tmp_path: Path) -> None:
+    folder = _pdf_and_docx_folder(tmp_path / "src")
+    for path in sorted(folder.iterdir()):
+        assert ingest_bytes(path.read_bytes(), path.name) == ingest_file(path), path.name
+    document, _ = ingest_bytes((folder / "notes.txt").read_bytes(), "uploads/My Notes (final).txt")
+    assert (document.id, document.source) == ("my-notes-final", "My Notes (final).txt")
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [({"page": 0}, "'page' must be a whole number from 1"), ({"page": "2"}, "'page' must be a whole number"),
+     ({"page": True}, "'page' must be a whole number"), ({"page": 2, "last_page": 1}, "'page' 2 is after 'last_page' 1"),
+     ({"last_page": 1}, "'last_page' without 'page'"), ({"page": 1, "last_page": 3}, "page 3 of a document of 2 pages")],
+    ids=["zero", "string", "bool", "reversed", "last-alone", "past-the-end"],
+)
+def test_bad_page_numbers_in_a_corpus_are_refused(tmp_path: Path, change: dict, message: str) -> None:
+    folder = _pdf_and_docx_folder(tmp_path / "src")
+    write_corpus(ingest_paths([folder / "survey.pdf"]), tmp_path / "out", 60)
+    path = tmp_path / "out" / "passages.jsonl"
+    records = [json.loads(line) for line in path.read_text().splitlines()]
+    records[0] = {k: v for k, v in records[0].items() if k not in ("page", "last_page")} | change
+    path.write_text("".join(json.dumps(r) + "\n" for r in records))
+    with pytest.raises(CorpusError, match=message) as info:
+        load_corpus(tmp_path / "out")
+    assert "passages.jsonl:1" in str(info.value)
+
+
+@pytest.mark.parametrize(("change", "message"), [({"kind": "exe"}, "'kind' must be one of"),
+                                                 ({"pages": -1}, "'pages' must be a whole number")],
+                         ids=["kind", "pages"])
+def test_bad_document_kinds_and_page_counts_are_refused(tmp_path: Path, change: dict, message: str) -> None:
+    write_corpus(ingest_paths([SEED]), tmp_path, 60)
+    path = tmp_path / "documents.jsonl"
+    path.write_text(json.dumps(json.loads(path.read_text()) | change) + "\n")
+    with pytest.raises(CorpusError, match=message):
+        load_corpus(tmp_path)
+
+
+def test_a_corpus_written_before_pages_existed_still_loads(tmp_path: Path) -> None:
+    corpus = load_corpus(ROOT / "corpus")  # the committed corpus has neither kinds nor pages
+    assert corpus.documents[0].kind == "text" and corpus.documents[0].pages is None
+    assert all(p.page is None for p in corpus.passages)
+
+
+def test_one_bad_file_among_good_ones_leaves_the_old_corpus_as_it_was(tmp_path: Path) -> None:
+    from documents import flowing, make_pdf
+
+    folder = _pdf_and_docx_folder(tmp_path / "src")
+    out = tmp_path / "corpus"
+    ingest_to([folder], out, 60)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    (folder / "later.pdf").write_bytes(make_pdf([flowing(["More about the valley", "",
+                                                           "The oaks on the northern slope are younger."])]))
+    (folder / "scan.pdf").write_bytes(bytes(make_pdf([[]]))[:300])  # a PDF with no readable page
+    with pytest.raises(IngestError, match="scan.pdf: "):
+        ingest_to([folder], out, 60)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+
+
+@pytest.mark.parametrize(("data", "name", "message"),
+                         [(b"x" * (20 * 1024 * 1024 + 1), "big.txt", "big.txt: larger than 20 MiB"),
+                          (b"Some words here.", "../", "'../': not a file name")],
+                         ids=["too-big", "no-name"])
+def test_ingest_bytes_refuses_what_a_file_would_not_be(data: bytes, name: str, message: str) -> None:
+    with pytest.raises(IngestError) as info:
+        ingest_bytes(data, name)
+    assert str(info.value) == message
