@@ -100,9 +100,10 @@ def clean_lines(lines: Iterable[str], title: str = "") -> tuple[str, list[str]]:
     return title, [line for _, _, line in kept]
 
 
-def _clean(lines: Iterable[str], title: str = "") -> tuple[str, list[tuple[int, int, str]]]:
+def _clean(lines: Iterable[str], title: str = "", furniture: bool = True) -> tuple[str, list[tuple[int, int, str]]]:
     """:func:`clean_lines`, each paragraph with the index of its line and how many characters
-    were cut from the line's front (a list marker), so pages can follow it."""
+    were cut from the line's front (a list marker), so pages can follow it. Without
+    ``furniture`` (the lines are an extractor's main text) no line is dropped as page furniture."""
     seen: set[str] = set()
     if title:
         title = " ".join(html.unescape(title).split())
@@ -119,7 +120,7 @@ def _clean(lines: Iterable[str], title: str = "") -> tuple[str, list[tuple[int, 
             title = line.rstrip(".") if line.count(".") <= 1 else line
             seen.add(key)
             continue
-        if _is_boilerplate(line):
+        if furniture and _is_boilerplate(line):
             continue
         seen.add(key)
         whole = " ".join(raw.split())
@@ -218,8 +219,8 @@ def _document(data: bytes, digest: str, shown: str, file_name: str,
               target_words: int) -> tuple[Document, list[Passage]]:
     """The document and passages of one source's bytes; ``shown`` names it in messages."""
     source = read_bytes(data, shown)
-    title, kept = _clean(source.lines, source.title)
-    if not kept:
+    title, kept = _clean(source.lines, source.title, source.furniture)
+    if not kept and (source.title or not title):  # a one-line note is its own headline, and its text
         raise IngestError(f"{shown}: no text left after removing page furniture")
     # The headline is evidence too ("X withdraws envoy from Y due to ..."): it opens the text,
     # so it is searched, embedded and citable like any sentence, with its own offsets.
@@ -238,7 +239,9 @@ def _document(data: bytes, digest: str, shown: str, file_name: str,
     )
     passages = split_passages(doc_id, text, target_words)
     if source.line_pages:
-        passages = _with_pages(passages, _page_marks(source, kept, len(title) + 2 if title else 0))
+        # a document that is its headline alone has no paragraph to follow: its first page
+        marks = _page_marks(source, kept, len(title) + 2 if title else 0) or [(0, source.line_pages[0])]
+        passages = _with_pages(passages, marks)
     return document, passages
 
 

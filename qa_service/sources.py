@@ -15,12 +15,12 @@ import re
 import statistics
 import zipfile
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import PurePosixPath
 from typing import Any, Iterator
 
 from .errors import IngestError
 from .text import word_count
+from .webpage import main_text
 
 __all__ = [
     "KINDS",
@@ -58,6 +58,9 @@ class SourceText:
     # (line, character offset in that line, page) where a later page begins inside a line: a
     # paragraph that runs on across a page break is one line, but its sentences keep their pages
     page_breaks: list[tuple[int, int, int]] = field(default_factory=list)
+    # whether the lines may still hold page furniture (menus, share buttons) for the line rules to
+    # drop; False once a main-text extractor has kept only the article (a web page)
+    furniture: bool = True
 
 
 # ---------------------------------------------------------------- what kind of file
@@ -115,75 +118,16 @@ def read_bytes(data: bytes, name: str) -> SourceText:
     if kind == "docx":
         return _read_docx(data, name)
     text = _decode(data, name)
-    if kind == "html":
-        parser = _HTMLText()
-        parser.feed(text)
-        parser.close()
-        return SourceText(parser.h1 or " ".join(parser.title.split()), parser.lines, kind)
+    if kind == "html":  # the article's text only, by trafilatura (docs/webpages.md measures why)
+        title, lines = main_text(text, name)
+        return SourceText(title, lines, kind, furniture=False)
     if kind == "markdown":
         title, lines = _markdown_lines(text)
         return SourceText(title, lines, kind)
     return SourceText("", text.split("\n"), kind)
 
 
-# ---------------------------------------------------------------- HTML and Markdown
-
-
-class _HTMLText(HTMLParser):
-    """Visible text of an HTML page as lines, without scripts, navigation or page furniture."""
-
-    SKIP = {"script", "style", "noscript", "nav", "header", "footer", "aside", "form", "template",
-            "svg", "button", "select", "iframe", "head"}
-    BLOCK = {"p", "div", "section", "article", "main", "li", "ul", "ol", "br", "tr", "table",
-             "blockquote", "pre", "h1", "h2", "h3", "h4", "h5", "h6", "dd", "dt", "figcaption", "hr"}
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.lines: list[str] = []
-        self.title = ""
-        self.h1 = ""
-        self._buf: list[str] = []
-        self._skip = 0
-        self._in: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in self.SKIP and tag not in ("br", "hr"):
-            self._skip += 1
-        if tag in self.BLOCK:
-            self._flush()
-        if tag == "li" and not self._skip:
-            self._buf.append("- ")
-        self._in.append(tag)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in self.SKIP and self._skip:
-            self._skip -= 1
-        if tag in self.BLOCK:
-            self._flush(blank=tag in ("p", "h1", "h2", "h3", "h4", "h5", "h6", "li", "blockquote"))
-        if tag in self._in:
-            del self._in[len(self._in) - 1 - self._in[::-1].index(tag)]
-
-    def handle_data(self, data: str) -> None:
-        if self._in and self._in[-1] == "title":
-            self.title += data
-            return
-        if self._skip:
-            return
-        if "h1" in self._in and not self.h1:
-            self.h1 = " ".join(data.split())
-        self._buf.append(data)
-
-    def _flush(self, blank: bool = False) -> None:
-        line = " ".join("".join(self._buf).split())
-        self._buf = []
-        if line:
-            self.lines.append(line)
-        if blank and self.lines and self.lines[-1] != "":
-            self.lines.append("")
-
-    def close(self) -> None:
-        super().close()
-        self._flush()
+# ---------------------------------------------------------------- Markdown
 
 
 _HEADING_RE = re.compile(r"\s{0,3}#{1,6}\s+(.*)")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import logging
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -20,7 +19,7 @@ from typing import Sequence
 from .config import Settings
 from .errors import Conflict, CorpusError, EmptyCorpusError, IngestError, NotFound
 from .index import build_data
-from .ingest import ingest_file, write_corpus
+from .ingest import ingest_bytes, write_corpus
 from .pipeline import Pipeline, build_pipeline
 from .semantic import _digest, save, sentence_texts
 from .values import Corpus, Document, Passage
@@ -87,27 +86,19 @@ def _ingest(uploads: Sequence[Upload], target_words: int, corpus: Corpus) -> lis
     known = {d.id: d for d in corpus.documents}
     by_hash = {d.sha256: d for d in corpus.documents}
     read: list[tuple[Document, list[Passage]]] = []
-    with tempfile.TemporaryDirectory(prefix="qa-upload-") as tmp:
-        for number, upload in enumerate(uploads):
-            name = upload_name(upload.name)
-            folder = Path(tmp) / str(number)  # two uploads may share a name: each gets its own folder
-            folder.mkdir()
-            path = folder / name
-            path.write_bytes(upload.data)
-            try:
-                document, passages = ingest_file(path, target_words)
-            except IngestError as exc:  # named as the client named it, never by where it was kept here
-                raise IngestError(exc.message.replace(str(path), name).replace(str(folder), ".")) from None
-            if document.sha256 in by_hash:
-                raise Conflict(f"{name}: already in the corpus, as the document {by_hash[document.sha256].id!r}")
-            if document.id in known:
-                raise Conflict(f"{name}: the corpus already has a document with the id {document.id!r}; "
-                               "remove that one first, or rename the file")
-            if not passages:
-                raise IngestError(f"{name}: no text to index")
-            known[document.id] = document
-            by_hash[document.sha256] = document
-            read.append((document, passages))
+    for upload in uploads:
+        name = upload_name(upload.name)
+        document, passages = ingest_bytes(upload.data, name, target_words)
+        if document.sha256 in by_hash:
+            raise Conflict(f"{name}: already in the corpus, as the document {by_hash[document.sha256].id!r}")
+        if document.id in known:
+            raise Conflict(f"{name}: the corpus already has a document with the id {document.id!r}; "
+                           "remove that one first, or rename the file")
+        if not passages:
+            raise IngestError(f"{name}: no text to index")
+        known[document.id] = document
+        by_hash[document.sha256] = document
+        read.append((document, passages))
     return read
 
 

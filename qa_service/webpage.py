@@ -106,6 +106,26 @@ def _lines_of(node, out: list[str]) -> None:
             out.append(prefix + line)
 
 
+_FURNITURE_TAGS = ("nav", "footer", "aside", "form")
+_FURNITURE_ROLES = {"navigation", "contentinfo", "complementary", "banner", "search"}
+
+
+def _furniture_texts(tree) -> set[str]:
+    """The text of every element the page's own markup marks as furniture (``<nav>``, ``<footer>``,
+    ``<aside>``, forms, and their ARIA roles), each element's whole text once."""
+    found: set[str] = set()
+    containers = [*tree.iter(*_FURNITURE_TAGS)]
+    containers += [node for node in tree.iter() if isinstance(node.tag, str)
+                   and (node.get("role") or "").strip().lower() in _FURNITURE_ROLES]
+    for container in containers:
+        for node in container.iter():
+            if isinstance(node.tag, str):
+                text = _collapse(node.text_content())
+                if text:
+                    found.add(text)
+    return found
+
+
 def _visible_paragraphs(tree) -> list[str]:
     """Every paragraph, heading, list item and table row outside scripts, styles and forms:
     the page as it reads, for a page with no main text to find (a short note, a bare list)."""
@@ -184,6 +204,9 @@ def main_text(html: str, name: str) -> tuple[str, list[str]]:
             lines = _visible_paragraphs(tree)
     except (ValueError, TypeError, RecursionError, MemoryError) as exc:
         raise IngestError(f"{name}: cannot read the web page ({type(exc).__name__})") from None
+    furniture = _furniture_texts(tree)
+    if furniture:  # a short page's menu may be taken for text: what the page marks as furniture is not
+        lines = [line for line in lines if _collapse(line.removeprefix("- ")) not in furniture]
     if title:  # the headline opens the document once, from the title
         key = title.casefold().rstrip(".")
         lines = [line for line in lines if line.casefold().rstrip(".") != key]

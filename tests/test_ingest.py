@@ -447,3 +447,13 @@ def test_ingest_bytes_refuses_what_a_file_would_not_be(data: bytes, name: str, m
     with pytest.raises(IngestError) as info:
         ingest_bytes(data, name)
     assert str(info.value) == message
+
+
+@pytest.mark.parametrize("content", ["The ferry to Bornholm leaves Ystad at nine every morning.\n",
+                                     "Sourdough needs a ripe starter\n"],
+                         ids=["one-sentence", "one-short-line"])
+def test_a_one_line_note_is_its_own_headline_and_its_text(content: str) -> None:
+    """A note of one line is taken as the headline; it is the whole text too, not "no text left"."""
+    document, passages = ingest_bytes(content.encode(), "note.txt")
+    assert document.text == content.strip().rstrip(".") or document.text == content.strip()
+    assert len(passages) == 1 and passages[0].text == document.text

@@ -232,3 +232,30 @@ def test_cli_add_and_remove(corpus_copy: Path, tmp_path: Path, capsys: pytest.Ca
     assert _files(corpus_copy) == before
     assert main(["remove", "nope", "--corpus", str(corpus_copy)]) == 1
     assert "no document with id 'nope'" in capsys.readouterr().err
+
+
+def test_a_pdf_and_a_word_file_uploaded_are_answered_with_their_pages(corpus_copy: Path) -> None:
+    from documents import flowing, make_docx, make_pdf
+
+    pdf = make_pdf([flowing(["Survey of the Skerry Islands", "",
+                             "The northern skerries were surveyed by boat in the summer of 1931."]),
+                    flowing(["The survey counted 214 nesting puffin pairs on Storskjær, the largest colony."])],
+                   title="Skerry Survey")
+    word = make_docx(lambda d: (d.add_heading("Orchard Ledger", 1),
+                                d.add_paragraph("The cider press at Hollow Farm was rebuilt in 1978 by the "
+                                                "cooperative, with oak from the estate.")))
+    client = _client(corpus_copy)
+    # named as something else: the kind comes from the content
+    response = _upload(client, ("survey.txt", pdf), ("ledger.bin.docx", word))
+    assert response.status_code == 201, response.get_data(as_text=True)
+    added = {d["id"]: d for d in response.get_json()["documents"]}
+    assert added["survey"]["kind"] == "pdf" and added["survey"]["pages"] == 2
+    assert added["survey"]["title"] == "Skerry Survey" and added["ledger-bin"]["kind"] == "docx"
+    assert {p["page"] for p in added["survey"]["passages"]} <= {1, 2}
+
+    answer = client.get("/api/ask", query_string={"q": "How many puffin pairs nest on Storskjær?"}).get_json()
+    assert "214" in answer["answer"]["text"]
+    top = answer["passages"][0]
+    assert top["document"] == "survey" and top.get("last_page", top["page"]) == 2
+    answer = client.get("/api/ask", query_string={"q": "When was the cider press at Hollow Farm rebuilt?"}).get_json()
+    assert "1978" in answer["answer"]["text"] and "page" not in answer["passages"][0]
