@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import string
 import sys
@@ -37,7 +38,7 @@ from .spans import acronym_pairs
 from .text import TOKENIZER_VERSION, Token, Tokenizer, merge_spans, sentence_spans
 from .values import Hit, Passage, Query, Span
 
-__all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "build_data", "fingerprint", "load_data", "load_or_build_data"]
+__all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "build_data", "drop_data", "extend_data", "fingerprint", "load_data", "load_or_build_data"]
 
 # rank-bm25's class for each variant: what our scores must equal (the parity tests build them).
 SCORERS = {"plus": "BM25Plus", "l": "BM25L", "okapi": "BM25Okapi"}
@@ -189,11 +190,8 @@ class IndexBuilder:
         a, vocabulary = self._a, self._vocabulary
         for passage in passages:
             _hash_passage(self._hash, passage)
-            for short, long in acronym_pairs(passage.text):
-                short_terms, long_terms = self.tokenizer.terms(short), tuple(self.tokenizer.terms(long))
-                # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
-                if short_terms == [short.casefold()] and len(long_terms) > 1:
-                    self._acronyms.setdefault(short_terms[0], long_terms)
+            for short, long in _definitions(passage.text, self.tokenizer):
+                self._acronyms.setdefault(short, long)
             tokens = self.tokenizer.tokens(passage.text)
             counts: dict[int, int] = {}
             ids = []
@@ -224,7 +222,8 @@ class IndexBuilder:
                   for name, values in self._a.items() if name in _ARRAYS}
         terms = np.frombuffer(self._post_term, dtype=np.int32)
         docs, tf = arrays["postings_docs"], arrays["postings_tf"]
-        extra_terms, extra_docs, spelt = self._acronym_passages(terms, docs, arrays)
+        extra_terms, extra_docs, spelt = _acronym_passages(self._acronyms, self._vocabulary, terms, docs,
+                                                           arrays["tokens_offsets"], arrays["tokens_term"])
         if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
             terms = np.concatenate([terms, extra_terms])
             docs = np.concatenate([docs, extra_docs])
@@ -242,44 +241,57 @@ class IndexBuilder:
         arrays["acronyms_term"] = spelt_terms
         return IndexData(list(self._vocabulary), arrays, self._hash.hexdigest(), dict(self._acronyms))
 
-    def _acronym_passages(self, terms: np.ndarray, docs: np.ndarray,
-                          arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """For each acronym the passages define: the passages that spell its long form out (terms in
-        a row), found from the postings of the long form's terms, never by scanning every passage.
-        Returns (acronym, passage) pairs to add where the passage lacks the acronym, and every
-        (passage, acronym) pair for the sentences, in passage then definition order."""
-        empty = np.zeros(0, dtype=np.int32)
-        if not self._acronyms:
-            return empty, empty, (empty, empty)
-        by_term = np.argsort(terms, kind="stable")
-        bounds = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=bounds[1:])
-        sorted_docs = docs[by_term]
-        offsets, token_terms = arrays["tokens_offsets"], arrays["tokens_term"]
-        added_terms, added_docs, spelt_docs, spelt_terms = [], [], [], []
-        for short, long in self._acronyms.items():
-            ids = [self._vocabulary.get(t) for t in long]
-            if any(i is None for i in ids):
-                continue
-            short_id = self._vocabulary.setdefault(short, len(self._vocabulary))
-            holding = None
-            for i in sorted(set(ids), key=lambda i: bounds[i + 1] - bounds[i]):  # rarest first
-                found = sorted_docs[bounds[i] : bounds[i + 1]]
-                holding = found if holding is None else np.intersect1d(holding, found, assume_unique=True)
-            has_short = (sorted_docs[bounds[short_id] : bounds[short_id + 1]] if short_id + 1 < len(bounds)
-                         else empty)
-            for p in holding.tolist():
-                seq = token_terms[offsets[p] : offsets[p + 1]].tolist()
-                if _spells_out(seq, ids):
-                    spelt_docs.append(p)
-                    spelt_terms.append(short_id)
-                    at = int(np.searchsorted(has_short, p))
-                    if not (at < len(has_short) and has_short[at] == p):
-                        added_terms.append(short_id)
-                        added_docs.append(p)
-        order = np.argsort(np.array(spelt_docs, dtype=np.int64), kind="stable")
-        return (np.array(added_terms, dtype=np.int32), np.array(added_docs, dtype=np.int32),
-                (np.array(spelt_docs, dtype=np.int64)[order], np.array(spelt_terms, dtype=np.int32)[order]))
+
+def _acronym_passages(acronyms: dict[str, tuple[str, ...]], vocabulary: dict[str, int], terms: np.ndarray,
+                      docs: np.ndarray, offsets: np.ndarray,
+                      token_terms: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """For each acronym the passages define: the passages that spell its long form out (terms in
+    a row), found from the postings of the long form's terms, never by scanning every passage.
+    An acronym no passage holds joins ``vocabulary`` (after the passages' terms, as in a build).
+    Returns (acronym, passage) pairs to add where the passage lacks the acronym, and every
+    (passage, acronym) pair for the sentences, in passage then definition order."""
+    empty = np.zeros(0, dtype=np.int32)
+    if not acronyms:
+        return empty, empty, (empty, empty)
+    by_term = np.argsort(terms, kind="stable")
+    bounds = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(terms, minlength=len(vocabulary)), out=bounds[1:])
+    sorted_docs = docs[by_term]
+    added_terms, added_docs, spelt_docs, spelt_terms = [], [], [], []
+    for short, long in acronyms.items():
+        ids = [vocabulary.get(t) for t in long]
+        if any(i is None for i in ids):
+            continue
+        short_id = vocabulary.setdefault(short, len(vocabulary))
+        holding = None
+        for i in sorted(set(ids), key=lambda i: bounds[i + 1] - bounds[i]):  # rarest first
+            found = sorted_docs[bounds[i] : bounds[i + 1]]
+            holding = found if holding is None else np.intersect1d(holding, found, assume_unique=True)
+        has_short = (sorted_docs[bounds[short_id] : bounds[short_id + 1]] if short_id + 1 < len(bounds)
+                     else empty)
+        for p in holding.tolist():
+            seq = token_terms[offsets[p] : offsets[p + 1]].tolist()
+            if _spells_out(seq, ids):
+                spelt_docs.append(p)
+                spelt_terms.append(short_id)
+                at = int(np.searchsorted(has_short, p))
+                if not (at < len(has_short) and has_short[at] == p):
+                    added_terms.append(short_id)
+                    added_docs.append(p)
+    order = np.argsort(np.array(spelt_docs, dtype=np.int64), kind="stable")
+    return (np.array(added_terms, dtype=np.int32), np.array(added_docs, dtype=np.int32),
+            (np.array(spelt_docs, dtype=np.int64)[order], np.array(spelt_terms, dtype=np.int32)[order]))
+
+
+def _definitions(text: str, tokenizer: Tokenizer) -> list[tuple[str, tuple[str, ...]]]:
+    """The acronyms ``text`` defines that name only their long form: (the acronym's term, the long form's terms)."""
+    found = []
+    for short, long in acronym_pairs(text):
+        short_terms, long_terms = tokenizer.terms(short), tuple(tokenizer.terms(long))
+        # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
+        if short_terms == [short.casefold()] and len(long_terms) > 1:
+            found.append((short_terms[0], long_terms))
+    return found
 
 
 def _spells_out(seq: Sequence[int], ids: Sequence[int]) -> bool:
@@ -377,6 +389,156 @@ def load_or_build_data(passages: Sequence[Passage], tokenizer: Tokenizer, folder
             _log.warning("qa-service: cannot save the index in %s (%s); it is kept in memory", folder,
                          exc.strerror or exc)
     return data
+
+
+# ---------------------------------------------------------------- adding and removing passages
+
+# What any definition acronym_pairs finds must contain: "(WHO)" after a long form, "WHO (" before one.
+_MAY_DEFINE = re.compile(r"\([A-Z]{2,10}\)|[A-Z]{2}\s\(")
+_TOKEN_ARRAYS = ("tokens_term", "tokens_start", "tokens_end")
+_SENTENCE_ARRAYS = ("sentences_start", "sentences_end")
+
+
+def extend_data(data: IndexData, new_passages: Sequence[Passage], tokenizer: Tokenizer,
+                old_passages: Sequence[Passage]) -> IndexData:
+    """The index of ``old_passages`` + ``new_passages``, equal to ``build_data`` over them all (the
+    same terms in the same order, the same arrays, acronyms and fingerprint), tokenising only the
+    new passages: the old ones' tokens are kept and the rest is recomputed from them with numpy.
+    ``data`` is what ``build_data`` (or these functions) made for ``old_passages``; it may be
+    memory-mapped and is never written to."""
+    old_hash = _checked_hash(data, old_passages, tokenizer)
+    if not new_passages:
+        return data
+    a = {name: np.asarray(array) for name, array in data.arrays.items()}
+    passage_terms = int(a["tokens_term"].max()) + 1 if len(a["tokens_term"]) else 0  # acronym-only terms follow
+    builder = IndexBuilder(tokenizer)  # tokenises the new passages only, with the old terms' ids
+    builder._vocabulary = dict(zip(data.terms[:passage_terms], range(passage_terms)))
+    builder._acronyms = dict(data.acronyms)  # old definitions first: the first definition wins
+    builder.add(new_passages)
+    new = {name: np.frombuffer(values, dtype=_ARRAYS[name]) if len(values) else np.zeros(0, _ARRAYS[name])
+           for name, values in builder._a.items()}
+    arrays = {name: np.concatenate([a[name], new[name]]) for name in _TOKEN_ARRAYS + _SENTENCE_ARRAYS}
+    for name in ("tokens_offsets", "sentences_offsets"):
+        arrays[name] = np.concatenate([a[name], new[name][1:] + a[name][-1]])
+    for p in new_passages:
+        _hash_passage(old_hash, p)
+    return _assemble(builder._vocabulary, builder._acronyms, arrays, old_hash.hexdigest())
+
+
+def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Tokenizer,
+              old_passages: Sequence[Passage]) -> IndexData:
+    """The index of the passages of ``old_passages`` at the positions ``keep`` (or where the boolean
+    mask ``keep`` is true), equal to ``build_data`` over them, without tokenising any passage: terms
+    are renumbered in order of first appearance over what remains, terms no longer held are gone,
+    and acronyms are found again only when a removed passage defined one. ``data`` is what
+    ``build_data`` made for ``old_passages``; it may be memory-mapped and is never written to."""
+    n = data.size
+    mask = _keep_mask(keep, n)
+    if not mask.any():
+        raise EmptyCorpusError("cannot build an index over no passages")
+    kept_hash, removed = _checked_hash(data, old_passages, tokenizer, mask)
+    a = {name: np.asarray(array) for name, array in data.arrays.items()}
+    token_mask = np.repeat(mask, np.diff(a["tokens_offsets"]))
+    old_terms = a["tokens_term"][token_mask]
+    if not len(old_terms):
+        raise EmptyCorpusError("the passages contain no searchable words")
+    held, first = np.unique(old_terms, return_index=True)
+    ordered = held[np.argsort(first)]  # first appearance over the passages kept
+    renumber = np.zeros(len(data.terms), dtype=np.int32)
+    renumber[ordered] = np.arange(len(ordered), dtype=np.int32)
+    names = [data.terms[i] for i in ordered.tolist()]
+    arrays = {"tokens_term": renumber[old_terms], "tokens_start": a["tokens_start"][token_mask],
+              "tokens_end": a["tokens_end"][token_mask]}
+    sentence_mask = np.repeat(mask, np.diff(a["sentences_offsets"]))
+    for name in _SENTENCE_ARRAYS:
+        arrays[name] = a[name][sentence_mask]
+    for name in ("tokens_offsets", "sentences_offsets"):
+        offsets = np.zeros(int(mask.sum()) + 1, dtype=np.int64)
+        np.cumsum(np.diff(a[name])[mask], out=offsets[1:])
+        arrays[name] = offsets
+    acronyms = dict(data.acronyms)
+    if any(short in acronyms for p in removed for short, _ in _definitions(p.text, tokenizer)):
+        # a removed passage defined one: the first definition among the passages kept wins now
+        acronyms = {}
+        for i in np.flatnonzero(mask).tolist():
+            text = old_passages[i].text
+            if _MAY_DEFINE.search(text):
+                for short, long in _definitions(text, tokenizer):
+                    acronyms.setdefault(short, long)
+    return _assemble(dict(zip(names, range(len(names)))), acronyms, arrays, kept_hash.hexdigest())
+
+
+def _keep_mask(keep: np.ndarray | Sequence[int], n: int) -> np.ndarray:
+    keep = np.asarray(keep)
+    if keep.dtype == bool:
+        if keep.shape != (n,):
+            raise ValueError(f"a mask of what to keep needs {n} entries, not {keep.shape}")
+        return keep
+    if keep.size and not np.issubdtype(keep.dtype, np.integer):
+        raise ValueError("keep: passage positions (integers) or a boolean mask")
+    positions = keep.astype(np.int64).reshape(-1)
+    if len(positions) and (positions.min() < 0 or positions.max() >= n):
+        raise ValueError(f"keep: positions must be in 0..{n - 1}")
+    mask = np.zeros(n, dtype=bool)
+    mask[positions] = True
+    return mask
+
+
+def _checked_hash(data: IndexData, passages: Sequence[Passage], tokenizer: Tokenizer,
+                  kept: np.ndarray | None = None) -> Any:
+    """The fingerprint's hasher after ``passages`` (refusing ``data`` made for other passages or
+    settings); with ``kept``, the hasher after the kept passages and the removed passages instead."""
+    if len(passages) != data.size:
+        raise ValueError(f"the index holds {data.size} passages, not {len(passages)}")
+    everything = _fingerprint_hasher(tokenizer)
+    if kept is None:
+        for p in passages:
+            _hash_passage(everything, p)
+        result: Any = everything
+    else:
+        kept_hash, removed = _fingerprint_hasher(tokenizer), []
+        for p, keep in zip(passages, kept.tolist()):
+            _hash_passage(everything, p)
+            if keep:
+                _hash_passage(kept_hash, p)
+            else:
+                removed.append(p)
+        result = (kept_hash, removed)
+    if everything.hexdigest() != data.fingerprint:
+        raise ValueError("the index was made for other passages or tokeniser settings")
+    return result
+
+
+def _assemble(vocabulary: dict[str, int], acronyms: dict[str, tuple[str, ...]], arrays: dict[str, np.ndarray],
+              digest: str) -> IndexData:
+    """An index from its passages' tokens and sentences (``vocabulary``: the passages' terms in
+    order of first appearance): postings, lengths and acronyms as ``IndexBuilder.finish`` makes them."""
+    offsets, token_terms = arrays["tokens_offsets"], arrays["tokens_term"]
+    n = len(offsets) - 1
+    lengths = np.diff(offsets)
+    key = token_terms.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), lengths)
+    key, tf = np.unique(key, return_counts=True)  # one posting per (term, passage), by term then passage
+    terms, docs, tf = (key // n).astype(np.int32), (key % n).astype(np.int32), tf.astype(np.int32)
+    vocabulary = dict(vocabulary)
+    extra_terms, extra_docs, (spelt_docs, spelt_terms) = _acronym_passages(acronyms, vocabulary, terms, docs,
+                                                                           offsets, token_terms)
+    doc_len = lengths.astype(np.int64)
+    if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
+        terms = np.concatenate([terms, extra_terms])
+        docs = np.concatenate([docs, extra_docs])
+        tf = np.concatenate([tf, np.ones(len(extra_docs), dtype=np.int32)])
+        doc_len = doc_len + np.bincount(extra_docs, minlength=n)
+        order = np.lexsort((docs, terms))
+        terms, docs, tf = terms[order], docs[order], tf[order]
+    out = dict(arrays)
+    out["doc_len"] = doc_len
+    out["postings_indptr"] = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(terms, minlength=len(vocabulary)), out=out["postings_indptr"][1:])
+    out["postings_docs"], out["postings_tf"] = docs, tf
+    out["acronyms_offsets"] = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(spelt_docs, minlength=n), out=out["acronyms_offsets"][1:])
+    out["acronyms_term"] = spelt_terms
+    return IndexData(list(vocabulary), {name: out[name] for name in _ARRAYS}, digest, dict(acronyms))
 
 
 # ---------------------------------------------------------------- the retriever
