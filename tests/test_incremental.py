@@ -335,3 +335,27 @@ def test_the_real_encoder_extends_as_it_builds(fresh_cache: None) -> None:
     extended = extend_vectors(load_or_build(old, encoder), new, encoder)
     semantic._SEEN.clear()
     _same_vectors(extended, load_or_build(old + new, encoder))
+
+
+# ---------------------------------------------------------------- the shortcuts they take
+
+
+def test_the_fingerprint_hashes_any_text_as_the_builder_does() -> None:
+    """Passages are hashed a thousand at a time: the same digest, lone surrogates and all."""
+    texts = [f"apple {i} \ud83d\ude00 caf\u00e9" if i % 7 else "\ud83d fig \ude00" for i in range(2503)]
+    docs = numbered(texts)
+    assert fingerprint(docs, TOK) == build_data(docs, TOK).fingerprint
+    assert fingerprint(docs[:1000], TOK) == build_data(docs[:1000], TOK).fingerprint
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.text(alphabet="ABCDX (),.-\t\nab", max_size=60),
+                 st.lists(st.sampled_from(["Alpha Beta", "Alpha Beta Gamma", "(AB)", "(ABG)", "AB", "ABG", " (", " ",
+                                           ")", "x", "-", "\n", "the ", "AB (Alpha Beta)"]), max_size=12).map("".join)))
+def test_every_text_that_defines_an_acronym_is_searched_for_definitions(text: str) -> None:
+    """Removing a definition looks for the next one only in passages the quick pattern finds."""
+    from qa_service.index import _MAY_DEFINE
+    from qa_service.spans import acronym_pairs
+
+    if acronym_pairs(text):
+        assert _MAY_DEFINE.search(text)
