@@ -528,12 +528,11 @@ def _assemble(vocabulary: dict[str, int], acronyms: dict[str, tuple[str, ...]], 
                                                                            offsets, token_terms)
     doc_len = lengths.astype(np.int64)
     if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
-        terms = np.concatenate([terms, extra_terms])
-        docs = np.concatenate([docs, extra_docs])
-        tf = np.concatenate([tf, np.ones(len(extra_docs), dtype=np.int32)])
+        order = np.lexsort((extra_docs, extra_terms))  # the few added, put in place: no sort of them all
+        extra_terms, extra_docs = extra_terms[order], extra_docs[order]
+        at = np.searchsorted(key, extra_terms.astype(np.int64) * n + extra_docs)
+        terms, docs, tf = np.insert(terms, at, extra_terms), np.insert(docs, at, extra_docs), np.insert(tf, at, 1)
         doc_len = doc_len + np.bincount(extra_docs, minlength=n)
-        order = np.lexsort((docs, terms))
-        terms, docs, tf = terms[order], docs[order], tf[order]
     out = dict(arrays)
     out["doc_len"] = doc_len
     out["postings_indptr"] = np.zeros(len(vocabulary) + 1, dtype=np.int64)
