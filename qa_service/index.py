@@ -229,7 +229,10 @@ class IndexBuilder:
                   for name, values in self._a.items() if name in _ARRAYS}
         terms = np.frombuffer(self._post_term, dtype=np.int32)
         docs, tf = arrays["postings_docs"], arrays["postings_tf"]
-        extra_terms, extra_docs, spelt = _acronym_passages(self._acronyms, self._vocabulary, terms, docs,
+        bounds = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=bounds[1:])
+        extra_terms, extra_docs, spelt = _acronym_passages(self._acronyms, self._vocabulary, bounds,
+                                                           docs[np.argsort(terms, kind="stable")],
                                                            arrays["tokens_offsets"], arrays["tokens_term"])
         if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
             terms = np.concatenate([terms, extra_terms])
@@ -249,21 +252,18 @@ class IndexBuilder:
         return IndexData(list(self._vocabulary), arrays, self._hash.hexdigest(), dict(self._acronyms))
 
 
-def _acronym_passages(acronyms: dict[str, tuple[str, ...]], vocabulary: dict[str, int], terms: np.ndarray,
-                      docs: np.ndarray, offsets: np.ndarray,
+def _acronym_passages(acronyms: dict[str, tuple[str, ...]], vocabulary: dict[str, int], bounds: np.ndarray,
+                      sorted_docs: np.ndarray, offsets: np.ndarray,
                       token_terms: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
     """For each acronym the passages define: the passages that spell its long form out (terms in
     a row), found from the postings of the long form's terms, never by scanning every passage.
     An acronym no passage holds joins ``vocabulary`` (after the passages' terms, as in a build).
     Returns (acronym, passage) pairs to add where the passage lacks the acronym, and every
-    (passage, acronym) pair for the sentences, in passage then definition order."""
+    (passage, acronym) pair for the sentences, in passage then definition order. The postings are
+    the passages' own, by term (CSC: ``bounds``, ``sorted_docs``), before any acronym joins them."""
     empty = np.zeros(0, dtype=np.int32)
     if not acronyms:
         return empty, empty, (empty, empty)
-    by_term = np.argsort(terms, kind="stable")
-    bounds = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms, minlength=len(vocabulary)), out=bounds[1:])
-    sorted_docs = docs[by_term]
     added_terms, added_docs, spelt_docs, spelt_terms = [], [], [], []
     for short, long in acronyms.items():
         ids = [vocabulary.get(t) for t in long]
@@ -429,7 +429,58 @@ def extend_data(data: IndexData, new_passages: Sequence[Passage], tokenizer: Tok
     for name in ("tokens_offsets", "sentences_offsets"):
         arrays[name] = np.concatenate([a[name], new[name][1:] + a[name][-1]])
     _hash_passages(old_hash, new_passages)
-    return _assemble(builder._vocabulary, builder._acronyms, arrays, old_hash.hexdigest())
+    # The passages' own postings, by term: each old term's (its acronym postings taken out), then the
+    # new passages' (they come after every old passage), put in place without sorting the old ones.
+    old_docs, old_tf, old_counts = _own_postings(a, passage_terms)
+    terms = np.frombuffer(builder._post_term, dtype=np.int32)
+    docs = new["postings_docs"] + np.int32(data.size)
+    order = np.lexsort((docs, terms))
+    terms, docs, tf = terms[order], docs[order], new["postings_tf"][order]
+    vocabulary = builder._vocabulary
+    new_counts = np.bincount(terms, minlength=len(vocabulary))
+    counts = new_counts.copy()
+    counts[:passage_terms] += old_counts
+    indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    all_docs, all_tf = np.empty(int(indptr[-1]), dtype=np.int32), np.empty(int(indptr[-1]), dtype=np.int32)
+    at = _placed(indptr[:passage_terms], old_counts)
+    all_docs[at], all_tf[at] = old_docs, old_tf
+    after_old = indptr[:-1].copy()
+    after_old[:passage_terms] += old_counts
+    at = _placed(after_old, new_counts)
+    all_docs[at], all_tf[at] = docs, tf
+    return _finish(vocabulary, builder._acronyms, arrays, indptr, all_docs, all_tf, old_hash.hexdigest())
+
+
+def _placed(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Where each of ``counts[t]`` postings of term ``t`` goes, from ``starts[t]`` on, in order."""
+    first = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - first, counts)
+
+
+def _own_postings(a: dict[str, np.ndarray], passage_terms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The postings of the first ``passage_terms`` terms (the ones passages hold), without those an
+    acronym added to passages that spell its long form out: (docs, tf, count per term)."""
+    indptr, docs, tf = a["postings_indptr"], a["postings_docs"], a["postings_tf"]
+    end = int(indptr[passage_terms])
+    counts = np.diff(indptr[: passage_terms + 1])
+    added = a["doc_len"] - np.diff(a["tokens_offsets"])  # acronym postings per passage
+    drop = []
+    spelt_offsets, spelt = a["acronyms_offsets"], a["acronyms_term"]
+    offsets, token_terms = a["tokens_offsets"], a["tokens_term"]
+    for p in np.flatnonzero(added).tolist():
+        shorts = spelt[spelt_offsets[p] : spelt_offsets[p + 1]].tolist()
+        held = set(token_terms[offsets[p] : offsets[p + 1]].tolist())
+        for t in shorts:
+            if t not in held and t < passage_terms:
+                drop.append(int(indptr[t]) + int(np.searchsorted(docs[indptr[t] : indptr[t + 1]], p)))
+    if not drop:
+        return docs[:end], tf[:end], counts
+    keep = np.ones(end, dtype=bool)
+    keep[drop] = False
+    counts = counts - np.bincount(np.searchsorted(indptr, drop, side="right") - 1, minlength=passage_terms)
+    return docs[:end][keep], tf[:end][keep], counts
 
 
 def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Tokenizer,
@@ -449,11 +500,12 @@ def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Toke
     old_terms = a["tokens_term"][token_mask]
     if not len(old_terms):
         raise EmptyCorpusError("the passages contain no searchable words")
-    first = np.full(len(data.terms), len(old_terms), dtype=np.int64)
+    passage_terms = int(a["tokens_term"].max()) + 1  # acronym-only terms follow
+    first = np.full(passage_terms, len(old_terms), dtype=np.int64)
     np.minimum.at(first, old_terms, np.arange(len(old_terms)))
     held = np.flatnonzero(first < len(old_terms))
     ordered = held[np.argsort(first[held])]  # first appearance over the passages kept
-    renumber = np.zeros(len(data.terms), dtype=np.int32)
+    renumber = np.zeros(passage_terms, dtype=np.int32)
     renumber[ordered] = np.arange(len(ordered), dtype=np.int32)
     names = [data.terms[i] for i in ordered.tolist()]
     arrays = {"tokens_term": renumber[old_terms], "tokens_start": a["tokens_start"][token_mask],
@@ -474,7 +526,20 @@ def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Toke
             if _MAY_DEFINE.search(text):
                 for short, long in _definitions(text, tokenizer):
                     acronyms.setdefault(short, long)
-    return _assemble(dict(zip(names, range(len(names)))), acronyms, arrays, kept_hash.hexdigest())
+    # the passages' own postings of the terms kept, docs renumbered, in the terms' new order
+    own_docs, own_tf, own_counts = _own_postings(a, len(first))
+    kept_entry = mask[own_docs]
+    position = np.cumsum(mask, dtype=np.int64) - 1
+    kept_counts = np.bincount(np.repeat(np.arange(len(first)), own_counts)[kept_entry], minlength=len(first))
+    kept_docs, kept_tf = position[own_docs[kept_entry]].astype(np.int32), own_tf[kept_entry]
+    counts = kept_counts[ordered]
+    indptr = np.zeros(len(ordered) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    starts = np.zeros(len(first), dtype=np.int64)
+    np.cumsum(kept_counts[:-1], out=starts[1:])
+    taken = _placed(starts[ordered], counts)
+    return _finish(dict(zip(names, range(len(names)))), acronyms, arrays, indptr, kept_docs[taken], kept_tf[taken],
+                   kept_hash.hexdigest())
 
 
 def _keep_mask(keep: np.ndarray | Sequence[int], n: int) -> np.ndarray:
@@ -513,30 +578,30 @@ def _checked_hash(data: IndexData, passages: Sequence[Passage], tokenizer: Token
     return result
 
 
-def _assemble(vocabulary: dict[str, int], acronyms: dict[str, tuple[str, ...]], arrays: dict[str, np.ndarray],
-              digest: str) -> IndexData:
-    """An index from its passages' tokens and sentences (``vocabulary``: the passages' terms in
-    order of first appearance): postings, lengths and acronyms as ``IndexBuilder.finish`` makes them."""
+def _finish(vocabulary: dict[str, int], acronyms: dict[str, tuple[str, ...]], arrays: dict[str, np.ndarray],
+            indptr: np.ndarray, docs: np.ndarray, tf: np.ndarray, digest: str) -> IndexData:
+    """An index from its passages' tokens and sentences and the postings of their own terms (CSC):
+    the acronyms' postings, lengths and sentences' acronyms added as ``IndexBuilder.finish`` adds them."""
     offsets, token_terms = arrays["tokens_offsets"], arrays["tokens_term"]
     n = len(offsets) - 1
-    lengths = np.diff(offsets)
-    key = token_terms.astype(np.int64) * n + np.repeat(np.arange(n, dtype=np.int64), lengths)
-    key, tf = np.unique(key, return_counts=True)  # one posting per (term, passage), by term then passage
-    terms, docs, tf = (key // n).astype(np.int32), (key % n).astype(np.int32), tf.astype(np.int32)
     vocabulary = dict(vocabulary)
-    extra_terms, extra_docs, (spelt_docs, spelt_terms) = _acronym_passages(acronyms, vocabulary, terms, docs,
+    extra_terms, extra_docs, (spelt_docs, spelt_terms) = _acronym_passages(acronyms, vocabulary, indptr, docs,
                                                                            offsets, token_terms)
-    doc_len = lengths.astype(np.int64)
+    doc_len = np.diff(offsets).astype(np.int64)
+    counts = np.zeros(len(vocabulary), dtype=np.int64)
+    counts[: len(indptr) - 1] = np.diff(indptr)
     if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
         order = np.lexsort((extra_docs, extra_terms))  # the few added, put in place: no sort of them all
         extra_terms, extra_docs = extra_terms[order], extra_docs[order]
-        at = np.searchsorted(key, extra_terms.astype(np.int64) * n + extra_docs)
-        terms, docs, tf = np.insert(terms, at, extra_terms), np.insert(docs, at, extra_docs), np.insert(tf, at, 1)
+        at = np.array([indptr[t] + np.searchsorted(docs[indptr[t] : indptr[t + 1]], d) if t + 1 < len(indptr)
+                       else indptr[-1] for t, d in zip(extra_terms.tolist(), extra_docs.tolist())], dtype=np.int64)
+        docs, tf = np.insert(docs, at, extra_docs), np.insert(tf, at, 1)
+        counts += np.bincount(extra_terms, minlength=len(vocabulary))
         doc_len = doc_len + np.bincount(extra_docs, minlength=n)
     out = dict(arrays)
     out["doc_len"] = doc_len
     out["postings_indptr"] = np.zeros(len(vocabulary) + 1, dtype=np.int64)
-    np.cumsum(np.bincount(terms, minlength=len(vocabulary)), out=out["postings_indptr"][1:])
+    np.cumsum(counts, out=out["postings_indptr"][1:])
     out["postings_docs"], out["postings_tf"] = docs, tf
     out["acronyms_offsets"] = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(spelt_docs, minlength=n), out=out["acronyms_offsets"][1:])
