@@ -411,9 +411,10 @@ def extend_data(data: IndexData, new_passages: Sequence[Passage], tokenizer: Tok
                 old_passages: Sequence[Passage]) -> IndexData:
     """The index of ``old_passages`` + ``new_passages``, equal to ``build_data`` over them all (the
     same terms in the same order, the same arrays, acronyms and fingerprint), tokenising only the
-    new passages: the old ones' tokens are kept and the rest is recomputed from them with numpy.
-    ``data`` is what ``build_data`` (or these functions) made for ``old_passages``; it may be
-    memory-mapped and is never written to."""
+    new passages: the old tokens and postings are kept, the new ones merged in (numpy, one pass),
+    and only the new passages are searched for acronym definitions. ``data`` is what
+    ``build_data`` (or these functions) made for ``old_passages``; it may be memory-mapped and is
+    never written to. Costs the hashing of every passage's text (the fingerprint covers them all)."""
     old_hash = _checked_hash(data, old_passages, tokenizer)
     if not new_passages:
         return data
@@ -488,8 +489,10 @@ def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Toke
     """The index of the passages of ``old_passages`` at the positions ``keep`` (or where the boolean
     mask ``keep`` is true), equal to ``build_data`` over them, without tokenising any passage: terms
     are renumbered in order of first appearance over what remains, terms no longer held are gone,
-    and acronyms are found again only when a removed passage defined one. ``data`` is what
-    ``build_data`` made for ``old_passages``; it may be memory-mapped and is never written to."""
+    and definitions are searched for again (in the passages kept that hold a bracket after or
+    before capitals) only when a removed passage defined an acronym. ``data`` is what
+    ``build_data`` (or these functions) made for ``old_passages``; it may be memory-mapped and is
+    never written to."""
     n = data.size
     mask = _keep_mask(keep, n)
     if not mask.any():
