@@ -18,6 +18,7 @@ load; the ratios in one run are what compare.
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import statistics
 import sys
@@ -78,6 +79,7 @@ def timed(calls: dict[str, Callable[[], object]], rounds: int) -> tuple[dict[str
     for _ in range(rounds):
         for name, call in calls.items():
             semantic._SEEN.clear()
+            gc.collect()  # the garbage of the call before is not this one's to collect
             started = time.perf_counter()
             results[name] = call()
             spent[name].append(time.perf_counter() - started)

@@ -489,8 +489,8 @@ def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Toke
     """The index of the passages of ``old_passages`` at the positions ``keep`` (or where the boolean
     mask ``keep`` is true), equal to ``build_data`` over them, without tokenising any passage: terms
     are renumbered in order of first appearance over what remains, terms no longer held are gone,
-    and definitions are searched for again (in the passages kept that hold a bracket after or
-    before capitals) only when a removed passage defined an acronym. ``data`` is what
+    and definitions are searched for again (in the passages kept that hold a known acronym in
+    capitals beside a bracket) only when a removed passage defined one. ``data`` is what
     ``build_data`` (or these functions) made for ``old_passages``; it may be memory-mapped and is
     never written to."""
     n = data.size
@@ -522,11 +522,12 @@ def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Toke
         arrays[name] = offsets
     acronyms = dict(data.acronyms)
     if any(short in acronyms for p in removed for short, _ in _definitions(p.text, tokenizer)):
-        # a removed passage defined one: the first definition among the passages kept wins now
-        acronyms = {}
+        # a removed passage defined one: the first definition among the passages kept wins now. Only
+        # acronyms the index knows can be defined, so only passages that spell one in capitals are read.
+        acronyms, known = {}, [short.upper() for short in data.acronyms]
         for i in np.flatnonzero(mask).tolist():
             text = old_passages[i].text
-            if _MAY_DEFINE.search(text):
+            if _MAY_DEFINE.search(text) and any(short in text for short in known):
                 for short, long in _definitions(text, tokenizer):
                     acronyms.setdefault(short, long)
     # the passages' own postings of the terms kept, docs renumbered, in the terms' new order
