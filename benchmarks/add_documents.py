@@ -9,10 +9,10 @@ The added document is about 20 pages: ~10,000 words of real SQuAD sentences (cor
 about 3 to a paragraph, split into passages as ``ingest`` splits any document. The large corpus
 is ``scale.py``'s (generated, seeded); above ``semantic_max_passages`` the service has no sentence
 vectors, so there only the index is timed. Every incremental result is checked against the
-rebuild before anything is timed. The sentence cache is emptied before each timed call, so both
-sides encode what they would after a restart; the tokeniser's caches stay warm for both (as in a
-running server), which favours the rebuild. Wall-clock figures vary with the machine and its
-load; the ratios in one run are what compare.
+rebuild (equal arrays, terms, acronyms, fingerprint). The sentence cache is emptied before each
+timed call, so both sides encode what they would after a restart; the tokeniser's caches stay
+warm for both (as in a running server), which favours the rebuild. Wall-clock figures vary with
+the machine and its load; the ratios in one run are what compare.
 """
 
 from __future__ import annotations
