@@ -21,6 +21,7 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import string
 import sys
@@ -37,7 +38,7 @@ from .spans import acronym_pairs
 from .text import TOKENIZER_VERSION, Token, Tokenizer, merge_spans, sentence_spans
 from .values import Hit, Passage, Query, Span
 
-__all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "build_data", "fingerprint", "load_data", "load_or_build_data"]
+__all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "build_data", "drop_data", "extend_data", "fingerprint", "load_data", "load_or_build_data"]
 
 # rank-bm25's class for each variant: what our scores must equal (the parity tests build them).
 SCORERS = {"plus": "BM25Plus", "l": "BM25L", "okapi": "BM25Okapi"}
@@ -136,8 +137,7 @@ def fingerprint(passages: Iterable[Passage], tokenizer: Tokenizer) -> str:
     """What a saved index depends on: its format, the tokeniser (version and settings) and every
     passage's id and text, in order. BM25's parameters are not in it: they apply at load."""
     h = _fingerprint_hasher(tokenizer)
-    for p in passages:
-        _hash_passage(h, p)
+    _hash_passages(h, passages)
     return h.hexdigest()
 
 
@@ -148,6 +148,14 @@ def _fingerprint_hasher(tokenizer: Tokenizer) -> Any:
 
 def _hash_passage(h: Any, p: Passage) -> None:
     h.update(p.id.encode("utf-8", "surrogatepass") + b"\x00" + p.text.encode("utf-8", "surrogatepass") + b"\x01")
+
+
+def _hash_passages(h: Any, passages: Iterable[Passage]) -> None:
+    """``_hash_passage`` for each, a thousand encoded at once (UTF-8 of a concatenation is the
+    concatenation of the UTF-8s, lone surrogates included): the same bytes, a fifth of the time."""
+    it = iter(passages)
+    while batch := list(itertools.islice(it, 1000)):
+        h.update("".join([f"{p.id}\x00{p.text}\x01" for p in batch]).encode("utf-8", "surrogatepass"))
 
 
 class _Progress:
@@ -189,11 +197,8 @@ class IndexBuilder:
         a, vocabulary = self._a, self._vocabulary
         for passage in passages:
             _hash_passage(self._hash, passage)
-            for short, long in acronym_pairs(passage.text):
-                short_terms, long_terms = self.tokenizer.terms(short), tuple(self.tokenizer.terms(long))
-                # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
-                if short_terms == [short.casefold()] and len(long_terms) > 1:
-                    self._acronyms.setdefault(short_terms[0], long_terms)
+            for short, long in _definitions(passage.text, self.tokenizer):
+                self._acronyms.setdefault(short, long)
             tokens = self.tokenizer.tokens(passage.text)
             counts: dict[int, int] = {}
             ids = []
@@ -224,7 +229,11 @@ class IndexBuilder:
                   for name, values in self._a.items() if name in _ARRAYS}
         terms = np.frombuffer(self._post_term, dtype=np.int32)
         docs, tf = arrays["postings_docs"], arrays["postings_tf"]
-        extra_terms, extra_docs, spelt = self._acronym_passages(terms, docs, arrays)
+        bounds = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=bounds[1:])
+        extra_terms, extra_docs, spelt = _acronym_passages(self._acronyms, self._vocabulary, bounds,
+                                                           docs[np.argsort(terms, kind="stable")],
+                                                           arrays["tokens_offsets"], arrays["tokens_term"])
         if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
             terms = np.concatenate([terms, extra_terms])
             docs = np.concatenate([docs, extra_docs])
@@ -242,44 +251,54 @@ class IndexBuilder:
         arrays["acronyms_term"] = spelt_terms
         return IndexData(list(self._vocabulary), arrays, self._hash.hexdigest(), dict(self._acronyms))
 
-    def _acronym_passages(self, terms: np.ndarray, docs: np.ndarray,
-                          arrays: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
-        """For each acronym the passages define: the passages that spell its long form out (terms in
-        a row), found from the postings of the long form's terms, never by scanning every passage.
-        Returns (acronym, passage) pairs to add where the passage lacks the acronym, and every
-        (passage, acronym) pair for the sentences, in passage then definition order."""
-        empty = np.zeros(0, dtype=np.int32)
-        if not self._acronyms:
-            return empty, empty, (empty, empty)
-        by_term = np.argsort(terms, kind="stable")
-        bounds = np.zeros(len(self._vocabulary) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(terms, minlength=len(self._vocabulary)), out=bounds[1:])
-        sorted_docs = docs[by_term]
-        offsets, token_terms = arrays["tokens_offsets"], arrays["tokens_term"]
-        added_terms, added_docs, spelt_docs, spelt_terms = [], [], [], []
-        for short, long in self._acronyms.items():
-            ids = [self._vocabulary.get(t) for t in long]
-            if any(i is None for i in ids):
-                continue
-            short_id = self._vocabulary.setdefault(short, len(self._vocabulary))
-            holding = None
-            for i in sorted(set(ids), key=lambda i: bounds[i + 1] - bounds[i]):  # rarest first
-                found = sorted_docs[bounds[i] : bounds[i + 1]]
-                holding = found if holding is None else np.intersect1d(holding, found, assume_unique=True)
-            has_short = (sorted_docs[bounds[short_id] : bounds[short_id + 1]] if short_id + 1 < len(bounds)
-                         else empty)
-            for p in holding.tolist():
-                seq = token_terms[offsets[p] : offsets[p + 1]].tolist()
-                if _spells_out(seq, ids):
-                    spelt_docs.append(p)
-                    spelt_terms.append(short_id)
-                    at = int(np.searchsorted(has_short, p))
-                    if not (at < len(has_short) and has_short[at] == p):
-                        added_terms.append(short_id)
-                        added_docs.append(p)
-        order = np.argsort(np.array(spelt_docs, dtype=np.int64), kind="stable")
-        return (np.array(added_terms, dtype=np.int32), np.array(added_docs, dtype=np.int32),
-                (np.array(spelt_docs, dtype=np.int64)[order], np.array(spelt_terms, dtype=np.int32)[order]))
+
+def _acronym_passages(acronyms: dict[str, tuple[str, ...]], vocabulary: dict[str, int], bounds: np.ndarray,
+                      sorted_docs: np.ndarray, offsets: np.ndarray,
+                      token_terms: np.ndarray) -> tuple[np.ndarray, np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """For each acronym the passages define: the passages that spell its long form out (terms in
+    a row), found from the postings of the long form's terms, never by scanning every passage.
+    An acronym no passage holds joins ``vocabulary`` (after the passages' terms, as in a build).
+    Returns (acronym, passage) pairs to add where the passage lacks the acronym, and every
+    (passage, acronym) pair for the sentences, in passage then definition order. The postings are
+    the passages' own, by term (CSC: ``bounds``, ``sorted_docs``), before any acronym joins them."""
+    empty = np.zeros(0, dtype=np.int32)
+    if not acronyms:
+        return empty, empty, (empty, empty)
+    added_terms, added_docs, spelt_docs, spelt_terms = [], [], [], []
+    for short, long in acronyms.items():
+        ids = [vocabulary.get(t) for t in long]
+        if any(i is None for i in ids):
+            continue
+        short_id = vocabulary.setdefault(short, len(vocabulary))
+        holding = None
+        for i in sorted(set(ids), key=lambda i: bounds[i + 1] - bounds[i]):  # rarest first
+            found = sorted_docs[bounds[i] : bounds[i + 1]]
+            holding = found if holding is None else np.intersect1d(holding, found, assume_unique=True)
+        has_short = (sorted_docs[bounds[short_id] : bounds[short_id + 1]] if short_id + 1 < len(bounds)
+                     else empty)
+        for p in holding.tolist():
+            seq = token_terms[offsets[p] : offsets[p + 1]].tolist()
+            if _spells_out(seq, ids):
+                spelt_docs.append(p)
+                spelt_terms.append(short_id)
+                at = int(np.searchsorted(has_short, p))
+                if not (at < len(has_short) and has_short[at] == p):
+                    added_terms.append(short_id)
+                    added_docs.append(p)
+    order = np.argsort(np.array(spelt_docs, dtype=np.int64), kind="stable")
+    return (np.array(added_terms, dtype=np.int32), np.array(added_docs, dtype=np.int32),
+            (np.array(spelt_docs, dtype=np.int64)[order], np.array(spelt_terms, dtype=np.int32)[order]))
+
+
+def _definitions(text: str, tokenizer: Tokenizer) -> list[tuple[str, tuple[str, ...]]]:
+    """The acronyms ``text`` defines that name only their long form: (the acronym's term, the long form's terms)."""
+    found = []
+    for short, long in acronym_pairs(text):
+        short_terms, long_terms = tokenizer.terms(short), tuple(tokenizer.terms(long))
+        # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form
+        if short_terms == [short.casefold()] and len(long_terms) > 1:
+            found.append((short_terms[0], long_terms))
+    return found
 
 
 def _spells_out(seq: Sequence[int], ids: Sequence[int]) -> bool:
@@ -377,6 +396,221 @@ def load_or_build_data(passages: Sequence[Passage], tokenizer: Tokenizer, folder
             _log.warning("qa-service: cannot save the index in %s (%s); it is kept in memory", folder,
                          exc.strerror or exc)
     return data
+
+
+# ---------------------------------------------------------------- adding and removing passages
+
+# What any definition acronym_pairs finds must contain: "(WHO)" after a long form, "WHO (" before one.
+# (Written to start at the bracket: "\([A-Z]{2,10}\)|[A-Z]{2}\s\(" is a hundred times slower.)
+_MAY_DEFINE = re.compile(r"\((?:(?=[A-Z]{2,10}\))|(?<=[A-Z]{2}\s\())")
+_TOKEN_ARRAYS = ("tokens_term", "tokens_start", "tokens_end")
+_SENTENCE_ARRAYS = ("sentences_start", "sentences_end")
+
+
+def extend_data(data: IndexData, new_passages: Sequence[Passage], tokenizer: Tokenizer,
+                old_passages: Sequence[Passage]) -> IndexData:
+    """The index of ``old_passages`` + ``new_passages``, equal to ``build_data`` over them all (the
+    same terms in the same order, the same arrays, acronyms and fingerprint), tokenising only the
+    new passages: the old tokens and postings are kept, the new ones merged in (numpy, one pass),
+    and only the new passages are searched for acronym definitions. ``data`` is what
+    ``build_data`` (or these functions) made for ``old_passages``; it may be memory-mapped and is
+    never written to. Costs the hashing of every passage's text (the fingerprint covers them all)."""
+    old_hash = _checked_hash(data, old_passages, tokenizer)
+    if not new_passages:
+        return data
+    a = {name: np.asarray(array) for name, array in data.arrays.items()}
+    passage_terms = int(a["tokens_term"].max()) + 1 if len(a["tokens_term"]) else 0  # acronym-only terms follow
+    builder = IndexBuilder(tokenizer)  # tokenises the new passages only, with the old terms' ids
+    builder._vocabulary = dict(zip(data.terms[:passage_terms], range(passage_terms)))
+    builder._acronyms = dict(data.acronyms)  # old definitions first: the first definition wins
+    builder.add(new_passages)
+    new = {name: np.frombuffer(values, dtype=_ARRAYS[name]) if len(values) else np.zeros(0, _ARRAYS[name])
+           for name, values in builder._a.items()}
+    arrays = {name: np.concatenate([a[name], new[name]]) for name in _TOKEN_ARRAYS + _SENTENCE_ARRAYS}
+    for name in ("tokens_offsets", "sentences_offsets"):
+        arrays[name] = np.concatenate([a[name], new[name][1:] + a[name][-1]])
+    _hash_passages(old_hash, new_passages)
+    # The passages' own postings, by term: each old term's (its acronym postings taken out), then the
+    # new passages' (they come after every old passage), put in place without sorting the old ones.
+    old_docs, old_tf, old_counts = _own_postings(a, passage_terms)
+    terms = np.frombuffer(builder._post_term, dtype=np.int32)
+    docs = new["postings_docs"] + np.int32(data.size)
+    order = np.lexsort((docs, terms))
+    terms, docs, tf = terms[order], docs[order], new["postings_tf"][order]
+    vocabulary = builder._vocabulary
+    new_counts = np.bincount(terms, minlength=len(vocabulary))
+    counts = new_counts.copy()
+    counts[:passage_terms] += old_counts
+    indptr = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    all_docs, all_tf = np.empty(int(indptr[-1]), dtype=np.int32), np.empty(int(indptr[-1]), dtype=np.int32)
+    at = _placed(indptr[:passage_terms], old_counts)
+    all_docs[at], all_tf[at] = old_docs, old_tf
+    after_old = indptr[:-1].copy()
+    after_old[:passage_terms] += old_counts
+    at = _placed(after_old, new_counts)
+    all_docs[at], all_tf[at] = docs, tf
+    return _finish(vocabulary, builder._acronyms, arrays, indptr, all_docs, all_tf, old_hash.hexdigest())
+
+
+def _placed(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Where each of ``counts[t]`` postings of term ``t`` goes, from ``starts[t]`` on, in order."""
+    first = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=first[1:])
+    return np.arange(int(counts.sum()), dtype=np.int64) + np.repeat(starts - first, counts)
+
+
+def _own_postings(a: dict[str, np.ndarray], passage_terms: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The postings of the first ``passage_terms`` terms (the ones passages hold), without those an
+    acronym added to passages that spell its long form out: (docs, tf, count per term)."""
+    indptr, docs, tf = a["postings_indptr"], a["postings_docs"], a["postings_tf"]
+    end = int(indptr[passage_terms])
+    counts = np.diff(indptr[: passage_terms + 1])
+    added = a["doc_len"] - np.diff(a["tokens_offsets"])  # acronym postings per passage
+    drop = []
+    spelt_offsets, spelt = a["acronyms_offsets"], a["acronyms_term"]
+    offsets, token_terms = a["tokens_offsets"], a["tokens_term"]
+    for p in np.flatnonzero(added).tolist():
+        shorts = spelt[spelt_offsets[p] : spelt_offsets[p + 1]].tolist()
+        held = set(token_terms[offsets[p] : offsets[p + 1]].tolist())
+        for t in shorts:
+            if t not in held and t < passage_terms:
+                drop.append(int(indptr[t]) + int(np.searchsorted(docs[indptr[t] : indptr[t + 1]], p)))
+    if not drop:
+        return docs[:end], tf[:end], counts
+    keep = np.ones(end, dtype=bool)
+    keep[drop] = False
+    counts = counts - np.bincount(np.searchsorted(indptr, drop, side="right") - 1, minlength=passage_terms)
+    return docs[:end][keep], tf[:end][keep], counts
+
+
+def drop_data(data: IndexData, keep: np.ndarray | Sequence[int], tokenizer: Tokenizer,
+              old_passages: Sequence[Passage]) -> IndexData:
+    """The index of the passages of ``old_passages`` at the positions ``keep`` (or where the boolean
+    mask ``keep`` is true), equal to ``build_data`` over them, without tokenising any passage: terms
+    are renumbered in order of first appearance over what remains, terms no longer held are gone,
+    and definitions are searched for again (in the passages kept that hold a known acronym in
+    capitals beside a bracket) only when a removed passage defined one. ``data`` is what
+    ``build_data`` (or these functions) made for ``old_passages``; it may be memory-mapped and is
+    never written to."""
+    n = data.size
+    mask = _keep_mask(keep, n)
+    if not mask.any():
+        raise EmptyCorpusError("cannot build an index over no passages")
+    kept_hash, removed = _checked_hash(data, old_passages, tokenizer, mask)
+    a = {name: np.asarray(array) for name, array in data.arrays.items()}
+    token_mask = np.repeat(mask, np.diff(a["tokens_offsets"]))
+    old_terms = a["tokens_term"][token_mask]
+    if not len(old_terms):
+        raise EmptyCorpusError("the passages contain no searchable words")
+    passage_terms = int(a["tokens_term"].max()) + 1  # acronym-only terms follow
+    first = np.full(passage_terms, len(old_terms), dtype=np.int64)
+    np.minimum.at(first, old_terms, np.arange(len(old_terms)))
+    held = np.flatnonzero(first < len(old_terms))
+    ordered = held[np.argsort(first[held])]  # first appearance over the passages kept
+    renumber = np.zeros(passage_terms, dtype=np.int32)
+    renumber[ordered] = np.arange(len(ordered), dtype=np.int32)
+    names = [data.terms[i] for i in ordered.tolist()]
+    arrays = {"tokens_term": renumber[old_terms], "tokens_start": a["tokens_start"][token_mask],
+              "tokens_end": a["tokens_end"][token_mask]}
+    sentence_mask = np.repeat(mask, np.diff(a["sentences_offsets"]))
+    for name in _SENTENCE_ARRAYS:
+        arrays[name] = a[name][sentence_mask]
+    for name in ("tokens_offsets", "sentences_offsets"):
+        offsets = np.zeros(int(mask.sum()) + 1, dtype=np.int64)
+        np.cumsum(np.diff(a[name])[mask], out=offsets[1:])
+        arrays[name] = offsets
+    acronyms = dict(data.acronyms)
+    if any(short in acronyms for p in removed for short, _ in _definitions(p.text, tokenizer)):
+        # a removed passage defined one: the first definition among the passages kept wins now. Only
+        # acronyms the index knows can be defined, so only passages that spell one in capitals are read.
+        acronyms, known = {}, [short.upper() for short in data.acronyms]
+        for i in np.flatnonzero(mask).tolist():
+            text = old_passages[i].text
+            if _MAY_DEFINE.search(text) and any(short in text for short in known):
+                for short, long in _definitions(text, tokenizer):
+                    acronyms.setdefault(short, long)
+    # the passages' own postings of the terms kept, docs renumbered, in the terms' new order
+    own_docs, own_tf, own_counts = _own_postings(a, len(first))
+    kept_entry = mask[own_docs]
+    position = np.cumsum(mask, dtype=np.int64) - 1
+    kept_counts = np.bincount(np.repeat(np.arange(len(first)), own_counts)[kept_entry], minlength=len(first))
+    kept_docs, kept_tf = position[own_docs[kept_entry]].astype(np.int32), own_tf[kept_entry]
+    counts = kept_counts[ordered]
+    indptr = np.zeros(len(ordered) + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    starts = np.zeros(len(first), dtype=np.int64)
+    np.cumsum(kept_counts[:-1], out=starts[1:])
+    taken = _placed(starts[ordered], counts)
+    return _finish(dict(zip(names, range(len(names)))), acronyms, arrays, indptr, kept_docs[taken], kept_tf[taken],
+                   kept_hash.hexdigest())
+
+
+def _keep_mask(keep: np.ndarray | Sequence[int], n: int) -> np.ndarray:
+    keep = np.asarray(keep)
+    if keep.dtype == bool:
+        if keep.shape != (n,):
+            raise ValueError(f"a mask of what to keep needs {n} entries, not {keep.shape}")
+        return keep
+    if keep.size and not np.issubdtype(keep.dtype, np.integer):
+        raise ValueError("keep: passage positions (integers) or a boolean mask")
+    positions = keep.astype(np.int64).reshape(-1)
+    if len(positions) and (positions.min() < 0 or positions.max() >= n):
+        raise ValueError(f"keep: positions must be in 0..{n - 1}")
+    mask = np.zeros(n, dtype=bool)
+    mask[positions] = True
+    return mask
+
+
+def _checked_hash(data: IndexData, passages: Sequence[Passage], tokenizer: Tokenizer,
+                  kept: np.ndarray | None = None) -> Any:
+    """The fingerprint's hasher after ``passages`` (refusing ``data`` made for other passages or
+    settings); with ``kept``, the hasher after the kept passages and the removed passages instead."""
+    if len(passages) != data.size:
+        raise ValueError(f"the index holds {data.size} passages, not {len(passages)}")
+    everything = _fingerprint_hasher(tokenizer)
+    _hash_passages(everything, passages)
+    if kept is None:
+        result: Any = everything
+    else:
+        kept_hash = _fingerprint_hasher(tokenizer)
+        positions = np.flatnonzero(kept).tolist()
+        _hash_passages(kept_hash, (passages[i] for i in positions))
+        result = (kept_hash, [passages[i] for i in np.flatnonzero(~kept).tolist()])
+    if everything.hexdigest() != data.fingerprint:
+        raise ValueError("the index was made for other passages or tokeniser settings")
+    return result
+
+
+def _finish(vocabulary: dict[str, int], acronyms: dict[str, tuple[str, ...]], arrays: dict[str, np.ndarray],
+            indptr: np.ndarray, docs: np.ndarray, tf: np.ndarray, digest: str) -> IndexData:
+    """An index from its passages' tokens and sentences and the postings of their own terms (CSC):
+    the acronyms' postings, lengths and sentences' acronyms added as ``IndexBuilder.finish`` adds them."""
+    offsets, token_terms = arrays["tokens_offsets"], arrays["tokens_term"]
+    n = len(offsets) - 1
+    vocabulary = dict(vocabulary)
+    extra_terms, extra_docs, (spelt_docs, spelt_terms) = _acronym_passages(acronyms, vocabulary, indptr, docs,
+                                                                           offsets, token_terms)
+    doc_len = np.diff(offsets).astype(np.int64)
+    counts = np.zeros(len(vocabulary), dtype=np.int64)
+    counts[: len(indptr) - 1] = np.diff(indptr)
+    if len(extra_terms):  # a passage that spells a long form out also holds its acronym (once)
+        order = np.lexsort((extra_docs, extra_terms))  # the few added, put in place: no sort of them all
+        extra_terms, extra_docs = extra_terms[order], extra_docs[order]
+        at = np.array([indptr[t] + np.searchsorted(docs[indptr[t] : indptr[t + 1]], d) if t + 1 < len(indptr)
+                       else indptr[-1] for t, d in zip(extra_terms.tolist(), extra_docs.tolist())], dtype=np.int64)
+        docs, tf = np.insert(docs, at, extra_docs), np.insert(tf, at, 1)
+        counts += np.bincount(extra_terms, minlength=len(vocabulary))
+        doc_len = doc_len + np.bincount(extra_docs, minlength=n)
+    out = dict(arrays)
+    out["doc_len"] = doc_len
+    out["postings_indptr"] = np.zeros(len(vocabulary) + 1, dtype=np.int64)
+    np.cumsum(counts, out=out["postings_indptr"][1:])
+    out["postings_docs"], out["postings_tf"] = docs, tf
+    out["acronyms_offsets"] = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(np.bincount(spelt_docs, minlength=n), out=out["acronyms_offsets"][1:])
+    out["acronyms_term"] = spelt_terms
+    return IndexData(list(vocabulary), {name: out[name] for name in _ARRAYS}, digest, dict(acronyms))
 
 
 # ---------------------------------------------------------------- the retriever

@@ -26,7 +26,8 @@ from .errors import CorpusError
 from .text import sentence_spans
 from .values import Hit, Passage, Query
 
-__all__ = ["SemanticReranker", "SentenceVectors", "VECTORS_FILE", "load_or_build", "minmax", "sentence_texts"]
+__all__ = ["SemanticReranker", "SentenceVectors", "VECTORS_FILE", "drop_vectors", "extend_vectors", "load_or_build",
+           "minmax", "sentence_texts", "vectors_digest"]
 
 VECTORS_FILE = "sentence-vectors.npy"
 VECTORS_META = "sentence-vectors.json"
@@ -181,6 +182,43 @@ def write_vectors(passages: Sequence[Passage], encoder: Encoder, folder: Path) -
     matrix = _encode(encoder, texts, _terminal_progress if sys.stderr.isatty() and len(texts) > _BATCH else None)
     save(folder, matrix, _digest(encoder, texts, offsets), encoder.fingerprint, strict=True)
     return SentenceVectors(matrix, offsets, encoder.fingerprint)
+
+
+def extend_vectors(vectors: SentenceVectors, new_passages: Sequence[Passage], encoder: Encoder) -> SentenceVectors:
+    """``vectors`` with the sentences of ``new_passages`` appended, encoding only those: what
+    ``load_or_build`` gives for the old passages followed by the new ones. To save them, pass
+    ``vectors_digest`` of all the passages to ``save``."""
+    if vectors.fingerprint != encoder.fingerprint:
+        raise ValueError("the sentence vectors were made by another encoder")
+    texts, offsets = sentence_texts(new_passages)
+    matrix = _encode(encoder, texts, None)
+    return SentenceVectors(np.concatenate([vectors.matrix, matrix]),
+                           np.concatenate([vectors.offsets, offsets[1:] + vectors.offsets[-1]]), vectors.fingerprint)
+
+
+def drop_vectors(vectors: SentenceVectors, keep: np.ndarray | Sequence[int]) -> SentenceVectors:
+    """The vectors of the passages at the positions ``keep`` (or where the boolean mask ``keep`` is
+    true), in their order: nothing is encoded."""
+    counts = np.diff(vectors.offsets)
+    mask = np.asarray(keep)
+    if mask.dtype != bool:
+        positions = mask.astype(np.int64).reshape(-1)
+        if len(positions) and (positions.min() < 0 or positions.max() >= len(counts)):
+            raise ValueError(f"keep: positions must be in 0..{len(counts) - 1}")
+        mask = np.zeros(len(counts), dtype=bool)
+        mask[positions] = True
+    elif mask.shape != counts.shape:
+        raise ValueError(f"a mask of what to keep needs {len(counts)} entries, not {mask.shape}")
+    offsets = np.zeros(int(mask.sum()) + 1, dtype=np.int64)
+    np.cumsum(counts[mask], out=offsets[1:])
+    return SentenceVectors(vectors.matrix[np.repeat(mask, counts)], offsets, vectors.fingerprint)
+
+
+def vectors_digest(passages: Sequence[Passage], encoder: Encoder) -> str:
+    """What ``save`` records beside vectors of ``passages``, so that ``load_or_build`` over the
+    same passages reads them instead of encoding again."""
+    texts, offsets = sentence_texts(passages)
+    return _digest(encoder, texts, offsets)
 
 
 def minmax(values: np.ndarray) -> np.ndarray:
