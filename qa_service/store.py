@@ -12,16 +12,18 @@ from __future__ import annotations
 import json
 import logging
 import time
+
+import numpy as np
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
 from .config import Settings
 from .errors import Conflict, CorpusError, EmptyCorpusError, IngestError, NotFound
-from .index import build_data
+from .index import drop_data, extend_data
 from .ingest import ingest_bytes, write_corpus
 from .pipeline import Pipeline, build_pipeline
-from .semantic import _digest, save, sentence_texts
+from .semantic import SentenceVectors, drop_vectors, extend_vectors, save, vectors_digest
 from .values import Corpus, Document, Passage
 
 __all__ = ["Change", "Upload", "add_documents", "remove_documents", "upload_name"]
@@ -114,14 +116,13 @@ def _persist(corpus: Corpus, pipeline: Pipeline, folder: Path, target_words: int
                      folder, exc.strerror or exc)
     if pipeline.vectors is not None and pipeline.analyser.encoder is not None:
         encoder = pipeline.analyser.encoder
-        texts, offsets = sentence_texts(corpus.passages)
-        save(folder, pipeline.vectors.matrix, _digest(encoder, texts, offsets), encoder.fingerprint, strict=False)
+        save(folder, pipeline.vectors.matrix, vectors_digest(corpus.passages, encoder), encoder.fingerprint,
+             strict=False)
 
 
-def _rebuilt(settings: Settings, corpus: Corpus, old: Pipeline) -> Pipeline:
-    """The pipeline over ``corpus``: the index from the old one's arrays where it can be."""
-    data = build_data(corpus.passages, old.index.tokenizer)
-    return build_pipeline(settings, corpus, data=data, vectors=None)
+def _within(settings: Settings, passages: int) -> bool:
+    """Whether sentence meaning stays on for a corpus of this size (``build_pipeline`` decides alike)."""
+    return passages <= settings.semantic_max_passages
 
 
 def _settings(pipeline: Pipeline, settings: Settings | None) -> Settings:
@@ -140,7 +141,13 @@ def add_documents(pipeline: Pipeline, uploads: Sequence[Upload], folder: Path | 
     documents = tuple(d for d, _ in read)
     passages = tuple(p for _, ps in read for p in ps)
     corpus = Corpus(old.documents + documents, old.passages + passages, old.questions)
-    new = _rebuilt(settings, corpus, pipeline)
+    # only the new passages are tokenised and embedded; the rest of the index is reused
+    data = extend_data(pipeline.index.data, passages, pipeline.index.tokenizer, old.passages)
+    vectors: SentenceVectors | None = None
+    encoder = pipeline.analyser.encoder
+    if pipeline.vectors is not None and encoder is not None and _within(settings, len(corpus.passages)):
+        vectors = extend_vectors(pipeline.vectors, passages, encoder)
+    new = build_pipeline(settings, corpus, data=data, vectors=vectors)
     if folder is not None:
         _persist(corpus, new, folder, target_words)
     return Change(new, added=documents, passages=passages, took_ms=(time.perf_counter() - started) * 1000)
@@ -162,11 +169,14 @@ def remove_documents(pipeline: Pipeline, ids: Sequence[str], folder: Path | None
     documents = tuple(d for d in old.documents if d.id not in gone)
     if not documents:
         raise Conflict("a corpus needs at least one document: add another before removing this one")
-    corpus = Corpus(documents, tuple(p for p in old.passages if p.document not in gone), old.questions)
+    keep = np.fromiter((p.document not in gone for p in old.passages), dtype=bool, count=len(old.passages))
+    corpus = Corpus(documents, tuple(p for p, kept in zip(old.passages, keep) if kept), old.questions)
     try:
-        new = _rebuilt(settings, corpus, pipeline)
+        data = drop_data(pipeline.index.data, keep, pipeline.index.tokenizer, old.passages)
     except EmptyCorpusError:
         raise Conflict("what would be left has no searchable words: add another document first") from None
+    vectors = drop_vectors(pipeline.vectors, keep) if pipeline.vectors is not None else None
+    new = build_pipeline(settings, corpus, data=data, vectors=vectors)
     if folder is not None:
         _persist(corpus, new, folder, _passage_words(folder, settings))
     return Change(new, removed=tuple(removed), took_ms=(time.perf_counter() - started) * 1000)

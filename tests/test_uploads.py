@@ -259,3 +259,35 @@ def test_a_pdf_and_a_word_file_uploaded_are_answered_with_their_pages(corpus_cop
     assert top["document"] == "survey" and top.get("last_page", top["page"]) == 2
     answer = client.get("/api/ask", query_string={"q": "When was the cider press at Hollow Farm rebuilt?"}).get_json()
     assert "1978" in answer["answer"]["text"] and "page" not in answer["passages"][0]
+
+
+def test_a_change_is_incremental_equal_to_a_rebuild_and_saved_for_the_next_start(
+        corpus_copy: Path, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> None:
+    import numpy as np
+
+    from qa_service.index import build_data
+    from qa_service.pipeline import build_pipeline
+    from qa_service.semantic import load_or_build
+
+    settings = Settings(corpus=corpus_copy)
+    first = build_pipeline(settings)
+    change = add_documents(first, [Upload("harbour.md", HARBOUR)], corpus_copy)
+    new = change.pipeline
+    rebuilt = build_data(new.corpus.passages, new.index.tokenizer)
+    assert new.index.data.terms == rebuilt.terms and new.index.data.fingerprint == rebuilt.fingerprint
+    assert all(np.array_equal(new.index.data.arrays[k], rebuilt.arrays[k]) for k in rebuilt.arrays)
+    if new.vectors is not None:  # meaning on: the vectors too, the old sentences not embedded again
+        fresh = load_or_build(new.corpus.passages, new.analyser.encoder)
+        assert np.allclose(new.vectors.matrix, fresh.matrix, atol=1e-6)
+    import qa_service.index
+    import qa_service.semantic
+
+    def never(*_args, **_kwargs):  # noqa: ANN002, ANN003, ANN202
+        raise AssertionError("the saved index or vectors were not used")
+
+    monkeypatch.setattr(qa_service.semantic, "_encode", never)
+    monkeypatch.setattr(qa_service.index, "build_data", never)
+    with caplog.at_level("WARNING"):
+        restarted = build_pipeline(settings)
+    assert not [r for r in caplog.records if "again" in r.getMessage()]  # neither index nor vectors rebuilt
+    assert [d.id for d in restarted.corpus.documents] == ["lighthouse", "harbour"]
