@@ -2,10 +2,13 @@
 ``drop_vectors``) against a full rebuild (``build_data`` and every sentence encoded again), in one
 run, as ratios.
 
-    python3 benchmarks/add_documents.py                  # the bundled corpus, words and meaning (~1 minute)
+    python3 benchmarks/add_documents.py                  # the bundled corpus, words and meaning (~2 minutes)
     python3 benchmarks/add_documents.py --large 100000   # also a 100k-passage corpus, words only (~5 minutes)
 
-The added document is about 20 pages: ~10,000 words of real SQuAD sentences (corpus/squad-expmrc),
+First the whole operation a user waits for: a real 20-page PDF (generated with reportlab) added
+as ``qa-service add`` and ``POST /api/documents`` add it (read, indexed, embedded, the corpus
+folder written), against the same steps with the index and vectors rebuilt over everything.
+Then the index and vectors alone. The added document is about 20 pages: ~10,000 words of real SQuAD sentences (corpus/squad-expmrc),
 about 3 to a paragraph, split into passages as ``ingest`` splits any document. The large corpus
 is ``scale.py``'s (generated, seeded); above ``semantic_max_passages`` the service has no sentence
 vectors, so there only the index is timed. Every incremental result is checked against the
@@ -167,6 +170,88 @@ def large(n: int, new: list[Passage], work: Path, rounds: int, seed: int) -> lis
     ]
 
 
+def twenty_page_pdf(words: int = 10_000) -> tuple[bytes, int]:
+    """A real PDF of about 20 pages (reportlab, the test extra): the same SQuAD paragraphs as
+    :func:`twenty_pages`, wrapped, 44 lines a page, with a running header and page numbers."""
+    import io
+    import textwrap
+
+    from reportlab.lib.pagesizes import A4
+    from reportlab.pdfgen import canvas
+
+    text = "\n\n".join(p.text for p in twenty_pages(words))
+    lines: list[str] = []
+    for paragraph in text.split("\n\n"):
+        lines += textwrap.wrap(paragraph, 95) + [""]
+    buffer = io.BytesIO()
+    pdf = canvas.Canvas(buffer, pagesize=A4, invariant=1)
+    pdf.setTitle("Annual field report")
+    per_page, pages = 44, 0
+    for start in range(0, len(lines), per_page):
+        pages += 1
+        pdf.setFont("Helvetica", 8)
+        pdf.drawString(72, A4[1] - 40, "Annual field report - internal")
+        pdf.drawString(A4[0] / 2, 30, f"Page {pages}")
+        pdf.setFont("Helvetica", 10)
+        for row, line in enumerate(lines[start : start + per_page]):
+            pdf.drawString(72, A4[1] - 72 - row * 15.5, line)
+        pdf.showPage()
+    pdf.save()
+    return buffer.getvalue(), pages
+
+
+def _rebuild_add(pipeline, upload, folder: Path):  # noqa: ANN001, ANN202
+    """What adding a file costs without the incremental path: read it, then index and embed the
+    whole corpus again, and write it all (the same steps as ``store.add_documents`` otherwise)."""
+    from qa_service import store
+    from qa_service.pipeline import build_pipeline
+    from qa_service.values import Corpus
+
+    settings = pipeline.settings
+    target = store._passage_words(folder, settings)
+    read = store._ingest([upload], target, pipeline.corpus)
+    old = pipeline.corpus
+    corpus = Corpus(old.documents + tuple(d for d, _ in read), old.passages + tuple(p for _, ps in read for p in ps),
+                    old.questions)
+    data = build_data(corpus.passages, pipeline.index.tokenizer, show_progress=False)
+    encoder = pipeline.analyser.encoder
+    vectors = load_or_build(corpus.passages, encoder) if pipeline.vectors is not None else None
+    new = build_pipeline(settings, corpus, data=data, vectors=vectors)
+    store._persist(corpus, new, folder, target)
+    return new
+
+
+def whole_file(pdf: bytes, corpus_dir: Path, settings: Settings, rounds: int, label: str,
+               work: Path) -> list[tuple[str, str, float, float]]:
+    """Adding the 20-page PDF as ``qa-service add`` and the upload endpoint do, start to end
+    (read the PDF, index, embed, write the corpus folder), against the same with a full rebuild."""
+    import shutil
+
+    from qa_service.pipeline import build_pipeline
+    from qa_service.store import Upload, add_documents
+
+    upload = Upload("annual-field-report.pdf", pdf)
+    folders = {name: work / f"{label}-{name}" for name in ("incremental", "rebuild")}
+    pipelines = {}
+    for name, folder in folders.items():
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(corpus_dir, folder, ignore=shutil.ignore_patterns("squad-expmrc"))
+        pipelines[name] = build_pipeline(settings.replace(corpus=str(folder)))
+
+    def incremental() -> object:
+        return add_documents(pipelines["incremental"], [upload], folders["incremental"]).pipeline
+
+    def rebuild() -> object:
+        return _rebuild_add(pipelines["rebuild"], upload, folders["rebuild"])
+
+    t, got = timed({"incremental": incremental, "rebuild": rebuild}, rounds)
+    _same(got["incremental"].index.data, got["rebuild"].index.data)
+    meaning = " + meaning" if pipelines["incremental"].vectors is not None else ", words only"
+    passages = len(got["incremental"].corpus.passages) - len(pipelines["incremental"].corpus.passages)
+    return [(f"{label} ({len(pipelines['incremental'].corpus.passages):,} passages)",
+             f"add a 20-page PDF ({passages} passages), read to written{meaning}", t["incremental"], t["rebuild"])]
+
+
 def table(rows: Sequence[tuple[str, str, float, float]]) -> str:
     lines = ["| corpus | change | incremental | full rebuild | rebuild / incremental |", "|---|---|---|---|---|"]
     for corpus, change, incremental, rebuild in rows:
@@ -188,10 +273,20 @@ def main() -> None:
     acronyms = build_data(new, build_tokenizer(Settings())).acronyms
     print(f"added document: {len(new)} passages, {sum(len(p.text.split()) for p in new):,} words, "
           f"{len(acronyms)} acronyms defined", flush=True)
-    rows = small(new, args.rounds)
+    pdf, pages = twenty_page_pdf(args.words)
+    print(f"the same text as a {pages}-page PDF: {len(pdf) / 1024:,.0f} KiB", flush=True)
+    args.work.mkdir(parents=True, exist_ok=True)
+    rows = whole_file(pdf, ROOT / "corpus", Settings(), args.rounds, "bundled corpus", args.work)
+    rows += small(new, args.rounds)
     print(table(rows), flush=True)
     if args.large:
         rows += large(args.large, new, args.work, args.large_rounds, args.seed)
+        big = args.work / f"corpus-{args.large}"
+        if not (big / "manifest.json").is_file():
+            from qa_service.cli import main as cli
+
+            cli(["index", str(args.work / f"src-{args.large}"), "--out", str(big), "--semantic", "false"])
+        rows += whole_file(pdf, big, Settings(semantic=False), args.large_rounds, "generated corpus", args.work)
         print()
         print(table(rows))
 
