@@ -142,6 +142,27 @@ ROWS: tuple[Row, ...] = (
         "keeps answering", test="`test_live.py::test_a_broken_corpus_keeps_the_old_one_serving_and_says_why_once`"),
     Row("while-loading", "any `/api/` request but health while the corpus loads", "503", "loading",
         "the corpus is still loading; try again shortly", {"method": "GET", "path": "/api/documents"}, app="loading"),
+    # ---- adding and removing documents (issue #14)
+    Row("upload-off", "`POST /api/documents` or `DELETE /api/documents/<id>` on a server without `--allow-uploads`",
+        "403", "forbidden", "adding and removing documents is off; start the server with --allow-uploads",
+        test="`test_uploads.py::test_uploads_are_off_unless_allowed`"),
+    Row("upload-bad-file", "an upload holding one unreadable file among good ones (binary, empty, not UTF-8)",
+        "422", "ingest_error", "one line naming that file; nothing is added, on disk or in memory",
+        test="`test_uploads.py::test_a_refused_upload_names_the_file_and_changes_nothing`"),
+    Row("upload-taken", "an upload whose document id or content the corpus already has", "409", "conflict",
+        "one line naming the file and the document it clashes with",
+        test="`test_uploads.py::test_a_refused_upload_names_the_file_and_changes_nothing`"),
+    Row("upload-limits", "a file over `--upload-max-mb`, more files than `--upload-max-files`, a JSON body, "
+        "no files", "413 / 415 / 400", "", "the limit or what to send, in one line",
+        test="`test_uploads.py::test_upload_limits`"),
+    Row("upload-elsewhere", "an upload from another site's page (its `Origin` or `Sec-Fetch-Site`)", "403",
+        "forbidden", "documents can only be changed from this server's own page or by a program, not from another site",
+        test="`test_uploads.py::test_another_sites_page_cannot_add_documents`"),
+    Row("upload-path-name", "a file named `../../etc/notes.txt` or `C:\\docs\\plan.md`", "201", "",
+        "only the last part of the name is kept", test="`test_uploads.py::test_only_the_last_part_of_a_file_name_is_kept`"),
+    Row("remove-last", "`DELETE` of the last document, or of an unknown id", "409 / 404", "conflict / not_found",
+        "a corpus needs at least one document: add another before removing this one",
+        test="`test_uploads.py::test_removing`"),
     # ---- the defects of issue #11 that are not one request's answer
     Row("worst-case-questions", f"8 questions at once of 1000 ligature characters (U+FDF0–U+FDF9) with 20 such "
         "earlier questions", "200", "", "each answered; `/api/health` answered at once all along",

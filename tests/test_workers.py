@@ -22,6 +22,17 @@ def _get(url: str) -> dict:
         return json.loads(response.read())
 
 
+def _wait_until_up(base: str, seconds: float = 90) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            if _get(f"{base}/api/health")["status"] == "ok":
+                return
+        except OSError:
+            pass
+        time.sleep(0.2)
+
+
 def _children(pid: int) -> list[int]:
     found = []
     for task in Path(f"/proc/{pid}/task").iterdir():
@@ -40,14 +51,7 @@ def test_two_workers_both_answer_on_one_port_reload_together_and_stop_together()
         first = proc.stdout.readline()
         assert "2 workers" in first, first
         base = re.search(r"http://[^/]+", first).group()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"{base}/api/health")["status"] == "ok":
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        _wait_until_up(base)
         workers = _children(proc.pid)
         assert len(workers) == 2
         time.sleep(1)  # both have loaded: the parent printed at once, each worker loads on its own
@@ -100,14 +104,7 @@ def test_a_document_added_through_one_worker_is_served_by_every_worker(tmp_path:
     try:
         first = proc.stdout.readline()
         base = re.search(r"http://[^/]+", first).group()
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            try:
-                if _get(f"{base}/api/health")["status"] == "ok":
-                    break
-            except OSError:
-                pass
-            time.sleep(0.2)
+        _wait_until_up(base)
         workers = _children(proc.pid)
         time.sleep(1)
         status, body = _post_file(f"{base}/api/documents", "tides.md",
