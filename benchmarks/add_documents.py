@@ -227,8 +227,10 @@ def whole_file(pdf: bytes, corpus_dir: Path, settings: Settings, rounds: int, la
     (read the PDF, index, embed, write the corpus folder), against the same with a full rebuild."""
     import shutil
 
+    from qa_service import store
     from qa_service.pipeline import build_pipeline
-    from qa_service.store import Upload, add_documents
+    from qa_service.store import Upload, add_documents, remove_documents
+    from qa_service.values import Corpus
 
     upload = Upload("annual-field-report.pdf", pdf)
     folders = {name: work / f"{label}-{name}" for name in ("incremental", "rebuild")}
@@ -248,8 +250,26 @@ def whole_file(pdf: bytes, corpus_dir: Path, settings: Settings, rounds: int, la
     _same(got["incremental"].index.data, got["rebuild"].index.data)
     meaning = " + meaning" if pipelines["incremental"].vectors is not None else ", words only"
     passages = len(got["incremental"].corpus.passages) - len(pipelines["incremental"].corpus.passages)
-    return [(f"{label} ({len(pipelines['incremental'].corpus.passages):,} passages)",
-             f"add a 20-page PDF ({passages} passages), read to written{meaning}", t["incremental"], t["rebuild"])]
+    with_it = got["incremental"]
+
+    def remove_incremental() -> object:
+        return remove_documents(with_it, ["annual-field-report"], folders["incremental"]).pipeline
+
+    def remove_rebuild() -> object:
+        kept = [p for p in with_it.corpus.passages if p.document != "annual-field-report"]
+        corpus = Corpus(tuple(d for d in with_it.corpus.documents if d.id != "annual-field-report"), tuple(kept),
+                        with_it.corpus.questions)
+        data = build_data(kept, with_it.index.tokenizer, show_progress=False)
+        vectors = load_or_build(kept, with_it.analyser.encoder) if with_it.vectors is not None else None
+        new = build_pipeline(with_it.settings, corpus, data=data, vectors=vectors)
+        store._persist(corpus, new, folders["rebuild"], store._passage_words(folders["rebuild"], with_it.settings))
+        return new
+
+    r, removed = timed({"incremental": remove_incremental, "rebuild": remove_rebuild}, rounds)
+    _same(removed["incremental"].index.data, removed["rebuild"].index.data)
+    name = f"{label} ({len(pipelines['incremental'].corpus.passages):,} passages)"
+    return [(name, f"add a 20-page PDF ({passages} passages), read to written{meaning}", t["incremental"], t["rebuild"]),
+            (name, f"remove it again, to written{meaning}", r["incremental"], r["rebuild"])]
 
 
 def table(rows: Sequence[tuple[str, str, float, float]]) -> str:

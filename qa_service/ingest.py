@@ -422,16 +422,18 @@ def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
         data = {name: content.encode("utf-8") for name, content in files.items()}
     except UnicodeEncodeError as exc:
         raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: {exc.reason})") from None
-    written = []
-    try:
-        for name, content in data.items():  # each under a temporary name, then renamed over the old one
-            temporary = out / f".{name}.tmp"
-            temporary.write_bytes(content)
-            os.replace(temporary, out / name)
-            written.append(out / name)
+    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in data}
+    try:  # all written under temporary names first (a full disk fails here, with nothing replaced) ...
+        for name, content in data.items():
+            temporary[name].write_bytes(content)
+        for name in data:  # ... then each renamed over the old one
+            os.replace(temporary[name], out / name)
     except OSError as exc:
         raise CorpusError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from None
-    return written
+    finally:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+    return [out / name for name in data]
 
 
 def _read_text(path: Path) -> str:

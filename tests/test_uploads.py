@@ -291,3 +291,24 @@ def test_a_change_is_incremental_equal_to_a_rebuild_and_saved_for_the_next_start
         restarted = build_pipeline(settings)
     assert not [r for r in caplog.records if "again" in r.getMessage()]  # neither index nor vectors rebuilt
     assert [d.id for d in restarted.corpus.documents] == ["lighthouse", "harbour"]
+
+
+def test_a_full_disk_during_an_upload_leaves_the_corpus_as_it_was(corpus_copy: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    client = _client(corpus_copy)
+    before = _files(corpus_copy)
+    real = Path.write_bytes
+
+    def full(self: Path, data: bytes) -> int:
+        if self.name.startswith(".passages.jsonl"):
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(self, data)
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    assert "No space left" in _error(_upload(client, ("harbour.md", HARBOUR)), 500)
+    monkeypatch.undo()
+    assert _files(corpus_copy) == before and not [p for p in corpus_copy.iterdir() if p.name.endswith(".tmp")]
+    assert client.get("/api/health").get_json()["documents"] == 1  # the live corpus too
+    assert _upload(client, ("harbour.md", HARBOUR)).status_code == 201  # and the next upload works
