@@ -217,7 +217,7 @@ def _rebuild_add(pipeline, upload, folder: Path):  # noqa: ANN001, ANN202
     encoder = pipeline.analyser.encoder
     vectors = load_or_build(corpus.passages, encoder) if pipeline.vectors is not None else None
     new = build_pipeline(settings, corpus, data=data, vectors=vectors)
-    store._persist(corpus, new, folder, target)
+    store._persist(Corpus((), ()), corpus, new, folder, target)  # nothing to copy: every line written anew
     return new
 
 
@@ -262,7 +262,8 @@ def whole_file(pdf: bytes, corpus_dir: Path, settings: Settings, rounds: int, la
         data = build_data(kept, with_it.index.tokenizer, show_progress=False)
         vectors = load_or_build(kept, with_it.analyser.encoder) if with_it.vectors is not None else None
         new = build_pipeline(with_it.settings, corpus, data=data, vectors=vectors)
-        store._persist(corpus, new, folders["rebuild"], store._passage_words(folders["rebuild"], with_it.settings))
+        store._persist(Corpus((), ()), corpus, new, folders["rebuild"],
+                       store._passage_words(folders["rebuild"], with_it.settings))
         return new
 
     r, removed = timed({"incremental": remove_incremental, "rebuild": remove_rebuild}, rounds)

@@ -37,6 +37,7 @@ __all__ = [
     "load_questions",
     "read_source",
     "split_passages",
+    "update_corpus",
     "write_corpus",
 ]
 
@@ -407,19 +408,57 @@ def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
     return documents, passages
 
 
-def write_corpus(corpus: Corpus, out: Path, target_words: int) -> list[Path]:
-    """Write the corpus as files a person can read and diff; returns the files written."""
+def _kept_lines(path: Path, records: Sequence[Document] | Sequence[Passage]) -> dict[str, bytes] | None:
+    """The lines of a corpus file that ``records`` (what it holds, in order) were read from or
+    written as, by id; None when the file does not line up with them (edited by hand: written anew)."""
+    try:
+        lines = [line for line in path.read_bytes().splitlines(keepends=True) if line.strip()]
+    except OSError:
+        return None
+    if len(lines) != len(records):
+        return None
+    kept: dict[str, bytes] = {}
+    for line, record in zip(lines, records):
+        if not line.startswith(b'{"id": ' + json.dumps(record.id, ensure_ascii=False).encode("utf-8") + b", "):
+            return None
+        kept[record.id] = line if line.endswith(b"\n") else line + b"\n"
+    return kept
+
+
+def update_corpus(old: Corpus, corpus: Corpus, out: Path, target_words: int) -> list[Path]:
+    """:func:`write_corpus` for a corpus made from ``old`` (documents added or removed): the lines
+    of records that did not change are copied from ``old``'s files rather than encoded again, so
+    adding a document to 100,000 passages costs a copy, not a rewrite. The files come out exactly
+    as :func:`write_corpus` writes them."""
+    unchanged = {"documents.jsonl": (old.documents, corpus.documents, _document_record),
+                 "passages.jsonl": (old.passages, corpus.passages, _passage_record)}
+    contents: dict[str, bytes] = {}
+    for name, (before, after, record) in unchanged.items():
+        kept = _kept_lines(out / name, before) or {}
+        same = {r.id: r for r in before}
+        contents[name] = b"".join(
+            kept[r.id] if r.id in kept and same.get(r.id) == r else _jsonl([record(r)]).encode("utf-8")
+            for r in after)
+    return write_corpus(corpus, out, target_words, contents)
+
+
+def write_corpus(corpus: Corpus, out: Path, target_words: int,
+                 contents: dict[str, bytes] | None = None) -> list[Path]:
+    """Write the corpus as files a person can read and diff; returns the files written.
+    ``contents``: files already encoded (by :func:`update_corpus`)."""
     try:
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CorpusError(f"{out}: cannot create the corpus folder ({exc.strerror or exc})") from None
+    contents = contents or {}
     files = {
-        "documents.jsonl": _jsonl(_document_record(d) for d in corpus.documents),
-        "passages.jsonl": _jsonl(_passage_record(p) for p in corpus.passages),
+        "documents.jsonl": contents.get("documents.jsonl") or _jsonl(_document_record(d) for d in corpus.documents),
+        "passages.jsonl": contents.get("passages.jsonl") or _jsonl(_passage_record(p) for p in corpus.passages),
         "manifest.json": _manifest(target_words, len(corpus.documents), len(corpus.passages)),
     }
     try:  # every file is made before any is written: a failure leaves the old corpus as it was
-        data = {name: content.encode("utf-8") for name, content in files.items()}
+        data = {name: content if isinstance(content, bytes) else content.encode("utf-8")
+                for name, content in files.items()}
     except UnicodeEncodeError as exc:
         raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: {exc.reason})") from None
     temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in data}

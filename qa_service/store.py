@@ -21,7 +21,7 @@ from typing import Sequence
 from .config import Settings
 from .errors import Conflict, CorpusError, EmptyCorpusError, IngestError, NotFound
 from .index import drop_data, extend_data
-from .ingest import ingest_bytes, write_corpus
+from .ingest import ingest_bytes, update_corpus
 from .pipeline import Pipeline, build_pipeline
 from .semantic import SentenceVectors, drop_vectors, extend_vectors, save, vectors_digest
 from .values import Corpus, Document, Passage
@@ -104,11 +104,11 @@ def _ingest(uploads: Sequence[Upload], target_words: int, corpus: Corpus) -> lis
     return read
 
 
-def _persist(corpus: Corpus, pipeline: Pipeline, folder: Path, target_words: int) -> None:
-    """The corpus files first (each written aside, then renamed), then its index and vectors,
-    which are checked against the passages when loaded: a crash between them costs a rebuild
-    at the next start, never a wrong answer."""
-    write_corpus(corpus, folder, target_words)
+def _persist(old: Corpus, corpus: Corpus, pipeline: Pipeline, folder: Path, target_words: int) -> None:
+    """The corpus files first (each written aside, then renamed; the lines of what did not change
+    copied), then its index and vectors, which are checked against the passages when loaded: a
+    crash between them costs a rebuild at the next start, never a wrong answer."""
+    update_corpus(old, corpus, folder, target_words)
     try:
         pipeline.index.data.save(folder)
     except OSError as exc:
@@ -149,7 +149,7 @@ def add_documents(pipeline: Pipeline, uploads: Sequence[Upload], folder: Path | 
         vectors = extend_vectors(pipeline.vectors, passages, encoder)
     new = build_pipeline(settings, corpus, data=data, vectors=vectors)
     if folder is not None:
-        _persist(corpus, new, folder, target_words)
+        _persist(old, corpus, new, folder, target_words)
     return Change(new, added=documents, passages=passages, took_ms=(time.perf_counter() - started) * 1000)
 
 
@@ -178,7 +178,7 @@ def remove_documents(pipeline: Pipeline, ids: Sequence[str], folder: Path | None
     vectors = drop_vectors(pipeline.vectors, keep) if pipeline.vectors is not None else None
     new = build_pipeline(settings, corpus, data=data, vectors=vectors)
     if folder is not None:
-        _persist(corpus, new, folder, _passage_words(folder, settings))
+        _persist(old, corpus, new, folder, _passage_words(folder, settings))
     return Change(new, removed=tuple(removed), took_ms=(time.perf_counter() - started) * 1000)
 
 

@@ -22,8 +22,10 @@ from qa_service.ingest import (
     ingest_to,
     load_corpus,
     split_passages,
+    update_corpus,
     write_corpus,
 )
+from qa_service.values import Corpus
 from qa_service.text import sentence_spans, word_count
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -457,3 +459,33 @@ def test_a_one_line_note_is_its_own_headline_and_its_text(content: str) -> None:
     document, passages = ingest_bytes(content.encode(), "note.txt")
     assert document.text == content.strip().rstrip(".") or document.text == content.strip()
     assert len(passages) == 1 and passages[0].text == document.text
+
+
+def test_update_corpus_copies_unchanged_lines_and_writes_what_write_corpus_writes(tmp_path: Path) -> None:
+    """Adding or removing a document copies the other records' lines: the files are byte for byte
+    what a full write gives; a file edited by hand is written anew."""
+    sources = tmp_path / "src"
+    sources.mkdir()
+    for name, text in (("a.txt", "Alpha river\n\nThe alpha river floods in spring, every year.\n"),
+                       ("b.md", "# Beta hill\n\nThe beta hill is 300 metres high and steep.\n"),
+                       ("c.txt", "Gamma lake\n\nThe gamma lake freezes in December.\n")):
+        (sources / name).write_text(text, encoding="utf-8")
+    full = ingest_paths([sources], target_words=30)
+    two = Corpus(full.documents[:2], tuple(p for p in full.passages if p.document != "c"))
+    fresh, updated = tmp_path / "fresh", tmp_path / "updated"
+
+    def files(folder: Path) -> dict[str, bytes]:
+        return {p.name: p.read_bytes() for p in folder.iterdir() if p.is_file()}
+
+    write_corpus(two, updated, 30)
+    update_corpus(two, full, updated, 30)  # added
+    write_corpus(full, fresh, 30)
+    assert files(updated) == files(fresh)
+    update_corpus(full, two, updated, 30)  # removed
+    write_corpus(two, fresh, 30)
+    assert files(updated) == files(fresh)
+    lines = (updated / "passages.jsonl").read_text().splitlines(keepends=True)
+    (updated / "passages.jsonl").write_text("".join([lines[1], lines[0], *lines[2:]]))  # reordered by hand
+    update_corpus(two, full, updated, 30)  # the file no longer lines up: everything encoded again
+    write_corpus(full, fresh, 30)
+    assert files(updated) == files(fresh)
