@@ -419,7 +419,10 @@ def _kept_lines(path: Path, records: Sequence[Document] | Sequence[Passage]) -> 
         return None
     kept: dict[str, bytes] = {}
     for line, record in zip(lines, records):
-        if not line.startswith(b'{"id": ' + json.dumps(record.id, ensure_ascii=False).encode("utf-8") + b", "):
+        key = record.id
+        quoted = (f'"{key}"' if key.isascii() and key.isprintable() and '"' not in key and "\\" not in key
+                  else json.dumps(key, ensure_ascii=False))  # ids are slugs: JSON quoting is a no-op for them
+        if not line.startswith(b'{"id": ' + quoted.encode("utf-8") + b", "):
             return None
         kept[record.id] = line if line.endswith(b"\n") else line + b"\n"
     return kept
