@@ -8,7 +8,8 @@ connections, each request one of the corpus's benchmark questions in turn (a Lua
 wrk and nginx share the machine with the backends, so on 2 cores a second process cannot double
 the rate; their CPU time is printed beside each figure, and so is what everything else on the
 machine used meanwhile (from /proc/stat): on a shared machine that decides the ratio, so the last
-lines also compare only the rounds the rest of the machine left (nearly) alone. Rounds alternate
+lines also compare only the rounds the rest of the machine left (nearly) alone, and give the
+requests answered per second of backend CPU (which the rest of the machine does not move much). Rounds alternate
 1 and 2 backends; ratios in one run compare.
 """
 
@@ -149,8 +150,9 @@ def main() -> None:
     for n, rows in sorted(results.items()):
         values = [r["rps"] for r in rows]
         calm = [r["rps"] for r in rows if r["other_cores"] < args.quiet]
+        per_core = sum(values) / sum(sum(r["backend_cores"]) for r in rows)
         line = (f"{n} backend(s): {', '.join(f'{v:.1f}' for v in values)} requests/s "
-                f"(x{sum(values) / sum(base):.2f} of {least})")
+                f"(x{sum(values) / sum(base):.2f} of {least}); {per_core:.0f} requests per backend core-second")
         if calm and quiet:  # rounds the rest of the machine left alone: the ratio this machine allows
             line += f"; while the rest of the machine used under {args.quiet} core: x{statistics.mean(calm) / statistics.mean(quiet):.2f}"
         print(line)
