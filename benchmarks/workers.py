@@ -6,6 +6,7 @@
 Keep-alive POST clients on threads of this process (questions from the corpus's benchmark
 questions), words only. The clients share the machine with the server: on 2 cores they take a
 good part of one, so this understates what a second process adds. Ratios in one run compare.
+Through nginx, with separate processes and wrk (C) as the load: benchmarks/nginx.py.
 """
 
 from __future__ import annotations
