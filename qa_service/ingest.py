@@ -10,6 +10,7 @@ checking every record.
 from __future__ import annotations
 
 import bisect
+import contextlib
 import hashlib
 import html
 import json
@@ -359,6 +360,23 @@ def _manifest(target_words: int, documents: int, passages: int) -> str:
                        "documents": documents, "passages": passages}, indent=2) + "\n"
 
 
+@contextlib.contextmanager
+def _written_aside(out: Path, names: Sequence[str]) -> Iterator[dict[str, Path]]:
+    """Temporary paths beside ``out/<name>`` to write the corpus files to; when the block ends
+    without an error they are all renamed into place (nothing is replaced before every file is
+    whole: a bad source or a full disk leaves the old corpus as it was). Leftovers are removed."""
+    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in names}
+    try:
+        yield temporary
+        for name in names:
+            os.replace(temporary[name], out / name)
+    except OSError as exc:
+        raise CorpusError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from None
+    finally:
+        for path in temporary.values():
+            path.unlink(missing_ok=True)
+
+
 def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
               consume: Callable[[Document, list[Passage]], None] | None = None,
               progress: Callable[[int, int, int], None] | None = None) -> tuple[int, int]:
@@ -374,11 +392,9 @@ def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
         out.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise CorpusError(f"{out}: cannot create the corpus folder ({exc.strerror or exc})") from None
-    names = ("documents.jsonl", "passages.jsonl", "manifest.json")
-    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in names}
     ids: set[str] = set()  # one set: each document id is checked once, whatever the corpus size
     documents = passages = 0
-    try:
+    with _written_aside(out, ("documents.jsonl", "passages.jsonl", "manifest.json")) as temporary:
         with open(temporary["documents.jsonl"], "w", encoding="utf-8", newline="\n") as docs_file, \
                 open(temporary["passages.jsonl"], "w", encoding="utf-8", newline="\n") as passages_file:
             for number, path in enumerate(sources, start=1):
@@ -398,13 +414,6 @@ def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
                 if progress is not None:
                     progress(number, len(sources), passages)
         temporary["manifest.json"].write_text(_manifest(target_words, documents, passages), encoding="utf-8")
-        for name in names:
-            os.replace(temporary[name], out / name)
-    except OSError as exc:
-        raise CorpusError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from None
-    finally:
-        for path in temporary.values():
-            path.unlink(missing_ok=True)
     return documents, passages
 
 
@@ -464,17 +473,9 @@ def write_corpus(corpus: Corpus, out: Path, target_words: int,
                 for name, content in files.items()}
     except UnicodeEncodeError as exc:
         raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: {exc.reason})") from None
-    temporary = {name: out / f".{name}.{os.getpid()}.tmp" for name in data}
-    try:  # all written under temporary names first (a full disk fails here, with nothing replaced) ...
+    with _written_aside(out, list(data)) as temporary:
         for name, content in data.items():
             temporary[name].write_bytes(content)
-        for name in data:  # ... then each renamed over the old one
-            os.replace(temporary[name], out / name)
-    except OSError as exc:
-        raise CorpusError(f"{out}: cannot write the corpus ({exc.strerror or exc})") from None
-    finally:
-        for path in temporary.values():
-            path.unlink(missing_ok=True)
     return [out / name for name in data]
 
 
