@@ -215,7 +215,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from . import contract
     from .live import PipelineHolder, builder
-    from .server import create_server
+    from .server import create_server, drain
     from .web import create_app
 
     settings = _settings(args)
@@ -272,11 +272,16 @@ def _serve(args: argparse.Namespace) -> int:
               f"document(s) in {settings.corpus_dir}", flush=True)
 
     if inherited is not None:  # a worker: stopped by its parent's SIGTERM, even if started where SIGINT is ignored
-        def interrupt(_signum: int, _frame: Any) -> None:
-            raise KeyboardInterrupt
-
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        signal.signal(signal.SIGTERM, interrupt)
+    draining: list[Any] = []
+
+    def stop_gracefully(_signum: int, _frame: Any) -> None:
+        """SIGTERM: stop taking connections, finish and send the answers in progress, then stop
+        (behind nginx a restarted process loses no request); a second SIGTERM is the same one."""
+        if not draining:
+            draining.append(drain(server, lambda: signal.raise_signal(signal.SIGINT)))
+
+    signal.signal(signal.SIGTERM, stop_gracefully)
     try:  # a failed load interrupts this thread at any point from here on
         threading.Thread(target=load, name="qa-service-load", daemon=True).start()
         if hasattr(signal, "SIGHUP"):  # reload the corpus folder aside; requests keep being answered meanwhile

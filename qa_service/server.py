@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
+import time
 from collections import deque
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import waitress
 from waitress.channel import HTTPChannel
 from waitress.parser import HTTPRequestParser
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher
 from waitress.utilities import RequestEntityTooLarge
@@ -29,7 +32,7 @@ from waitress.utilities import RequestEntityTooLarge
 from . import contract
 from .errors import BadRequest, PayloadTooLarge
 
-__all__ = ["DRAIN_BYTES", "QUESTION_PATHS", "create_server"]
+__all__ = ["DRAIN_BYTES", "QUESTION_PATHS", "create_server", "drain"]
 
 _access = logging.getLogger("qa_service.access")
 
@@ -122,6 +125,41 @@ class _DrainingParser(HTTPRequestParser):
 class _Channel(HTTPChannel):
     parser_class = _DrainingParser
     error_task_class = _JsonErrorTask
+
+    def readable(self) -> bool:
+        """While the server drains (:func:`drain`), no new request is read: a connection with none in
+        progress and nothing left to send is closed; one with an answer in progress is closed once it is sent."""
+        if getattr(self.server, "draining", False):
+            if not self.requests and not self.total_outbufs_len:
+                self.will_close = True  # writable() now says so, and handle_write closes it
+            return False
+        return super().readable()
+
+
+def _channels(server: Any) -> list[HTTPChannel]:
+    mapping = getattr(server, "map", None) or getattr(server, "_map", {})
+    return [c for c in list(mapping.values()) if isinstance(c, HTTPChannel)]
+
+
+def drain(server: Any, done: Callable[[], None], timeout: float = 30.0) -> threading.Thread:
+    """Stop gracefully (SIGTERM): the listening sockets close at once, so new connections go
+    elsewhere (another process behind nginx); no new request is read; answers in progress are
+    finished and sent. ``done()`` is called when no connection is left, or after ``timeout``."""
+    for listener in list(_servers(server)):  # closing one takes it out of the map being walked
+        listener.draining = True
+        listener.accepting = False
+        wasyncore.dispatcher.close(listener)  # the listening socket only: the loop's trigger stays
+    server.pull_trigger() if hasattr(server, "pull_trigger") else None  # wake the loop to look again
+
+    def wait() -> None:
+        deadline = time.monotonic() + timeout
+        while _channels(server) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        done()
+
+    watcher = threading.Thread(target=wait, name="qa-service-drain", daemon=True)
+    watcher.start()
+    return watcher
 
 
 def _is_question(channel: Any) -> bool:

@@ -129,3 +129,56 @@ def test_a_document_added_through_one_worker_is_served_by_every_worker(tmp_path:
             proc.kill()
             proc.wait()
         proc.stdout.close()
+
+
+@pytest.mark.server
+def test_sigterm_finishes_the_answer_in_progress_and_takes_no_new_connection(tmp_path: Path) -> None:
+    """A restarted process loses no request: on SIGTERM the port closes at once, the work in
+    progress (here an upload whose ~300 new sentences take seconds to embed) is finished and
+    its answer sent, then the process exits 0."""
+    import select
+    import shutil
+    import socket
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("squad-expmrc"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    proc = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--port", "0", "--access-log", "false",
+                             "--allow-uploads", "--corpus", str(corpus)], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        base = re.search(r"http://[^/]+", proc.stdout.readline()).group()
+        _wait_until_up(base)
+        host, port = base.removeprefix("http://").rsplit(":", 1)
+        text = "".join(f"Report {i}. The tide gauge number {i} at pier {i * 7} read {i % 13} metres on day {i}.\n\n"
+                       for i in range(300)).encode()
+        boundary = "qa-drain-boundary"
+        body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"tides.txt\"\r\n\r\n"
+                ).encode() + text + f"\r\n--{boundary}--\r\n".encode()
+        client = socket.create_connection((host, int(port)), timeout=60)
+        client.sendall(f"POST /api/documents HTTP/1.1\r\nHost: {host}\r\nContent-Length: {len(body)}\r\n"
+                       f"Content-Type: multipart/form-data; boundary={boundary}\r\n\r\n".encode() + body)
+        time.sleep(0.5)  # the upload is being read and embedded: seconds of work
+        assert not select.select([client], [], [], 0)[0], "the upload was answered before SIGTERM: make it bigger"
+        proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 10
+        while True:  # the port closes at once, while the upload is still being worked on
+            try:
+                socket.create_connection((host, int(port)), timeout=1).close()
+            except ConnectionRefusedError:
+                break
+            assert time.monotonic() < deadline, "the port stayed open after SIGTERM"
+            time.sleep(0.05)
+        response = b""
+        while chunk := client.recv(65536):
+            response += chunk
+        client.close()
+        head, _, payload = response.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 201"), head[:200]
+        assert json.loads(payload)["documents"][0]["id"] == "tides"
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
