@@ -58,7 +58,6 @@ _MIN_TYPO_LETTERS = 6
 _SIMILAR_CACHE_SIZE = 50_000  # entries; a guess is looked up again by follow-ups and later questions
 _SMALL_CORPUS = 2048  # passages: a question's few candidates are scored from rows over the whole corpus
 # Pruned search (Index._top_pruned): below these, scoring every candidate is as quick.
-_TRACE = None
 _PRUNE_MIN_PASSAGES = _SMALL_CORPUS
 _PRUNE_MIN_POSTINGS = 8192  # the question's terms' postings
 _PRUNE_MAX_K = 1000  # hits asked for
@@ -999,7 +998,6 @@ class Index:
         found = [(pool, *self._scores_at(query, pool, few=True))]
         best = _largest(found[0][1], k)
         threshold = float(best.min()) if len(best) == k else -math.inf
-        theta0 = threshold
 
         # (2) the terms to read, and of each the blocks that may hold a passage of the top k
         # (a passage must hold a question's term: the previous answer's terms are never read, and
@@ -1065,11 +1063,6 @@ class Index:
             best = _largest(np.concatenate([best, found[-1][1]]), k)
             threshold = float(best.min()) if len(best) == k else -math.inf
             done, batch = end, batch * 2
-        if _TRACE is not None:
-            _TRACE.append({"postings": postings, "pool": len(pool), "read": len(at), "candidates": len(candidates),
-                           "scored": sum(len(p) for p, _, _ in found), "unread": int(unread.sum()), "m": m,
-                           "theta0": round(theta0 - constant, 3), "theta": round(threshold - constant, 3),
-                           "bounds": [round(x, 3) for x in bound.tolist()], "sel": selecting.tolist()})
         positions = np.concatenate([p for p, _, _ in found])
         total = np.concatenate([t for _, t, _ in found])
         bm25 = np.concatenate([b for _, _, b in found])
