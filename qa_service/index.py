@@ -911,7 +911,7 @@ class Index:
         """
         if k < 1:
             raise ValueError("k must be at least 1")
-        found = self._top_pruned(query, k) if prune else None
+        found = self._top_pruned(query, k) if prune and len(self.passages) > _PRUNE_MIN_PASSAGES else None
         if found is None:
             candidates = self.candidates(query.asked)
             if not len(candidates):

@@ -9,6 +9,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import qa_service.index as index_module
+from qa_service.config import Settings
+from qa_service.index import Index
 from qa_service.values import Query, QueryTerm, Turn
 
 from helpers import make_index, make_tokenizer, passages
@@ -113,3 +115,25 @@ def test_ties_keep_passage_order_when_pruned(monkeypatch: pytest.MonkeyPatch) ->
     hits = index.search(query, 4)
     assert [h.position for h in hits] == [0, 1, 2, 3]
     assert _key(hits) == _key(index.search(query, 4, prune=False))
+
+
+def test_block_bounds_stay_right_when_passages_are_added_and_removed(monkeypatch: pytest.MonkeyPatch) -> None:
+    """extend_data/drop_data keep each block's largest tf and shortest passage equal to a rebuild's
+    (blocks shift as postings join and leave a term), and pruned search over them stays exact."""
+    _prune_everything(monkeypatch, 3)
+    rng = np.random.default_rng(3)
+    texts = [" ".join(rng.choice(WORDS[:7], size=int(rng.integers(1, 9)))) for _ in range(60)]
+    docs = passages(*texts)
+    data = index_module.build_data(docs[:25], TOKENIZER)
+    data = index_module.extend_data(data, docs[25:], TOKENIZER, docs[:25])
+    keep = np.flatnonzero(rng.random(60) < 0.6)
+    data = index_module.drop_data(data, keep, TOKENIZER, docs)
+    kept = [docs[i] for i in keep.tolist()]
+    rebuilt = index_module.build_data(kept, TOKENIZER)
+    for name in ("blocks_max_tf", "blocks_min_len"):
+        assert np.array_equal(data.arrays[name], rebuilt.arrays[name]), name
+    s = Settings()
+    index = Index(kept, TOKENIZER, scorer=s.scorer, k1=s.k1, b=s.b, delta=s.delta, data=data)  # the arrays kept up to date
+    for question in (["apple", "banana"], ["cherry", "fig", "fig", "zebra"], ["grape"]):
+        query = _query([("question", 1.0, [(t, 1.0) for w in question for t in TOKENIZER.terms(w) or [w]])])
+        assert _key(index.search(query, 5)) == _key(index.search(query, 5, prune=False))
