@@ -59,7 +59,7 @@ _SIMILAR_CACHE_SIZE = 50_000  # entries; a guess is looked up again by follow-up
 _SMALL_CORPUS = 2048  # passages: a question's few candidates are scored from rows over the whole corpus
 # Pruned search (Index._top_pruned): below these, scoring every candidate is as quick.
 _PRUNE_MIN_PASSAGES = _SMALL_CORPUS
-_PRUNE_MIN_POSTINGS = 8192  # the question's terms' postings
+_PRUNE_MIN_POSTINGS = 32768  # the question's terms' postings (measured: below, pruning costs as much as it saves)
 _PRUNE_MAX_K = 1000  # hits asked for
 _PRUNE_POSTINGS_PER_HIT = 64  # and at least this many postings per hit asked for
 _PRUNE_POOL = 256  # postings of the best-bounded blocks, scored first for a threshold
@@ -944,16 +944,22 @@ class Index:
         f = self._formula
         if not f.monotone or f.size <= _PRUNE_MIN_PASSAGES or k > _PRUNE_MAX_K:
             return None
+        asked, indptr, term_id = query.asked, self._indptr_list, self._term_id
+        postings = 0
+        for term in asked:
+            t = term_id.get(term)
+            if t is not None:
+                postings += indptr[t + 1] - indptr[t]
+        if not postings or postings < max(_PRUNE_MIN_POSTINGS, k * _PRUNE_POSTINGS_PER_HIT):
+            return None  # few candidates: scoring them all is as quick
         weights: dict[str, float] = {}
         for turn in query.turns:
             if turn.words:
                 for term, prior in zip(turn.terms, turn.priors):
                     weights[term] = weights.get(term, 0.0) + turn.weight * prior
-        asked, indptr = query.asked, self._indptr_list
         ids, term_weights, selects = [], [], []
-        postings = 0
         for term, weight in weights.items():
-            t = self._term_id.get(term)
+            t = term_id.get(term)
             if t is None or indptr[t + 1] == indptr[t]:
                 continue  # 0 everywhere
             if not math.isfinite(weight):
@@ -961,10 +967,6 @@ class Index:
             ids.append(t)
             term_weights.append(weight)
             selects.append(term in asked)
-            if term in asked:
-                postings += indptr[t + 1] - indptr[t]
-        if not postings or postings < max(_PRUNE_MIN_POSTINGS, k * _PRUNE_POSTINGS_PER_HIT):
-            return None  # few candidates: scoring them all is as quick
         m = len(ids)
         term_ids, w, selecting = np.array(ids, dtype=np.int64), np.array(term_weights), np.array(selects, dtype=bool)
         idf = f.idf[term_ids]
