@@ -3,7 +3,8 @@
 Scores are rank-bm25's own (``BM25Plus``/``BM25L``/``BM25Okapi(...).get_scores``, to the bit), but
 computed from column-wise postings (the CSC layout of scipy.sparse, as plain numpy arrays) for the
 query's terms only, so a question costs what its terms' postings cost, not a Python loop over
-every passage. Around it: passages that match nothing are never returned, ties keep passage
+every passage; on a large corpus ``search`` scores only the passages that may reach its top k
+(MaxScore over per-block bounds, exact). Around it: passages that match nothing are never returned, ties keep passage
 order, per-term query weights, a clear refusal of corpora it cannot score, the vocabulary
 look-ups the query analyser needs, and every passage's tokens and sentences as arrays, saved
 beside the corpus by ``qa-service index`` (``.npy`` + JSON: plain arrays and text, no serialised objects) and memory-mapped by
@@ -932,15 +933,18 @@ class Index:
         MaxScore with block maxima (Turtle & Flood 1995; Ding & Suel 2011), in numpy. A passage's
         score is a constant (each query term's value where it is absent: BM25+'s ``delta x idf``)
         plus each term's gain where it occurs, and a term's gain anywhere in a block of ``BLOCK``
-        postings is at most its value at the block's largest tf and shortest passage. (1) The
-        passages of the blocks with the largest bounds are scored exactly: the k-th best is a
-        threshold the answers reach. (2) Terms whose bounds together stay below it are not read
-        (a passage holding only those cannot reach it), and of the others only the blocks whose
-        bound plus every other term's can. (3) Those passages get an upper bound (exact gains for
-        the terms read, block bounds for the rest); the best bounds are scored exactly, batch by
-        batch, raising the threshold, until no bound left reaches it. Bounds are compared with a
-        margin far above rounding, so a passage is skipped only when its score is certainly below
-        the threshold; scores come from ``_scores_at``, the exhaustive path's own arithmetic."""
+        postings is at most its value at the block's largest tf and shortest passage (BM25 grows
+        with tf and shrinks with length). (1) The passages of the blocks with the largest bounds
+        are scored exactly: the k-th best is a threshold the answers reach. (2) Terms whose bounds
+        together stay below it are not read (a passage holding only those cannot reach it), and of
+        the others only the blocks whose bound plus every other term's can. (3) The passages read
+        get an upper bound (exact gains for the blocks read, block bounds where they fall in a
+        block not read); term by term from the largest bound left, the exact gain is looked up
+        in its place, and passages that cannot reach the threshold are dropped. (4) The rest are
+        scored exactly, best bound first, batch by batch, raising the threshold, until no bound
+        left reaches it. Bounds are compared with a margin far above rounding, so a passage is
+        skipped only when its score is certainly below the threshold; scores come from
+        ``_scores_at``, the exhaustive path's own arithmetic: the same bits, order and ties."""
         f = self._formula
         if not f.monotone or f.size <= _PRUNE_MIN_PASSAGES or k > _PRUNE_MAX_K:
             return None
