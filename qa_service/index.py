@@ -912,18 +912,25 @@ class Index:
         """
         if k < 1:
             raise ValueError("k must be at least 1")
-        found = self._top_pruned(query, k) if prune and len(self.passages) > _PRUNE_MIN_PASSAGES else None
-        if found is None:
-            candidates = self.candidates(query.asked)
-            if not len(candidates):
-                return []
-            total, bm25 = self._scores_at(query, candidates)
-            order = top_k(total, k)
-            found = candidates[order], total[order], bm25[order]
-        positions, total, bm25 = found
         asked = query.asked
-        return [Hit(self.passages[i], i, score, rank, self._passage_terms(i) & asked, {"bm25": own, "weighted": score})
-                for rank, (i, score, own) in enumerate(zip(positions.tolist(), total.tolist(), bm25.tolist()), start=1)]
+        found = self._top_pruned(query, k) if prune and len(self.passages) > _PRUNE_MIN_PASSAGES else None
+        if found is not None:
+            positions, total, bm25 = found
+            return [Hit(self.passages[i], i, score, rank, self._passage_terms(i) & asked,
+                        {"bm25": own, "weighted": score})
+                    for rank, (i, score, own) in enumerate(zip(positions.tolist(), total.tolist(), bm25.tolist()),
+                                                           start=1)]
+        candidates = self.candidates(asked)
+        if not len(candidates):
+            return []
+        total, bm25 = self._scores_at(query, candidates)
+        order = top_k(total, k)
+        hits = []
+        for rank, j in enumerate(order.tolist(), start=1):
+            i = int(candidates[j])
+            hits.append(Hit(self.passages[i], i, float(total[j]), rank, self._passage_terms(i) & asked,
+                            {"bm25": float(bm25[j]), "weighted": float(total[j])}))
+        return hits
 
     def _top_pruned(self, query: Query, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         """The top ``k`` (positions, weighted scores, rank-bm25 scores) exactly as scoring every
