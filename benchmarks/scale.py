@@ -166,9 +166,48 @@ def child_serve(corpus: str, questions: str, seed: str) -> dict:
         answer.append((time.perf_counter() - t) * 1000)
     terms = [[t for t in pipeline.index.tokenizer.terms(q)] for q in asked]
     Path(corpus, ".bench-questions.json").write_text(json.dumps({"questions": asked, "terms": terms}))
-    return {"startup_s": startup, "rss_loaded_mib": rss_loaded, "rss_mib": _rss_mib(),
+    rss = _rss_mib()  # before git main's retriever joins this process
+    # git main's retriever over the same arrays, interleaved with ours, taking turns at going first
+    # (the second finds the postings in the CPU's caches): the machine's load falls on both alike
+    previous, pair = _main_index(pipeline), {"this": [], "main": []}
+    if previous is not None:
+        for query in queries:
+            previous.search(query, 10)
+        for i, query in enumerate(queries):
+            for name in (("this", "main") if i % 2 else ("main", "this")):
+                t = time.perf_counter()
+                (pipeline.index if name == "this" else previous).search(query, 10)
+                pair[name].append((time.perf_counter() - t) * 1000)
+    return {"startup_s": startup, "rss_loaded_mib": rss_loaded, "rss_mib": rss,
             "passages": len(pipeline.index), "terms": len(pipeline.index.data.terms),
-            "retrieval_ms": _percentiles(retrieval), "answer_ms": _percentiles(answer)}
+            "retrieval_ms": _percentiles(retrieval), "answer_ms": _percentiles(answer),
+            "retrieval_pair_ms": {name: _percentiles(ms) for name, ms in pair.items()} if pair["main"] else None}
+
+
+def _main_index(pipeline):  # noqa: ANN001, ANN202
+    """git main's ``Index`` (its index.py loaded beside ours) over this pipeline's arrays, or None
+    when main's is this one: retrieval before and after, timed in one process."""
+    import importlib.util
+
+    from qa_service.config import Settings
+
+    try:
+        source = subprocess.run(["git", "-C", str(ROOT), "show", "main:qa_service/index.py"], capture_output=True,
+                                text=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    if source == (ROOT / "qa_service" / "index.py").read_text(encoding="utf-8"):
+        return None
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "main_index.py"
+        path.write_text(source)
+        spec = importlib.util.spec_from_file_location("qa_service._main_index", path)
+        old = importlib.util.module_from_spec(spec)
+        old.__package__ = "qa_service"
+        sys.modules["qa_service._main_index"] = old
+        spec.loader.exec_module(old)
+    s, index = Settings(), pipeline.index
+    return old.Index(index.passages, index.tokenizer, scorer=s.scorer, k1=s.k1, b=s.b, delta=s.delta, data=index.data)
 
 
 def _docs_and_queries(corpus: str) -> tuple[list[list[str]], list[list[str]], object]:
@@ -440,8 +479,16 @@ def main() -> None:
         print(json.dumps(row), flush=True)
     print()
     print("| passages | terms | `index` | index peak RSS | start-up (saved index) | serve RSS | retrieval p50 / p95 "
-          "| whole answer p50 / p95 (words) | rank-bm25 p50 | bm25s p50 | tantivy p50 | SQLite FTS5 p50 |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+          "| git main's retrieval p50 / p95 (interleaved with this tree's) | whole answer p50 / p95 (words) | rank-bm25 p50 | bm25s p50 | tantivy p50 "
+          "| SQLite FTS5 p50 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    def main_ms(s: dict) -> str:
+        got = s.get("retrieval_pair_ms")
+        if not got:
+            return "–"
+        return (f"{got['main']['p50']:.2f} / {got['main']['p95']:.2f} ms (this tree "
+                f"{got['this']['p50']:.2f} / {got['this']['p95']:.2f} ms)")
+
     for row in rows:
         s, e = row["serve"], row["engines"]
 
@@ -457,8 +504,16 @@ def main() -> None:
         print(f"| {row['passages']:,} | {row['terms']:,} | {row['index']['index_s']:.1f} s | "
               f"{row['index']['rss_mib']:.0f} MiB | {s['startup_s']:.2f} s | {s['rss_mib']:.0f} MiB | "
               f"{s['retrieval_ms']['p50']:.2f} / {s['retrieval_ms']['p95']:.2f} ms | "
-              f"{s['answer_ms']['p50']:.2f} / {s['answer_ms']['p95']:.2f} ms | {engine('rank-bm25')} | "
+              f"{main_ms(s)} | {s['answer_ms']['p50']:.2f} / {s['answer_ms']['p95']:.2f} ms | {engine('rank-bm25')} | "
               f"{engine('bm25s')} | {engine('tantivy')} | {engine('sqlite-fts5')} |")
+    for row in rows:
+        tantivy, s = row["engines"].get("tantivy") or {}, row["serve"]
+        if "ms" in tantivy:
+            pair = s.get("retrieval_pair_ms")
+            print(f"retrieval at {row['passages']:,} against tantivy's p50 (same run): this tree "
+                  f"x{s['retrieval_ms']['p50'] / tantivy['ms']['p50']:.1f}"
+                  + (f" (interleaved x{pair['this']['p50'] / tantivy['ms']['p50']:.1f}), git main "
+                     f"x{pair['main']['p50'] / tantivy['ms']['p50']:.1f}" if pair else ""))
     for row in rows:
         if row["parity"]:
             p = row["parity"]

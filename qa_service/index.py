@@ -3,7 +3,8 @@
 Scores are rank-bm25's own (``BM25Plus``/``BM25L``/``BM25Okapi(...).get_scores``, to the bit), but
 computed from column-wise postings (the CSC layout of scipy.sparse, as plain numpy arrays) for the
 query's terms only, so a question costs what its terms' postings cost, not a Python loop over
-every passage. Around it: passages that match nothing are never returned, ties keep passage
+every passage; on a large corpus ``search`` scores only the passages that may reach its top k
+(MaxScore over per-block bounds, exact). Around it: passages that match nothing are never returned, ties keep passage
 order, per-term query weights, a clear refusal of corpora it cannot score, the vocabulary
 look-ups the query analyser needs, and every passage's tokens and sentences as arrays, saved
 beside the corpus by ``qa-service index`` (``.npy`` + JSON: plain arrays and text, no serialised objects) and memory-mapped by
@@ -45,7 +46,7 @@ SCORERS = {"plus": "BM25Plus", "l": "BM25L", "okapi": "BM25Okapi"}
 OKAPI_EPSILON = 0.25  # rank-bm25's default floor for BM25Okapi's negative IDFs (x the average IDF)
 
 INDEX_DIR = "bm25-index"  # beside the corpus files
-INDEX_FORMAT = 1
+INDEX_FORMAT = 2  # 2: the postings' block maxima (blocks_max_tf, blocks_min_len) for pruned top-k search
 _log = logging.getLogger(__name__)
 
 # Longer "words" are not misspellings worth guessing at, and their candidate spellings grow as
@@ -57,6 +58,13 @@ _MIN_ROOT_LETTERS = 5
 _MIN_TYPO_LETTERS = 6
 _SIMILAR_CACHE_SIZE = 50_000  # entries; a guess is looked up again by follow-ups and later questions
 _SMALL_CORPUS = 2048  # passages: a question's few candidates are scored from rows over the whole corpus
+# Pruned search (Index._top_pruned): below these, scoring every candidate is as quick.
+_PRUNE_MIN_PASSAGES = _SMALL_CORPUS
+_PRUNE_MIN_POSTINGS = 32768  # the question's terms' postings (measured: below, pruning costs as much as it saves)
+_PRUNE_MAX_K = 1000  # hits asked for
+_PRUNE_POSTINGS_PER_HIT = 64  # and at least this many postings per hit asked for
+_PRUNE_POOL = 256  # postings of the best-bounded blocks, scored first for a threshold
+_PRUNE_BATCH = 256  # passages scored exactly at once, doubling each round
 _SENTENCE_CACHE_SIZE = 4096  # passages whose sentences are kept decoded: the re-rankers read the top 20 again
 
 
@@ -77,7 +85,14 @@ _ARRAYS = {  # name: dtype; every one a plain .npy file
     "sentences_end": np.int32,
     "acronyms_offsets": np.int64,  # passage p spells out the long forms of acronyms [offsets[p], offsets[p + 1])
     "acronyms_term": np.int32,  # ... as the acronyms' term ids, in definition order
+    # Each term's postings in blocks of BLOCK (the last one shorter): term t's blocks are
+    # [block_indptr[t], block_indptr[t + 1]) with block_indptr from postings_indptr (``_block_indptr``).
+    # BM25 grows with tf and shrinks with the passage's length, whatever k1, b and delta, so these
+    # bound every score in a block: ``search`` skips the blocks that cannot reach its top k.
+    "blocks_max_tf": np.int32,  # the largest tf in the block
+    "blocks_min_len": np.int64,  # the shortest passage (doc_len) in the block
 }
+BLOCK = 128  # postings per block
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,6 +138,38 @@ class IndexData:
         finally:
             shutil.rmtree(old, ignore_errors=True)
             shutil.rmtree(temporary, ignore_errors=True)
+
+
+def _block_indptr(indptr: np.ndarray) -> np.ndarray:
+    """Where each term's blocks of ``BLOCK`` postings start in the ``blocks_*`` arrays (CSC-like)."""
+    out = np.zeros(len(indptr), dtype=np.int64)
+    np.cumsum((np.diff(np.asarray(indptr, dtype=np.int64)) + (BLOCK - 1)) // BLOCK, out=out[1:])
+    return out
+
+
+def _block_stats(indptr: np.ndarray, docs: np.ndarray, tf: np.ndarray,
+                 doc_len: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(the largest tf, the shortest passage) in each block of ``BLOCK`` postings of each term,
+    from the postings alone (so a build, an extension and a removal all agree), a few million
+    postings at a time."""
+    indptr = np.asarray(indptr, dtype=np.int64)
+    counts = np.diff(indptr)
+    blocks = (counts + (BLOCK - 1)) // BLOCK
+    total = int(blocks.sum())
+    max_tf, min_len = np.zeros(total, dtype=np.int32), np.zeros(total, dtype=np.int64)
+    if not total:
+        return max_tf, min_len
+    first = np.zeros(len(blocks), dtype=np.int64)
+    np.cumsum(blocks[:-1], out=first[1:])
+    starts = np.repeat(indptr[:-1], blocks) + BLOCK * (np.arange(total, dtype=np.int64) - np.repeat(first, blocks))
+    step = 1 << 16  # blocks per pass: at most 8M postings' lengths gathered at once
+    for b0 in range(0, total, step):
+        b1 = min(b0 + step, total)
+        lo, hi = int(starts[b0]), int(starts[b1]) if b1 < total else int(indptr[-1])
+        local = starts[b0:b1] - lo
+        max_tf[b0:b1] = np.maximum.reduceat(np.asarray(tf[lo:hi]), local)
+        min_len[b0:b1] = np.minimum.reduceat(np.asarray(doc_len)[np.asarray(docs[lo:hi])], local)
+    return max_tf, min_len
 
 
 def _file_sha256(path: Path) -> str:
@@ -249,6 +296,8 @@ class IndexBuilder:
         arrays["acronyms_offsets"] = np.zeros(self.count + 1, dtype=np.int64)
         np.cumsum(np.bincount(spelt_docs, minlength=self.count), out=arrays["acronyms_offsets"][1:])
         arrays["acronyms_term"] = spelt_terms
+        arrays["blocks_max_tf"], arrays["blocks_min_len"] = _block_stats(indptr, arrays["postings_docs"],
+                                                                         arrays["postings_tf"], arrays["doc_len"])
         return IndexData(list(self._vocabulary), arrays, self._hash.hexdigest(), dict(self._acronyms))
 
 
@@ -373,7 +422,8 @@ def _check_shapes(data: IndexData, where: Path, passages: int) -> None:
           and int(a["postings_indptr"][-1]) == len(a["postings_docs"]) == len(a["postings_tf"])
           and int(a["tokens_offsets"][-1]) == len(a["tokens_term"]) == len(a["tokens_start"]) == len(a["tokens_end"])
           and int(a["sentences_offsets"][-1]) == len(a["sentences_start"]) == len(a["sentences_end"])
-          and len(a["acronyms_offsets"]) == n + 1 and int(a["acronyms_offsets"][-1]) == len(a["acronyms_term"]))
+          and len(a["acronyms_offsets"]) == n + 1 and int(a["acronyms_offsets"][-1]) == len(a["acronyms_term"])
+          and len(a["blocks_max_tf"]) == len(a["blocks_min_len"]) == int(_block_indptr(a["postings_indptr"])[-1]))
     if not ok:
         raise CorpusError(f"{where}: its arrays disagree with each other or with the corpus")
 
@@ -610,6 +660,7 @@ def _finish(vocabulary: dict[str, int], acronyms: dict[str, tuple[str, ...]], ar
     out["acronyms_offsets"] = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(spelt_docs, minlength=n), out=out["acronyms_offsets"][1:])
     out["acronyms_term"] = spelt_terms
+    out["blocks_max_tf"], out["blocks_min_len"] = _block_stats(out["postings_indptr"], docs, tf, doc_len)
     return IndexData(list(vocabulary), {name: out[name] for name in _ARRAYS}, digest, dict(acronyms))
 
 
@@ -663,6 +714,8 @@ class Index:
         # the acronyms the passages define: the acronym's term -> its long form's terms
         self.acronyms: dict[str, tuple[str, ...]] = dict(self.data.acronyms)
         self._formula = _Formula(np.asarray(a["doc_len"]), np.diff(self._indptr), scorer, k1, b, delta)
+        self._block_ptr = _block_indptr(self._indptr)
+        self._block_stats = (a["blocks_max_tf"], a["blocks_min_len"])
         self._extra_terms = frozenset(extra_terms)
         self._by_id = {p.id: i for i, p in enumerate(self.passages)}
         self._vocabulary_sorted: list[str] | None = None
@@ -847,18 +900,26 @@ class Index:
         per_term.prime(terms)
         return per_term.query(terms, weights)
 
-    def search(self, query: Query, k: int) -> list[Hit]:
+    def search(self, query: Query, k: int, *, prune: bool = True) -> list[Hit]:
         """The ``k`` best passages holding a term of the conversation's questions, best first.
 
         Each turn adds its weight x its terms' prior-weighted rank-bm25 scores; the previous
-        answer helps rank but never selects a passage. Only the candidates are scored, and the
-        top ``k`` are picked with ``argpartition``; ties keep passage order (rank-bm25's argsort
-        breaks them backwards). ``scores["bm25"]`` is rank-bm25's own score for the question's
-        terms, ``scores["weighted"]`` the sum the passages are ranked by.
+        answer helps rank but never selects a passage. ``scores["bm25"]`` is rank-bm25's own score
+        for the question's terms, ``scores["weighted"]`` the sum the passages are ranked by; ties
+        keep passage order (rank-bm25's argsort breaks them backwards). On a large corpus the
+        passages that provably cannot reach the top ``k`` are never scored (``_top_pruned``): the
+        same hits with the same scores, to the bit, as ``prune=False``, which scores every candidate.
         """
         if k < 1:
             raise ValueError("k must be at least 1")
         asked = query.asked
+        found = self._top_pruned(query, k) if prune and len(self.passages) > _PRUNE_MIN_PASSAGES else None
+        if found is not None:
+            positions, total, bm25 = found
+            return [Hit(self.passages[i], i, score, rank, self._passage_terms(i) & asked,
+                        {"bm25": own, "weighted": score})
+                    for rank, (i, score, own) in enumerate(zip(positions.tolist(), total.tolist(), bm25.tolist()),
+                                                           start=1)]
         candidates = self.candidates(asked)
         if not len(candidates):
             return []
@@ -870,6 +931,157 @@ class Index:
             hits.append(Hit(self.passages[i], i, float(total[j]), rank, self._passage_terms(i) & asked,
                             {"bm25": float(bm25[j]), "weighted": float(total[j])}))
         return hits
+
+    def _top_pruned(self, query: Query, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """The top ``k`` (positions, weighted scores, rank-bm25 scores) exactly as scoring every
+        candidate finds them, scoring only passages that may belong there; None when pruning
+        cannot pay (a small corpus, few postings, a large ``k``) or cannot be proved (NaN scores).
+
+        MaxScore with block maxima (Turtle & Flood 1995; Ding & Suel 2011), in numpy. A passage's
+        score is a constant (each query term's value where it is absent: BM25+'s ``delta x idf``)
+        plus each term's gain where it occurs, and a term's gain anywhere in a block of ``BLOCK``
+        postings is at most its value at the block's largest tf and shortest passage (BM25 grows
+        with tf and shrinks with length). (1) The passages of the blocks with the largest bounds
+        are scored exactly: the k-th best is a threshold the answers reach. (2) Terms whose bounds
+        together stay below it are not read (a passage holding only those cannot reach it), and of
+        the others only the blocks whose bound plus every other term's can. (3) The passages read
+        get an upper bound (exact gains for the blocks read, block bounds where they fall in a
+        block not read); term by term from the largest bound left, the exact gain is looked up
+        in its place, and passages that cannot reach the threshold are dropped. (4) The rest are
+        scored exactly, best bound first, batch by batch, raising the threshold, until no bound
+        left reaches it. Bounds are compared with a margin far above rounding, so a passage is
+        skipped only when its score is certainly below the threshold; scores come from
+        ``_scores_at``, the exhaustive path's own arithmetic: the same bits, order and ties."""
+        f = self._formula
+        if not f.monotone or f.size <= _PRUNE_MIN_PASSAGES or k > _PRUNE_MAX_K:
+            return None
+        asked, indptr, term_id = query.asked, self._indptr_list, self._term_id
+        postings = 0
+        for term in asked:
+            t = term_id.get(term)
+            if t is not None:
+                postings += indptr[t + 1] - indptr[t]
+        if not postings or postings < max(_PRUNE_MIN_POSTINGS, k * _PRUNE_POSTINGS_PER_HIT):
+            return None  # few candidates: scoring them all is as quick
+        weights: dict[str, float] = {}
+        for turn in query.turns:
+            if turn.words:
+                for term, prior in zip(turn.terms, turn.priors):
+                    weights[term] = weights.get(term, 0.0) + turn.weight * prior
+        ids, term_weights, selects = [], [], []
+        for term, weight in weights.items():
+            t = term_id.get(term)
+            if t is None or indptr[t + 1] == indptr[t]:
+                continue  # 0 everywhere
+            if not math.isfinite(weight):
+                return None
+            ids.append(t)
+            term_weights.append(weight)
+            selects.append(term in asked)
+        m = len(ids)
+        term_ids, w, selecting = np.array(ids, dtype=np.int64), np.array(term_weights), np.array(selects, dtype=bool)
+        idf = f.idf[term_ids]
+        absent = f.expression(idf, np.zeros(m, dtype=np.int64), np.ones(m))
+        # every block of every term (term by term): a bound on the term's gain there, never below 0
+        first_block = self._block_ptr[term_ids]
+        counts = self._block_ptr[term_ids + 1] - first_block
+        offsets = np.zeros(m + 1, dtype=np.int64)
+        np.cumsum(counts, out=offsets[1:])
+        owner = np.repeat(np.arange(m), counts)
+        nth = np.arange(int(offsets[-1]), dtype=np.int64) - offsets[owner]  # the block's number in its term
+        blocks = first_block[owner] + nth
+        max_tf, min_len = self._block_stats
+        present = f.expression(idf[owner], max_tf[blocks].astype(np.int64), f.norm_of(min_len[blocks]))
+        gain = np.where((w * idf)[owner] > 0, np.maximum(w[owner] * (present - absent[owner]), 0.0), 0.0)
+        bound = np.maximum.reduceat(gain, offsets[:-1])  # per term
+        constant = float(np.sum(w * absent))
+        scale = float(np.sum(np.abs(w) * (np.abs(absent) + np.maximum.reduceat(np.abs(present), offsets[:-1]))))
+        if not math.isfinite(scale + constant):
+            return None
+        slack = 1e-9 * scale + 1e-300  # far above the rounding of a sum of a few dozen terms in any order
+        start = np.array([indptr[t] for t in ids], dtype=np.int64)
+        first = start[owner] + BLOCK * nth  # the block's first posting
+        length = np.minimum(BLOCK, np.array([indptr[t + 1] - indptr[t] for t in ids], dtype=np.int64)[owner] - BLOCK * nth)
+
+        # (1) a threshold: the k-th best exact score among the passages of the best-bounded blocks
+        best = np.flatnonzero(selecting[owner])
+        best = best[np.argsort(-gain[best], kind="stable")]
+        enough = int(np.searchsorted(np.cumsum(length[best]), _PRUNE_POOL)) + 1
+        pool = _distinct(self._docs[_ranges(first[best[:enough]], length[best[:enough]])])
+        found = [(pool, *self._scores_at(query, pool, few=True))]
+        best = _largest(found[0][1], k)
+        threshold = float(best.min()) if len(best) == k else -math.inf
+
+        # (2) the terms to read, and of each the blocks that may hold a passage of the top k
+        # (a passage must hold a question's term: the previous answer's terms are never read, and
+        # their bounds count towards what the terms left unread could add)
+        weakest = np.flatnonzero(selecting)[np.argsort(bound[selecting], kind="stable")]
+        unread = ~selecting
+        below = constant + float(np.sum(bound[unread])) + np.cumsum(bound[weakest]) < threshold - slack
+        unread[weakest[below]] = True
+        others = float(np.sum(bound)) - bound
+        read = np.flatnonzero(~unread[owner] & (constant + gain + others[owner] >= threshold - slack))
+        at = _ranges(first[read], length[read])
+        docs = self._docs[at]
+        readers = np.repeat(owner[read], length[read])
+        exact = w[readers] * (f.expression(idf[readers], self._tf[at].astype(np.int64), f.norm[docs]) - absent[readers])
+
+        # (3) an upper bound for each passage read: the exact gains read, and for each term what
+        # its blocks not read could add where the passage falls in one; then, term by term from the
+        # largest such bound, the exact gain looked up instead, dropping passages that cannot make it
+        candidates, extra = _sum_by(docs, exact, f.size)
+        upper = constant + extra
+        keep = np.ones(len(candidates), dtype=bool)
+        keep[_found_at(candidates, pool)] = False  # scored already
+        candidates, upper = candidates[keep], upper[keep]
+        residual = gain.copy()
+        residual[read] = 0.0  # a passage in a block read holds the term only if it was read there
+        most = np.maximum.reduceat(residual, offsets[:-1])
+        block_first, block_last = self._docs[first], self._docs[first + length - 1]
+        open_terms = [t for t in np.argsort(-most, kind="stable").tolist() if most[t] > 0]
+        spread = {}
+        for t in open_terms:
+            lo, hi = offsets[t], offsets[t + 1]
+            spread[t] = _spread(candidates, block_first[lo:hi], block_last[lo:hi], residual[lo:hi])
+            upper += spread[t]
+        for t in open_terms:
+            alive = upper >= threshold - slack
+            if not alive.all():
+                candidates, upper = candidates[alive], upper[alive]
+                spread = {u: v[alive] for u, v in spread.items()}
+            need = np.flatnonzero(spread[t] > 0)
+            if not len(need):
+                continue
+            lo, hi = indptr[ids[t]], indptr[ids[t] + 1]
+            held = self._docs[lo:hi]
+            asked_for = candidates[need]
+            where = np.searchsorted(held, asked_for)
+            where[where == len(held)] = 0
+            hit = held[where] == asked_for
+            exact_gain = np.zeros(len(need))
+            if hit.any():
+                tf = np.asarray(self._tf[lo:hi][where[hit]], dtype=np.int64)
+                exact_gain[hit] = w[t] * (f.expression(idf[t], tf, f.norm[asked_for[hit]]) - absent[t])
+            upper[need] += exact_gain - spread[t][need]
+            del spread[t]
+        alive = upper >= threshold - slack
+        candidates, upper = candidates[alive], upper[alive]
+        order = np.argsort(-upper, kind="stable")
+        candidates, upper = candidates[order], upper[order]
+        done, batch = 0, _PRUNE_BATCH
+        while done < len(candidates) and upper[done] >= threshold - slack:
+            end = min(len(candidates), int(np.searchsorted(-upper, slack - threshold, side="right")), done + batch)
+            columns = np.sort(candidates[done:end])
+            found.append((columns, *self._scores_at(query, columns, few=True)))
+            best = _largest(np.concatenate([best, found[-1][1]]), k)
+            threshold = float(best.min()) if len(best) == k else -math.inf
+            done, batch = end, batch * 2
+        positions = np.concatenate([p for p, _, _ in found])
+        total = np.concatenate([t for _, t, _ in found])
+        bm25 = np.concatenate([b for _, _, b in found])
+        by_position = np.argsort(positions, kind="stable")
+        chosen = by_position[top_k(total[by_position], k)]
+        return positions[chosen], total[chosen], bm25[chosen]
 
     def hits_at(self, query: Query, positions: Sequence[int], first_rank: int) -> list[Hit]:
         """Passages found another way (by meaning), in the order given, scored as ``search``
@@ -883,10 +1095,11 @@ class Index:
                     {"bm25": float(bm25[column[i]]), "weighted": float(total[column[i]])})
                 for rank, i in enumerate(positions, start=first_rank)]
 
-    def _scores_at(self, query: Query, columns: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _scores_at(self, query: Query, columns: np.ndarray, few: bool = False) -> tuple[np.ndarray, np.ndarray]:
         """(the weighted multi-turn score, rank-bm25's score for the question) at the passages
-        ``columns``: only those are scored, the same numbers without a row per term over the corpus."""
-        per_term = _TermScores(self, columns)
+        ``columns``: only those are scored, the same numbers without a row per term over the corpus
+        (with ``few``, each looked up in the postings: never a pass over a term's postings)."""
+        per_term = _TermScores(self, columns, few)
         per_term.prime(t for turn in query.turns for t in turn.terms)
         total = np.zeros(len(columns))
         for turn in query.turns:
@@ -927,6 +1140,64 @@ _EMPTY = np.zeros(0, dtype=np.int32)
 _EMPTY_POSITIONS = np.zeros(0, dtype=np.intp)
 
 
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The concatenation of ``arange(start, start + length)`` for each pair."""
+    total = int(lengths.sum())
+    before = np.zeros(len(lengths), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=before[1:])
+    return np.arange(total, dtype=np.int64) + np.repeat(starts - before, lengths)
+
+
+def _largest(values: np.ndarray, k: int) -> np.ndarray:
+    """The ``k`` largest of ``values`` (all of them when fewer), in no order."""
+    return values if len(values) <= k else np.partition(values, len(values) - k)[len(values) - k :]
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct ``values`` ascending, as positions."""
+    ordered = np.sort(values).astype(np.intp, copy=False)
+    if len(ordered) < 2:
+        return ordered
+    keep = np.empty(len(ordered), dtype=bool)
+    keep[0] = True
+    np.not_equal(ordered[1:], ordered[:-1], out=keep[1:])
+    return ordered[keep]
+
+
+def _found_at(haystack: np.ndarray, needles: np.ndarray) -> np.ndarray:
+    """Where the ``needles`` that ``haystack`` (ascending) holds stand in it."""
+    if not len(haystack):
+        return _EMPTY_POSITIONS
+    at = np.searchsorted(haystack, needles)
+    at[at == len(haystack)] = 0
+    return at[haystack[at] == needles]
+
+
+def _sum_by(keys: np.ndarray, values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``keys`` (in 0..size-1) ascending, and the sum of ``values`` for each (in any order)."""
+    if len(keys) * 8 > size:  # many: a count over every position beats a sort
+        sums = np.bincount(keys, weights=values, minlength=size)
+        held = np.flatnonzero(np.bincount(keys, minlength=size))
+        return held, sums[held]
+    order = np.argsort(keys, kind="stable")
+    ordered = keys[order]
+    starts = np.flatnonzero(np.concatenate(([True], ordered[1:] != ordered[:-1])))
+    return ordered[starts].astype(np.intp), np.add.reduceat(values[order], starts) if len(keys) else np.zeros(0)
+
+
+def _spread(positions: np.ndarray, first: np.ndarray, last: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """For each of ``positions`` (ascending), the value of the range ``[first[j], last[j]]`` it falls
+    in (the ranges ascending and disjoint), or 0: copied, never summed."""
+    n = len(first)
+    cuts = np.empty(2 * n + 2, dtype=np.int64)
+    cuts[0], cuts[-1] = 0, len(positions)
+    cuts[1:-1:2] = np.searchsorted(positions, first, side="left")
+    cuts[2:-1:2] = np.searchsorted(positions, last, side="right")
+    filled = np.zeros(2 * n + 1)
+    filled[1::2] = values
+    return np.repeat(filled, cuts[1:] - cuts[:-1])
+
+
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Indices of the ``k`` highest ``scores``, best first, ties in index order (NaN last): an
     ``argpartition``, then a sort of the few kept, never of every candidate."""
@@ -952,11 +1223,8 @@ class _Formula:
         self.scorer, self.k1, self.b, self.delta = scorer, k1, b, delta
         n = len(doc_len)
         self.size = n
-        avgdl = int(doc_len.sum()) / n  # rank-bm25 sums Python ints, then divides
-        if scorer == "l":
-            self.norm = 1 - b + b * doc_len / avgdl
-        else:
-            self.norm = k1 * (1 - b + b * doc_len / avgdl)
+        self.avgdl = int(doc_len.sum()) / n  # rank-bm25 sums Python ints, then divides
+        self.norm = self.norm_of(doc_len)
         self.zero_norm = self.norm == 0  # 0/0 there: rank-bm25 gives NaN, and so must we
         self.any_zero_norm = bool(self.zero_norm.any())
         values, inverse = np.unique(df, return_inverse=True)  # a few hundred distinct frequencies
@@ -974,6 +1242,17 @@ class _Formula:
             eps = OKAPI_EPSILON * (idf_sum / len(idf))
             idf = np.where(idf < 0, eps, idf)
         self.idf = idf
+        # Pruning needs each term's value to grow with tf and shrink as passages get longer, and
+        # no NaN: true for every k1 > 0, 0 <= b <= 1, delta >= 0 without a passage of norm 0.
+        self.monotone = (k1 > 0 and 0 <= b <= 1 and delta >= 0 and not self.any_zero_norm
+                         and bool(np.isfinite(idf).all()) and math.isfinite(k1 + b + delta))
+
+    def norm_of(self, doc_len: np.ndarray) -> np.ndarray:
+        """rank-bm25's length normalisation of passages of ``doc_len`` terms (the same bits for the same length)."""
+        k1, b, avgdl = self.k1, self.b, self.avgdl
+        if self.scorer == "l":
+            return 1 - b + b * doc_len / avgdl
+        return k1 * (1 - b + b * doc_len / avgdl)
 
     def idf_for(self, term_ids: Sequence[int | None]) -> np.ndarray:
         """``idf_of`` for many terms at once."""
@@ -1007,8 +1286,9 @@ class _TermScores:
     ``score += absent`` everywhere and ``score[at] = before + present`` where it occurs, the same
     additions without a row per term over every candidate)."""
 
-    def __init__(self, index: Index, columns: np.ndarray | None) -> None:
+    def __init__(self, index: Index, columns: np.ndarray | None, few: bool = False) -> None:
         self._index = index
+        self._few_only = few and columns is not None
         self._formula = index._formula
         self._columns = columns
         self._size = self._formula.size if columns is None else len(columns)
@@ -1042,7 +1322,7 @@ class _TermScores:
         postings = sum(end - start for _, start, end in bounds)
         if columns is not None and f.size <= _SMALL_CORPUS and count * len(columns) <= 4096 and bounds:
             self._dense(new, idf, bounds)
-        elif columns is not None and len(columns) * 8 < postings:
+        elif columns is not None and (len(columns) * 8 < postings or self._few_only):
             self._few(new, idf, bounds)
         elif columns is not None and count * len(columns) <= 4096 and bounds:
             self._dense(new, idf, bounds)
