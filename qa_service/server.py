@@ -145,11 +145,16 @@ def drain(server: Any, done: Callable[[], None], timeout: float = 30.0) -> threa
     """Stop gracefully (SIGTERM): the listening sockets close at once, so new connections go
     elsewhere (another process behind nginx); no new request is read; answers in progress are
     finished and sent. ``done()`` is called when no connection is left, or after ``timeout``."""
-    for listener in list(_servers(server)):  # closing one takes it out of the map being walked
+    listeners = list(_servers(server))
+    for listener in listeners:
         listener.draining = True
-        listener.accepting = False
-        wasyncore.dispatcher.close(listener)  # the listening socket only: the loop's trigger stays
-    server.pull_trigger() if hasattr(server, "pull_trigger") else None  # wake the loop to look again
+        listener.accepting = False  # not polled for new connections from the next turn of the loop
+
+    def close_listeners() -> None:  # run by the loop itself, between two polls (never under its select)
+        for listener in listeners:
+            wasyncore.dispatcher.close(listener)  # the listening socket only: the loop's trigger stays
+
+    listeners[0].trigger.pull_trigger(close_listeners)  # wakes the loop, which runs it
 
     def wait() -> None:
         deadline = time.monotonic() + timeout

@@ -134,7 +134,7 @@ def test_a_document_added_through_one_worker_is_served_by_every_worker(tmp_path:
 @pytest.mark.server
 def test_sigterm_finishes_the_answer_in_progress_and_takes_no_new_connection(tmp_path: Path) -> None:
     """A restarted process loses no request: on SIGTERM the port closes at once, the work in
-    progress (here an upload whose ~300 new sentences take seconds to embed) is finished and
+    progress (here an upload whose ~600 new sentences take seconds to embed) is finished and
     its answer sent, then the process exits 0."""
     import select
     import shutil
@@ -151,7 +151,7 @@ def test_sigterm_finishes_the_answer_in_progress_and_takes_no_new_connection(tmp
         _wait_until_up(base)
         host, port = base.removeprefix("http://").rsplit(":", 1)
         text = "".join(f"Report {i}. The tide gauge number {i} at pier {i * 7} read {i % 13} metres on day {i}.\n\n"
-                       for i in range(300)).encode()
+                       for i in range(600)).encode()
         boundary = "qa-drain-boundary"
         body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"tides.txt\"\r\n\r\n"
                 ).encode() + text + f"\r\n--{boundary}--\r\n".encode()
