@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -88,23 +91,32 @@ def _post_file(url: str, name: str, content: bytes) -> tuple[int, dict]:
         return response.status, json.loads(response.read())
 
 
+@contextlib.contextmanager
+def _serving_a_copy(tmp_path: Path, *flags: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    """`serve --allow-uploads` over a copy of the bundled corpus, with ``flags``; (process, base URL)
+    once it answers; killed if still running at the end."""
+    corpus = tmp_path / "corpus"
+    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("squad-expmrc"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    proc = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--port", "0", "--access-log", "false",
+                             "--allow-uploads", "--corpus", str(corpus), *flags], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        base = re.search(r"http://[^/]+", proc.stdout.readline()).group()
+        _wait_until_up(base)
+        yield proc, base
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        proc.stdout.close()
+
+
 @pytest.mark.server
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="reads worker processes from /proc (Linux)")
 def test_a_document_added_through_one_worker_is_served_by_every_worker(tmp_path: Path) -> None:
     """Each process holds its own corpus: the one that made the change has the parent tell the others."""
-    import shutil
-
-    corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("squad-expmrc"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    proc = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--workers", "2", "--port", "0",
-                             "--semantic", "false", "--access-log", "false", "--allow-uploads",
-                             "--corpus", str(corpus)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        first = proc.stdout.readline()
-        base = re.search(r"http://[^/]+", first).group()
-        _wait_until_up(base)
+    with _serving_a_copy(tmp_path, "--workers", "2", "--semantic", "false") as (proc, base):
         workers = _children(proc.pid)
         time.sleep(1)
         status, body = _post_file(f"{base}/api/documents", "tides.md",
@@ -124,11 +136,6 @@ def test_a_document_added_through_one_worker_is_served_by_every_worker(tmp_path:
                 os.kill(paused, signal.SIGCONT)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
 
 
 @pytest.mark.server
@@ -137,18 +144,9 @@ def test_sigterm_finishes_the_answer_in_progress_and_takes_no_new_connection(tmp
     progress (here an upload whose ~600 new sentences take seconds to embed) is finished and
     its answer sent, then the process exits 0."""
     import select
-    import shutil
     import socket
 
-    corpus = tmp_path / "corpus"
-    shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("squad-expmrc"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
-    proc = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--port", "0", "--access-log", "false",
-                             "--allow-uploads", "--corpus", str(corpus)], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    try:
-        base = re.search(r"http://[^/]+", proc.stdout.readline()).group()
-        _wait_until_up(base)
+    with _serving_a_copy(tmp_path) as (proc, base):
         host, port = base.removeprefix("http://").rsplit(":", 1)
         text = "".join(f"Report {i}. The tide gauge number {i} at pier {i * 7} read {i % 13} metres on day {i}.\n\n"
                        for i in range(600)).encode()
@@ -177,8 +175,3 @@ def test_sigterm_finishes_the_answer_in_progress_and_takes_no_new_connection(tmp
         assert head.startswith(b"HTTP/1.1 201"), head[:200]
         assert json.loads(payload)["documents"][0]["id"] == "tides"
         assert proc.wait(timeout=30) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        proc.stdout.close()
