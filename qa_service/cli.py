@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import functools
 import json
 import os
 import sys
@@ -98,27 +99,28 @@ def _index(args: argparse.Namespace) -> int:
     memory at a time), then sentence vectors when the corpus is within ``semantic_max_passages``."""
     import time
 
-    from .index import IndexBuilder
+    from .index import IndexBuilder, TokenisedPassages
     from .ingest import ingest_to, load_corpus
     from .pipeline import build_encoder, build_tokenizer
     from .semantic import write_vectors
 
     settings = _settings(args)
     started = time.perf_counter()
-    builder = IndexBuilder(build_tokenizer(settings))
+    tokenizer = build_tokenizer(settings)
+    builder = IndexBuilder(tokenizer)
     words: list[int] = [0, 0, 1 << 62, 0]  # passages, total words, fewest, most
 
-    def consume(_document: Any, passages: list[Any]) -> None:
-        builder.add(passages)
-        for p in passages:
-            n = len(p.text.split())
-            words[0] += 1
-            words[1] += n
-            words[2] = min(words[2], n)
-            words[3] = max(words[3], n)
+    def consume(prepared: tuple[TokenisedPassages, list[int]]) -> None:
+        tokenised, counts = prepared
+        builder.add_tokenised(tokenised)
+        words[0] += len(counts)
+        words[1] += sum(counts)
+        words[2] = min(words[2], min(counts))
+        words[3] = max(words[3], max(counts))
 
     documents, count = ingest_to(args.sources, args.out, settings.passage_words, consume,
-                                 _index_progress(sys.stderr, started))
+                                 _index_progress(sys.stderr, started),
+                                 functools.partial(_prepare_passages, tokenizer), _index_workers(settings))
     data = builder.finish()
     try:
         data.save(args.out)
@@ -137,6 +139,23 @@ def _index(args: argparse.Namespace) -> int:
         vectors = write_vectors(load_corpus(args.out).passages, encoder, args.out)
         print(f"wrote {len(vectors.matrix)} sentence vectors ({encoder.name}) to {args.out}")
     return 0
+
+
+def _prepare_passages(tokenizer: Any, passages: list[Any]) -> tuple[Any, list[int]]:
+    """What ``index`` does to passages where they are read: tokenise them, and count their words."""
+    from .index import tokenise_passages
+
+    return tokenise_passages(passages, tokenizer), [len(p.text.split()) for p in passages]
+
+
+def _index_workers(settings: Settings) -> int:
+    """Processes reading and tokenising sources for ``index``: the setting, or one per core it may use."""
+    if settings.index_workers:
+        return settings.index_workers
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # not on Linux
+        return max(1, os.cpu_count() or 1)
 
 
 def _change(args: argparse.Namespace) -> int:

@@ -175,6 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", str, "127.0.0.1", "Address `serve` listens on (and `reload` asks).", ("serve", "reload")),
     Setting("port", int, 8000, "Port `serve` listens on (0 picks a free one) and `reload` asks.", ("serve", "reload"),
             0, 65535),
+    Setting("index_workers", int, 0, "Processes `index` reads and tokenises source files in (0: one per core it "
+            "may use); the corpus and index written are the same whatever the number.", ("index",), 0, 64),
     Setting("threads", int, 4, "Waitress worker threads.", ("serve",), 1, 64),
     Setting("workers", int, 1, "Processes `serve` runs, all accepting on the one port (one Python process "
             "answers one question at a time: the GIL); each loads the corpus, and they share the memory-mapped "

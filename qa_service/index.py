@@ -28,7 +28,7 @@ import string
 import sys
 import threading
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -39,7 +39,7 @@ from .spans import acronym_pairs
 from .text import TOKENIZER_VERSION, Token, Tokenizer, merge_spans, sentence_spans
 from .values import Hit, Passage, Query, Span
 
-__all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "build_data", "drop_data", "extend_data", "fingerprint", "load_data", "load_or_build_data"]
+__all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "TokenisedPassages", "build_data", "drop_data", "extend_data", "fingerprint", "load_data", "load_or_build_data", "tokenise_passages"]
 
 # rank-bm25's class for each variant: what our scores must equal (the parity tests build them).
 SCORERS = {"plus": "BM25Plus", "l": "BM25L", "okapi": "BM25Okapi"}
@@ -193,16 +193,17 @@ def _fingerprint_hasher(tokenizer: Tokenizer) -> Any:
                                       "tokenizer": dataclasses.asdict(tokenizer)}, sort_keys=True).encode())
 
 
-def _hash_passage(h: Any, p: Passage) -> None:
-    h.update(p.id.encode("utf-8", "surrogatepass") + b"\x00" + p.text.encode("utf-8", "surrogatepass") + b"\x01")
+def _hashed(passages: Sequence[Passage]) -> bytes:
+    """What the fingerprint hashes for ``passages``: each id, NUL, its text, SOH, in UTF-8 (lone
+    surrogates kept), encoded at once (UTF-8 of a concatenation is the concatenation of the UTF-8s)."""
+    return "".join([f"{p.id}\x00{p.text}\x01" for p in passages]).encode("utf-8", "surrogatepass")
 
 
 def _hash_passages(h: Any, passages: Iterable[Passage]) -> None:
-    """``_hash_passage`` for each, a thousand encoded at once (UTF-8 of a concatenation is the
-    concatenation of the UTF-8s, lone surrogates included): the same bytes, a fifth of the time."""
+    """:func:`_hashed` of ``passages``, a thousand at a time."""
     it = iter(passages)
     while batch := list(itertools.islice(it, 1000)):
-        h.update("".join([f"{p.id}\x00{p.text}\x01" for p in batch]).encode("utf-8", "surrogatepass"))
+        h.update(_hashed(batch))
 
 
 class _Progress:
@@ -225,6 +226,51 @@ class _Progress:
         self.stream.flush()
 
 
+@dataclasses.dataclass(frozen=True)
+class TokenisedPassages:
+    """Passages tokenised apart from any index (``qa-service index`` does it in worker processes):
+    plain arrays over their own vocabulary, numbered in order of first appearance among them, which
+    :meth:`IndexBuilder.add_tokenised` maps to the index's. ``hashed`` is what the fingerprint
+    hashes for them; ``definitions`` the acronyms they define, in order."""
+
+    count: int
+    terms: tuple[str, ...]
+    arrays: dict[str, np.ndarray]  # int32: tokens_term/start/end/count, post_term/tf/count, sentences_start/end/count
+    definitions: tuple[tuple[str, tuple[str, ...]], ...]
+    hashed: bytes
+
+
+def tokenise_passages(passages: Sequence[Passage], tokenizer: Tokenizer) -> TokenisedPassages:
+    """Every passage's tokens, postings (terms in order of first appearance in the passage, with
+    their frequencies), sentences and acronym definitions: the work of indexing that needs no
+    other passage, so it can run anywhere."""
+    vocabulary: dict[str, int] = {}
+    out = {name: array("i") for name in ("tokens_term", "tokens_start", "tokens_end", "tokens_count", "post_term",
+                                         "post_tf", "post_count", "sentences_start", "sentences_end",
+                                         "sentences_count")}
+    definitions: list[tuple[str, tuple[str, ...]]] = []
+    for passage in passages:
+        definitions.extend(_definitions(passage.text, tokenizer))
+        terms, starts, ends = tokenizer.columns(passage.text)
+        ids = [vocabulary.setdefault(term, len(vocabulary)) for term in terms]
+        counts = Counter(ids)  # in order of first appearance
+        out["tokens_term"].extend(ids)
+        out["tokens_start"].extend(starts)
+        out["tokens_end"].extend(ends)
+        out["tokens_count"].append(len(ids))
+        out["post_term"].extend(counts)
+        out["post_tf"].extend(counts.values())
+        out["post_count"].append(len(counts))
+        spans = sentence_spans(passage.text)
+        out["sentences_start"].extend([sp.start for sp in spans])
+        out["sentences_end"].extend([sp.end for sp in spans])
+        out["sentences_count"].append(len(spans))
+    return TokenisedPassages(len(passages), tuple(vocabulary),
+                             {name: np.frombuffer(values, dtype=np.int32) if len(values) else np.zeros(0, np.int32)
+                              for name, values in out.items()},
+                             tuple(definitions), _hashed(passages))
+
+
 class IndexBuilder:
     """Tokenises passages once, as they come (``add``), into flat arrays of machine integers:
     nothing per passage is kept as Python objects, so ``qa-service index`` can stream a corpus."""
@@ -241,31 +287,33 @@ class IndexBuilder:
         self._acronyms: dict[str, tuple[str, ...]] = {}
 
     def add(self, passages: Iterable[Passage]) -> None:
+        self.add_tokenised(tokenise_passages(list(passages), self.tokenizer))
+
+    def add_tokenised(self, batch: TokenisedPassages) -> None:
+        """Passages :func:`tokenise_passages` prepared (here or in another process), appended in
+        order: their terms join the vocabulary in order of first appearance, as ``add`` has them."""
+        if not batch.count:
+            return
         a, vocabulary = self._a, self._vocabulary
-        for passage in passages:
-            _hash_passage(self._hash, passage)
-            for short, long in _definitions(passage.text, self.tokenizer):
-                self._acronyms.setdefault(short, long)
-            tokens = self.tokenizer.tokens(passage.text)
-            counts: dict[int, int] = {}
-            ids = []
-            for t in tokens:
-                term = vocabulary.setdefault(t.term, len(vocabulary))
-                counts[term] = counts.get(term, 0) + 1
-                ids.append(term)
-            a["tokens_term"].extend(ids)
-            a["tokens_start"].extend([t.start for t in tokens])
-            a["tokens_end"].extend([t.end for t in tokens])
-            a["tokens_offsets"].append(len(a["tokens_term"]))
-            a["doc_len"].append(len(tokens))
-            self._post_term.extend(counts)
-            a["postings_docs"].extend(itertools.repeat(self.count, len(counts)))
-            a["postings_tf"].extend(counts.values())
-            spans = sentence_spans(passage.text)
-            a["sentences_start"].extend([sp.start for sp in spans])
-            a["sentences_end"].extend([sp.end for sp in spans])
-            a["sentences_offsets"].append(len(a["sentences_start"]))
-            self.count += 1
+        mapping = np.array([vocabulary.setdefault(term, len(vocabulary)) for term in batch.terms], dtype=np.int32)
+        for short, long in batch.definitions:
+            self._acronyms.setdefault(short, long)
+        self._hash.update(batch.hashed)
+        b = batch.arrays
+        a["tokens_term"].frombytes(mapping[b["tokens_term"]].tobytes())
+        a["tokens_start"].frombytes(b["tokens_start"].tobytes())
+        a["tokens_end"].frombytes(b["tokens_end"].tobytes())
+        a["tokens_offsets"].frombytes((a["tokens_offsets"][-1] + np.cumsum(b["tokens_count"], dtype=np.int64)).tobytes())
+        a["doc_len"].frombytes(b["tokens_count"].astype(np.int64).tobytes())
+        self._post_term.frombytes(mapping[b["post_term"]].tobytes())
+        a["postings_docs"].frombytes(np.repeat(np.arange(self.count, self.count + batch.count, dtype=np.int32),
+                                               b["post_count"]).tobytes())
+        a["postings_tf"].frombytes(b["post_tf"].tobytes())
+        a["sentences_start"].frombytes(b["sentences_start"].tobytes())
+        a["sentences_end"].frombytes(b["sentences_end"].tobytes())
+        a["sentences_offsets"].frombytes((a["sentences_offsets"][-1]
+                                          + np.cumsum(b["sentences_count"], dtype=np.int64)).tobytes())
+        self.count += batch.count
 
     def finish(self) -> IndexData:
         if not self.count:
@@ -341,7 +389,9 @@ def _acronym_passages(acronyms: dict[str, tuple[str, ...]], vocabulary: dict[str
 
 def _definitions(text: str, tokenizer: Tokenizer) -> list[tuple[str, tuple[str, ...]]]:
     """The acronyms ``text`` defines that name only their long form: (the acronym's term, the long form's terms)."""
-    found = []
+    found: list[tuple[str, tuple[str, ...]]] = []
+    if not _MAY_DEFINE.search(text):  # most passages define nothing: one quick pattern says so
+        return found
     for short, long in acronym_pairs(text):
         short_terms, long_terms = tokenizer.terms(short), tuple(tokenizer.terms(long))
         # "WHO" is a stopword and "CM" a unit the tokeniser spells out: neither names only the long form

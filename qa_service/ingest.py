@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import bisect
 import contextlib
+import functools
 import hashlib
 import html
 import json
@@ -18,9 +19,9 @@ import os
 import re
 from dataclasses import replace
 from pathlib import Path, PurePosixPath
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, NamedTuple, Sequence
 
-from .errors import CorpusError, IngestError
+from .errors import CorpusError, IngestError, QAError
 from .sources import KINDS, SourceText, read_bytes
 from .text import sentence_spans, slugify, word_count
 from .values import Corpus, Document, Passage, Question
@@ -45,6 +46,7 @@ __all__ = [
 CORPUS_FORMAT = 2  # 2: a document's text opens with its headline
 SOURCE_SUFFIXES = (".txt", ".md", ".markdown", ".html", ".htm", ".pdf", ".docx")
 MAX_SOURCE_BYTES = 20 * 1024 * 1024
+_CHUNK_FILES = 16  # source files `index` reads (and tokenises) at a time, in one process
 QUESTION_TYPES = ("fact", "why", "how", "paraphrase", "unanswerable", "followup")
 
 # Web page furniture that is never content, whatever the site. Matched on whole lines.
@@ -377,14 +379,75 @@ def _written_aside(out: Path, names: Sequence[str]) -> Iterator[dict[str, Path]]
             path.unlink(missing_ok=True)
 
 
+class _Read(NamedTuple):
+    """One source file as ``ingest_to`` writes it: its lines of the corpus files, ready."""
+
+    path: Path
+    document_id: str
+    passages: int
+    document_line: str
+    passage_lines: str
+
+
+def _read_chunk(paths: Sequence[Path], target_words: int,
+                prepare: Callable[[list[Passage]], Any] | None) -> tuple[list[_Read | QAError], Any]:
+    """Read ``paths`` in order up to the first that cannot be read (its error ends the list), and
+    ``prepare`` the passages of those read: what one worker process does for ``ingest_to``."""
+    done: list[_Read | QAError] = []
+    passages: list[Passage] = []
+    for path in paths:
+        try:
+            document, doc_passages = ingest_file(path, target_words)
+        except QAError as exc:
+            done.append(exc)
+            break
+        done.append(_Read(path, document.id, len(doc_passages), _jsonl([_document_record(document)]),
+                          _jsonl(_passage_record(p) for p in doc_passages)))
+        passages.extend(doc_passages)
+    return done, (prepare(passages) if prepare is not None and passages else None)
+
+
+def _chunks_read(chunks: list[list[Path]], target_words: int, prepare: Callable[[list[Passage]], Any] | None,
+                 workers: int) -> Iterator[tuple[list[_Read | QAError], Any]]:
+    """``_read_chunk`` of each chunk, in order: in this process, or spread over ``workers`` forked
+    processes (each reads and prepares whole chunks; nothing but their results comes back, in memory)."""
+    import multiprocessing
+
+    if workers <= 1 or len(chunks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
+        for chunk in chunks:
+            yield _read_chunk(chunk, target_words, prepare)
+        return
+    read = functools.partial(_read_chunk, target_words=target_words, prepare=prepare)
+    # Forked: each worker inherits ``read`` (and the tokeniser in it) as it is; only the chunks'
+    # paths go to the workers and their results come back, in memory.
+    with multiprocessing.get_context("fork").Pool(min(workers, len(chunks)), _set_worker_read, (read,)) as pool:
+        yield from pool.imap(_worker_read_chunk, chunks)
+
+
+_WORKER_READ: list[Callable[[Sequence[Path]], Any]] = []  # in a worker process of ``_chunks_read``: its reader
+
+
+def _set_worker_read(read: Callable[[Sequence[Path]], Any]) -> None:
+    _WORKER_READ[:] = [read]
+
+
+def _worker_read_chunk(paths: Sequence[Path]) -> tuple[list[_Read | QAError], Any]:
+    return _WORKER_READ[0](paths)
+
+
 def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
-              consume: Callable[[Document, list[Passage]], None] | None = None,
-              progress: Callable[[int, int, int], None] | None = None) -> tuple[int, int]:
-    """``ingest_paths`` then ``write_corpus``, one source file at a time: each document and its
-    passages are written (to temporary files) and handed to ``consume`` (the index builder), then
-    dropped, so memory does not grow with the corpus and nothing is held twice. The files are
-    renamed into place only when every source was read: a bad source leaves the old corpus as it
-    was. ``progress(files done, files, passages)`` after each file. Returns (documents, passages)."""
+              consume: Callable[[Any], None] | None = None,
+              progress: Callable[[int, int, int], None] | None = None,
+              prepare: Callable[[list[Passage]], Any] | None = None,
+              workers: int = 1) -> tuple[int, int]:
+    """``ingest_paths`` then ``write_corpus``, streaming: source files are read a chunk at a time
+    (in ``workers`` processes when more than one), each chunk's passages handed to ``prepare``
+    where they were read (the index builder's tokenising), and what it returns to ``consume`` here,
+    in the files' order; their lines are written to temporary files, then dropped, so memory does
+    not grow with the corpus and nothing is held twice. The output is the same whatever
+    ``workers``. The files are renamed into place only when every source was read: a bad source
+    leaves the old corpus as it was. ``progress(files done, files, passages)`` after each chunk.
+    Returns (documents, passages)."""
     sources = list(_source_files(paths))
     if not sources:
         raise IngestError("no source files given")
@@ -394,25 +457,31 @@ def ingest_to(paths: Sequence[Path], out: Path, target_words: int,
         raise CorpusError(f"{out}: cannot create the corpus folder ({exc.strerror or exc})") from None
     ids: set[str] = set()  # one set: each document id is checked once, whatever the corpus size
     documents = passages = 0
+    chunks = [sources[i : i + _CHUNK_FILES] for i in range(0, len(sources), _CHUNK_FILES)]
     with _written_aside(out, ("documents.jsonl", "passages.jsonl", "manifest.json")) as temporary:
         with open(temporary["documents.jsonl"], "w", encoding="utf-8", newline="\n") as docs_file, \
                 open(temporary["passages.jsonl"], "w", encoding="utf-8", newline="\n") as passages_file:
-            for number, path in enumerate(sources, start=1):
-                document, doc_passages = ingest_file(path, target_words)
-                if document.id in ids:
-                    raise IngestError(f"{path}: another source already gives the document id {document.id!r}")
-                ids.add(document.id)
-                try:
-                    docs_file.write(_jsonl([_document_record(document)]))
-                    passages_file.write(_jsonl(_passage_record(p) for p in doc_passages))
-                except UnicodeEncodeError as exc:
-                    raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: {exc.reason})") from None
-                documents += 1
-                passages += len(doc_passages)
-                if consume is not None:
-                    consume(document, doc_passages)
-                if progress is not None:
-                    progress(number, len(sources), passages)
+            with contextlib.closing(_chunks_read(chunks, target_words, prepare, workers)) as results:
+                for done, prepared in results:
+                    for read in done:
+                        if isinstance(read, QAError):
+                            raise read
+                        if read.document_id in ids:
+                            raise IngestError(f"{read.path}: another source already gives the document id "
+                                              f"{read.document_id!r}")
+                        ids.add(read.document_id)
+                        try:
+                            docs_file.write(read.document_line)
+                            passages_file.write(read.passage_lines)
+                        except UnicodeEncodeError as exc:
+                            raise CorpusError(f"{out}: cannot write the corpus (text that is not valid UTF-8: "
+                                              f"{exc.reason})") from None
+                        documents += 1
+                        passages += read.passages
+                    if consume is not None and prepared is not None:
+                        consume(prepared)
+                    if progress is not None:
+                        progress(documents, len(sources), passages)
         temporary["manifest.json"].write_text(_manifest(target_words, documents, passages), encoding="utf-8")
     return documents, passages
 

@@ -173,6 +173,31 @@ class Tokenizer:
                 out.extend([Token(term, base + start, base + end) for term, start, end in found])
         return out
 
+    def columns(self, text: str) -> tuple[list[str], list[int], list[int]]:
+        """:meth:`tokens` as three lists (terms, starts, ends): what indexing stores, without a
+        ``Token`` for each."""
+        terms: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        cached, analyse = self.token_cache, self._analyse  # type: ignore[attr-defined]
+        for match in _TOKEN_RE.finditer(text):
+            raw = match.group()
+            found = cached(raw) if len(raw) <= MAX_CACHED_WORD else analyse(raw)
+            if not found:
+                continue
+            base = match.start()
+            if len(found) == 1:
+                term, start, end = found[0]
+                terms.append(term)
+                starts.append(base + start)
+                ends.append(base + end)
+            else:
+                for term, start, end in found:
+                    terms.append(term)
+                    starts.append(base + start)
+                    ends.append(base + end)
+        return terms, starts, ends
+
     def _analyse(self, raw: str) -> tuple[tuple[str, int, int], ...]:
         """The terms of one token as the regex found it (a word, or words joined by hyphens), with
         spans relative to it: the same for every occurrence, so it is worked out once per spelling."""

@@ -52,26 +52,28 @@ def _source_folder(folder: Path, files: int) -> Path:
     return folder
 
 
-def test_index_hands_on_one_document_at_a_time(tmp_path: Path) -> None:
-    """Streaming: each file is read, written and passed on before the next is read."""
-    src = _source_folder(tmp_path / "src", 5)
-    seen: list[tuple[str, int]] = []
-    reads: list[str] = []
+def test_index_hands_on_one_chunk_of_files_at_a_time(tmp_path: Path) -> None:
+    """Streaming: each chunk of files is read, written and passed on before the next is read."""
     import qa_service.ingest as ingest
 
+    chunk = ingest._CHUNK_FILES
+    src = _source_folder(tmp_path / "src", 2 * chunk + 3)
+    handed: list[int] = []  # files read when each chunk was handed on
+    reads: list[str] = []
     real = ingest.read_source
 
     def reading(path: Path):  # noqa: ANN202
         reads.append(path.name)
-        assert len(reads) == len(seen) + 1, "a file was read before the previous one was handed on"
+        assert len(reads) <= (len(handed) + 1) * chunk, "a chunk was read before the previous one was handed on"
         return real(path)
 
     ingest.read_source = reading
     try:
-        documents, count = ingest_to([src], tmp_path / "out", 60, lambda d, ps: seen.append((d.id, len(ps))))
+        documents, count = ingest_to([src], tmp_path / "out", 60, lambda prepared: handed.append(len(reads)),
+                                     prepare=lambda ps: [p.document for p in ps])
     finally:
         ingest.read_source = real
-    assert documents == 5 and count == sum(n for _, n in seen) and [d for d, _ in seen] == [f"doc-{i:04d}" for i in range(5)]
+    assert documents == 2 * chunk + 3 and handed == [chunk, 2 * chunk, 2 * chunk + 3]
     assert len(load_corpus(tmp_path / "out").passages) == count
 
 
