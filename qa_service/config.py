@@ -153,6 +153,9 @@ SETTINGS: tuple[Setting, ...] = (
             "its best sentence's cosine with the question, spread over [0, 1] across the passages.", _ANSWERING, 0, 10),
     Setting("semantic_sentence_weight", float, 1.0, "Answer choice: each sentence's word score relative to the best "
             "one plus this x its cosine with the question, spread over [0, 1].", _ANSWERING, 0, 10),
+    Setting("answer_first", bool, True, "List the passage the answer is quoted from first (else passages keep the "
+            "ranking's order, and the answer may come from the second or third). On the SQuAD 2.0 subset: hit@1 "
+            ".835 against .833.", _ANSWERING),
     Setting("semantic_candidates", int, 5, "Passages found by meaning alone (closest best sentence) that join the "
             "ones found by words before re-ranking (0 = a passage must share a word with the question).",
             _ANSWERING, 0, 100),

@@ -21,11 +21,11 @@ import numpy as np
 
 from .errors import SettingsError
 from .query import KIND_PATTERNS
-from .spans import ANSWER_TYPES, find_span
+from .spans import ANSWER_TYPES, SPAN_FEATURES, Candidate as SpanCandidate, find_span, span_candidates
 from .values import Exchange, Hit, Query, SentenceSource
 
 __all__ = ["CANDIDATE_FEATURES", "NO_CANDIDATE", "QUESTION_FEATURES", "SPAN_TYPES", "Candidate", "LogisticModel",
-           "TreeModel", "candidate_features", "gives_new", "is_previous", "load_models", "question_basics",
+           "SpanChooser", "TreeModel", "candidate_features", "gives_new", "is_previous", "load_models", "load_span_chooser", "question_basics",
            "question_features"]
 
 # Answer types that spans.find_span looks for: a sentence holding one counts as holding the answer's kind.
@@ -317,3 +317,40 @@ def load_models(path: Path) -> tuple[TreeModel, LogisticModel, float, str]:
     if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
         raise SettingsError(f"{path}: the answer model has no threshold in [0, 1]")
     return chooser, decider, float(threshold), hashlib.sha256(raw).hexdigest()
+
+
+class SpanChooser:
+    """The exact span where the rules of :func:`spans.find_span` find none: the candidate phrase
+    (:func:`spans.span_candidates`) that trees trained on SQuAD 2.0 (``training/train_span_model.py``)
+    find likeliest to be the answer, when that likelihood reaches ``threshold``; else None, and the
+    sentence stands alone (no span rather than a wrong one)."""
+
+    def __init__(self, model: TreeModel, threshold: float) -> None:
+        self.model = model
+        self.threshold = threshold
+
+    def choose(self, sentence: str, question: str, kind: str, rule: SpanCandidate | None = None) -> SpanCandidate | None:
+        found = span_candidates(sentence, question, kind, rule)
+        if not found:
+            return None
+        likely = self.model.probabilities(np.array([features for _, features in found], dtype=np.float64))
+        best = int(np.argmax(likely))  # the first of equals: candidates come in a fixed order
+        return found[best][0] if likely[best] >= self.threshold else None
+
+
+def load_span_chooser(path: Path) -> tuple[SpanChooser, str]:
+    """The span chooser in a trained model file, and the file's sha256; SettingsError when it is not one."""
+    try:
+        raw = path.read_bytes()
+        data = json.loads(raw)
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the span model ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise SettingsError(f"{path}: the span model is not JSON ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
+        raise SettingsError(f"{path}: not a span model (no 'model')")
+    model = TreeModel.from_json(data["model"], SPAN_FEATURES)
+    threshold = data.get("threshold")
+    if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
+        raise SettingsError(f"{path}: the span model has no threshold in [0, 1]")
+    return SpanChooser(model, float(threshold)), hashlib.sha256(raw).hexdigest()

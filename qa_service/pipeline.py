@@ -20,7 +20,7 @@ from .errors import BadRequest, EmptyCorpusError, NotFound, SettingsError
 from .index import Index, IndexData, load_or_build_data
 from .ingest import load_corpus
 from .query import QueryAnalyser
-from .learned import LogisticModel, TreeModel, load_models
+from .learned import LogisticModel, SpanChooser, TreeModel, load_models, load_span_chooser
 from .read import LearnedReader, SentenceReader
 from .rerank import SentenceReranker
 from .semantic import SemanticReranker, SentenceVectors, load_or_build
@@ -29,7 +29,7 @@ from .text import Tokenizer, clean_question
 from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
                      QueryTerm)
 
-__all__ = ["ANSWER_MODEL", "Abstainer", "Pipeline", "answer_models", "Reader", "Reranker", "build_encoder", "build_pipeline", "build_tokenizer"]
+__all__ = ["ANSWER_MODEL", "SPAN_MODEL", "Abstainer", "Pipeline", "answer_models", "span_chooser", "Reader", "Reranker", "build_encoder", "build_pipeline", "build_tokenizer"]
 
 _log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class Pipeline:
 
     def __init__(self, corpus: Corpus, index: Index, analyser: QueryAnalyser, rerankers: Sequence[Reranker],
                  reader: Reader, abstainer: Abstainer, *, top_k: int, vectors: SentenceVectors | None = None,
-                 semantic_candidates: int = 0, settings: Settings | None = None) -> None:
+                 semantic_candidates: int = 0, answer_first: bool = False, settings: Settings | None = None) -> None:
         self.corpus = corpus
         self.settings = settings  # what built it (build_pipeline): a document added builds the next one alike
         self.index = index  # the retriever: search(query, k), and the passages' sentences and tokens
@@ -70,6 +70,7 @@ class Pipeline:
         self.depth = max((r.depth for r in self.rerankers), default=1)
         self.vectors = vectors  # with semantic_candidates > 0: passages found by meaning join those found by words
         self.semantic_candidates = semantic_candidates
+        self.answer_first = answer_first  # the passage the answer is quoted from is listed first
         self._starting_points: dict[int, list[str]] = {}
 
     @property
@@ -114,6 +115,8 @@ class Pipeline:
         sentence = self.reader.read(query, hits)
         confidence = self.abstainer.assess(query, hits, sentence)
         abstention = self.abstainer.decide(query, hits, sentence, confidence)
+        if self.answer_first and sentence is not None and abstention is None:
+            hits = quoted_first(hits, sentence.passage_id)
         passages = tuple(
             PassageResult(h, self.corpus.title(h.passage.document), tuple(self.index.highlights(h.position, query.asked)))
             for h in hits[:k]
@@ -250,6 +253,15 @@ def build_encoder(settings: Settings) -> MiniLMEncoder | None:
 
 ANSWER_MODEL = Path(__file__).resolve().parent / "models" / "answer-model.json"
 _MODELS: dict[Path, tuple[TreeModel, LogisticModel, float]] = {}
+SPAN_MODEL = Path(__file__).resolve().parent / "models" / "span-model.json"
+_SPAN_MODELS: dict[Path, SpanChooser] = {}
+
+
+def span_chooser(path: Path = SPAN_MODEL) -> SpanChooser:
+    """The trained span chooser, read once per process."""
+    if path not in _SPAN_MODELS:
+        _SPAN_MODELS[path] = load_span_chooser(path)[0]
+    return _SPAN_MODELS[path]
 
 
 def answer_models(path: Path = ANSWER_MODEL) -> tuple[TreeModel, LogisticModel, float]:
@@ -258,6 +270,18 @@ def answer_models(path: Path = ANSWER_MODEL) -> tuple[TreeModel, LogisticModel, 
         chooser, decider, threshold, _ = load_models(path)
         _MODELS[path] = (chooser, decider, threshold)
     return _MODELS[path]
+
+
+def quoted_first(hits: list[Hit], passage_id: str) -> list[Hit]:
+    """``hits`` with the one of passage ``passage_id`` (the answer's) moved to the top, ranks
+    renumbered from 1; as they were when it is already first or not among them."""
+    at = next((i for i, h in enumerate(hits) if h.passage.id == passage_id), None)
+    if not at:
+        return hits
+    moved = [hits[at], *hits[:at], *hits[at + 1 :]]
+    while moved and not moved[-1].matched:  # found by meaning alone, now below every match by words: padding
+        moved.pop()
+    return [h if h.rank == i else dataclasses.replace(h, rank=i) for i, h in enumerate(moved, start=1)]
 
 
 def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: IndexData | None = None,
@@ -302,10 +326,14 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
     abstainer: CoverageAbstainer = CoverageAbstainer(min_coverage=settings.min_coverage)
     if vectors is not None and settings.learned:  # the models were trained with meaning among their features
         chooser, decider, threshold = answer_models()
+        spans = span_chooser()
+        reader = SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,
+                                vectors=vectors, semantic_weight=settings.semantic_sentence_weight, spans=spans)
         reader = LearnedReader(index, passages=settings.reader_passages, chooser=chooser, follow_ups=reader,
-                               vectors=vectors)
+                               vectors=vectors, spans=spans)
         abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold)
     return Pipeline(
         corpus, index, analyser, rerankers, reader, abstainer,
-        top_k=settings.top_k, vectors=vectors, semantic_candidates=settings.semantic_candidates, settings=settings,
+        top_k=settings.top_k, vectors=vectors, semantic_candidates=settings.semantic_candidates,
+        answer_first=settings.answer_first, settings=settings,
     )

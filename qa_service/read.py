@@ -7,7 +7,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from .learned import (QUESTION_FEATURES, TreeModel, candidate_features, gives_new, is_previous, question_basics,
+from .learned import (QUESTION_FEATURES, SpanChooser, TreeModel, candidate_features, gives_new, is_previous, question_basics,
                       question_features)
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
@@ -38,12 +38,14 @@ class SentenceReader:
     """
 
     def __init__(self, index: SentenceSource, *, passages: int, repeat_weight: float,
-                 vectors: SentenceVectors | None = None, semantic_weight: float = 0.0) -> None:
+                 vectors: SentenceVectors | None = None, semantic_weight: float = 0.0,
+                 spans: SpanChooser | None = None) -> None:
         self.index = index
         self.passages = passages
         self.repeat_weight = repeat_weight
         self.vectors = vectors
         self.semantic_weight = semantic_weight
+        self.spans = spans  # the learned span where the rules find none (None: the rules alone)
 
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
@@ -92,7 +94,7 @@ class SentenceReader:
             (start, end), _ = self.index.sentences(hits[0].position)[0]
             return AnswerSentence(p.text[start:end], p.id, 0.0, start, end)
         sentence = best[3]
-        return with_span(sentence, query)
+        return with_span(sentence, query, self.spans)
 
     def _mixed(self, candidates: list) -> list:  # type: ignore[type-arg]
         """Lexical score relative to the best one, plus ``semantic_weight`` x the cosine spread
@@ -119,12 +121,13 @@ class LearnedReader:
     """
 
     def __init__(self, index: SentenceSource, *, passages: int, chooser: TreeModel, follow_ups: SentenceReader,
-                 vectors: SentenceVectors | None = None) -> None:
+                 vectors: SentenceVectors | None = None, spans: SpanChooser | None = None) -> None:
         self.index = index
         self.passages = passages
         self.chooser = chooser
         self.follow_ups = follow_ups
         self.vectors = vectors
+        self.spans = spans  # the learned span where the rules find none (None: the rules alone)
 
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
@@ -144,13 +147,16 @@ class LearnedReader:
         chosen = found[best]
         sentence = AnswerSentence(chosen.text, chosen.hit.passage.id, round(float(logits[best]), 4), chosen.start,
                                   chosen.end, signals=signals)
-        return with_span(sentence, query)
+        return with_span(sentence, query, self.spans)
 
 
-def with_span(sentence: AnswerSentence, query: Query) -> AnswerSentence:
-    """``sentence`` with the exact answer of the asked-for type inside it, offsets in its passage
-    (unchanged when there is none: no span rather than a wrong one)."""
+def with_span(sentence: AnswerSentence, query: Query, spans: SpanChooser | None = None) -> AnswerSentence:
+    """``sentence`` with the exact answer of the asked-for type inside it, offsets in its passage:
+    the rules' (:func:`spans.find_span`), else the learned chooser's when it is sure enough;
+    unchanged when neither gives one (no span rather than a wrong one)."""
     found = find_span(sentence.text, query.text, query.answer_type)
+    if found is None and spans is not None:
+        found = spans.choose(sentence.text, query.text, query.answer_type)
     if found is None:
         return sentence
     return replace(sentence, span=AnswerSpan(found.text, sentence.start + found.start, sentence.start + found.end,

@@ -21,7 +21,8 @@ from typing import NamedTuple
 
 import wordfreq
 
-__all__ = ["ANSWER_TYPES", "Candidate", "MAX_SENTENCE", "acronym_pairs", "answer_type", "candidates", "find_span"]
+__all__ = ["ANSWER_TYPES", "Candidate", "MAX_SENTENCE", "SPAN_FEATURES", "acronym_pairs", "answer_type", "candidates",
+           "find_span", "span_candidates"]
 
 # Longer "sentences" (a text without full stops) are not searched for spans: no rule is worth its cost there.
 MAX_SENTENCE = 2000
@@ -629,6 +630,69 @@ def _other(sentence: str, question: str) -> Candidate | None:
     if len(names) == 1:  # one name in the phrase, or the phrase in a name: the name, whole
         start, end = names[0].start, names[0].end  # ("adjacent Hudson County", "Henry Hudson re-discovered")
     return Candidate("other", start, end, sentence[start:end])
+
+
+# ---------------------------------------------------------------- candidates for the learned span chooser
+
+_TYPED = ("person", "organisation", "place", "date", "number", "money", "percentage")
+# What the learned span chooser (``learned.SpanChooser``) knows of each candidate, in this order.
+SPAN_FEATURES = (
+    "words", "gap", "anchors_near", "by_head", "capital", "digit", "typed", "type_asked", "position",
+    "anchors_before", "coverage", "asked_words", "after_locative", "after_cue", "is_rule", "overlaps_rule",
+    "rule_given", "copula", "heads",
+    *(f"asks_{k}" for k in ANSWER_TYPES), *(f"is_{k}" for k in ("phrase", *_TYPED)),
+)
+MAX_CANDIDATE_WORDS = 10
+
+
+def span_candidates(sentence: str, question: str, kind: str,
+                    rule: Candidate | None = None) -> list[tuple[Candidate, tuple[float, ...]]]:
+    """Every phrase of ``sentence`` that could answer ``question`` with what the learned chooser
+    reads of it (:data:`SPAN_FEATURES`): runs of words the question does not say (cut at
+    punctuation and clause openers, at most :data:`MAX_CANDIDATE_WORDS` words), and names,
+    dates and figures of every type that do not restate it. ``rule`` is what :func:`find_span`
+    gave (None when nothing)."""
+    if len(sentence) > MAX_SENTENCE:
+        return []
+    aligned = _align(sentence, question)
+    words = aligned.words
+    found: dict[tuple[int, int], tuple[str, int, int]] = {}
+    for first, last in _phrases(sentence, aligned):
+        if last - first + 1 <= MAX_CANDIDATE_WORDS:
+            found[(words[first][0], words[last][1])] = ("phrase", first, last)
+    for typed in _TYPED:
+        for c in candidates(sentence, typed):
+            if not _overlaps_question(aligned, c):
+                first, last = _word_range(aligned, c.start, c.end)
+                if first >= 0:
+                    found.setdefault((c.start, c.end), (typed, first, last))
+    if rule is not None:
+        first, last = _word_range(aligned, rule.start, rule.end)
+        if first >= 0:
+            found.setdefault((rule.start, rule.end), ("rule", first, last))
+    heads, copula = _heads(question)
+    anchors = aligned.anchors
+    at_head = {a for a in anchors if any(_same(words[a][2], h) for h in heads)}
+    asked = [float(kind == k) for k in ANSWER_TYPES]
+    out = []
+    for (start, end), (typed, first, last) in found.items():
+        before = [first - a - 1 for a in anchors if a < first]
+        gap = min(before + [a - last - 1 for a in anchors if a > last], default=30)
+        prior = words[first - 1][2] if first > 0 else ""
+        text = sentence[start:end]
+        features = (
+            float(last - first + 1), float(min(gap, 30)), float(sum(1 for a in anchors if first - 6 <= a <= last + 6)),
+            float(first - 1 in at_head or last + 1 in at_head), float(sentence[start].isupper() and start > 0),
+            float(any(ch.isdigit() for ch in text)), float(typed != "phrase"), float(typed == kind),
+            first / max(len(words), 1), len(before) / max(len(anchors), 1),
+            aligned.found / max(len(aligned.asked), 1), float(len(aligned.asked)), float(prior in _LOCATIVE),
+            float(prior in _CUES), float(rule is not None and (rule.start, rule.end) == (start, end)),
+            float(rule is not None and rule.start < end and start < rule.end), float(rule is not None),
+            float(copula), float(len(heads)),
+            *asked, *(float(typed == k) for k in ("phrase", *_TYPED)),
+        )
+        out.append((Candidate(typed if typed in _TYPED else "other", start, end, text), features))
+    return out
 
 
 def acronym_pairs(text: str) -> list[tuple[str, str]]:

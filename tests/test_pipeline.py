@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from rank_bm25 import BM25Okapi, BM25Plus
 
-from helpers import make_index, passages
+from helpers import make_index, make_query, passages
 from qa_service import contract
 from qa_service.cli import main
 from qa_service.config import Settings
@@ -376,3 +376,55 @@ def test_warm_up_loads_the_word_lists_the_first_question_would_load(tmp_path) ->
     before, after, words = map(int, done.stdout.split())
     assert before == 0  # the saved index was read, nothing tokenised
     assert after >= 1 and words >= 1
+
+
+def test_the_passage_the_answer_is_quoted_from_is_listed_first() -> None:
+    from qa_service.pipeline import quoted_first
+
+    index = make_index(passages("Glaciers retreat in the Alps every summer.", "Glaciers in Patagonia calve into lakes.",
+                                "Alpine glaciers lost a tenth of their ice in 2022, surveyors said."))
+    hits = index.search(make_query(index, "How much ice did Alpine glaciers lose?"), 10)
+    assert len(hits) == 3
+    last = hits[-1].passage.id
+    moved = quoted_first(hits, last)
+    assert moved[0].passage.id == last and [h.rank for h in moved] == [1, 2, 3]
+    assert [h.passage.id for h in moved[1:]] == [h.passage.id for h in hits[:-1]]
+    assert moved[0].scores == hits[-1].scores and moved[0].score == hits[-1].score  # only the place changes
+    assert quoted_first(hits, hits[0].passage.id) is hits and quoted_first(hits, "elsewhere") is hits
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_answer_first_is_a_setting(first: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reader quotes the third passage: with the setting it is listed first, else third."""
+    from qa_service.pipeline import build_pipeline
+
+    pipeline = build_pipeline(Settings(answer_first=first, semantic=False))
+    read = pipeline.reader.read
+
+    def third(query, hits):  # noqa: ANN001, ANN202
+        chosen = read(query, hits[2:])
+        assert chosen is not None and chosen.passage_id == hits[2].passage.id
+        return chosen
+
+    monkeypatch.setattr(pipeline.reader, "read", third)
+    ranked = [p.hit.passage.id for p in build_pipeline(Settings(semantic=False)).ask(
+        "Which news outlet reported that Belarus armed Azerbaijan?", top_k=5).passages]
+    answer = pipeline.ask("Which news outlet reported that Belarus armed Azerbaijan?", top_k=5)
+    ids = [p.hit.passage.id for p in answer.passages]
+    assert answer.answer is not None and answer.answer.passage_id == ranked[2]
+    assert ids == ([ranked[2], *ranked[:2], *ranked[3:]] if first else ranked)
+    assert [p.hit.rank for p in answer.passages] == list(range(1, 6))
+
+
+def test_moving_the_answer_up_leaves_no_passage_found_by_meaning_alone_at_the_end() -> None:
+    import dataclasses
+
+    from qa_service.pipeline import quoted_first
+
+    index = make_index(passages("Glaciers retreat in the Alps.", "Snow fell on the ridge.", "Ice melts in spring."))
+    hits = index.search(make_query(index, "Glaciers retreat, snow fell, ice melts"), 10)
+    assert len(hits) == 3
+    hits[1] = dataclasses.replace(hits[1], matched=frozenset())  # as if found by meaning alone
+    moved = quoted_first(hits, hits[2].passage.id)
+    assert [h.passage.id for h in moved] == [hits[2].passage.id, hits[0].passage.id]
+    assert [h.rank for h in moved] == [1, 2]
