@@ -412,8 +412,11 @@ def _read_chunk(paths: Sequence[Path], target_words: int,
 def _chunks_read(chunks: list[list[Path]], target_words: int, prepare: Callable[[list[Passage]], Any] | None,
                  workers: int) -> Iterator[tuple[list[_Read | QAError], Any]]:
     """``_read_chunk`` of each chunk, in order: in this process, or spread over ``workers`` forked
-    processes (each reads and prepares whole chunks; nothing but their results comes back, in memory)."""
+    processes (each reads and prepares whole chunks; nothing but their results comes back, in memory).
+    A worker that dies (killed, out of memory) stops it with :class:`IngestError`, never a hang."""
     import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     if workers <= 1 or len(chunks) < 2 or "fork" not in multiprocessing.get_all_start_methods():
         for chunk in chunks:
@@ -422,8 +425,23 @@ def _chunks_read(chunks: list[list[Path]], target_words: int, prepare: Callable[
     read = functools.partial(_read_chunk, target_words=target_words, prepare=prepare)
     # Forked: each worker inherits ``read`` (and the tokeniser in it) as it is; only the chunks'
     # paths go to the workers and their results come back, in memory.
-    with multiprocessing.get_context("fork").Pool(min(workers, len(chunks)), _set_worker_read, (read,)) as pool:
-        yield from pool.imap(_worker_read_chunk, chunks)
+    pool = ProcessPoolExecutor(min(workers, len(chunks)), multiprocessing.get_context("fork"),
+                               _set_worker_read, (read,))
+    try:
+        window = 4 * workers  # chunks handed out ahead of the one being written: memory stays bounded
+        pending = [pool.submit(_worker_read_chunk, chunk) for chunk in chunks[:window]]
+        for i in range(len(chunks)):
+            try:
+                result = pending[i].result()
+            except BrokenProcessPool:
+                raise IngestError(f"{chunks[i][0]}: a process reading the sources died (out of memory?); "
+                                  "try again with --index-workers 1") from None
+            if i + window < len(chunks):
+                pending.append(pool.submit(_worker_read_chunk, chunks[i + window]))
+            pending[i] = None  # type: ignore[call-overload]  # its result is handed on, not kept
+            yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 _WORKER_READ: list[Callable[[Sequence[Path]], Any]] = []  # in a worker process of ``_chunks_read``: its reader
@@ -630,6 +648,9 @@ def load_corpus(folder: Path) -> Corpus:
 
 
 class _DocumentRecord(msgspec.Struct):
+    """A line of ``documents.jsonl`` as msgspec checks it: :class:`Document`'s fields, the optional
+    ones UNSET when absent (an explicit null is refused, as the careful reader refuses it)."""
+
     id: str
     title: str
     source: str
@@ -640,6 +661,8 @@ class _DocumentRecord(msgspec.Struct):
 
 
 class _PassageRecord(msgspec.Struct):
+    """A line of ``passages.jsonl``: :class:`Passage`'s fields, pages UNSET when absent."""
+
     id: str
     document: str
     index: int

@@ -274,7 +274,8 @@ class TreeModel:
                 "left": self.left.tolist(), "right": self.right.tolist(), "value": self.value.tolist(), **self.meta}
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], expected: Sequence[str]) -> "TreeModel":
+    def from_json(cls, data: dict[str, Any], expected: Sequence[str],
+                  script: str = "train_answer_model.py") -> "TreeModel":
         """The model in ``data``; SettingsError when it is not one, or was trained on other features."""
         keys = ("kind", "features", "baseline", "feature", "threshold", "left", "right", "value", "roots", "depth")
 
@@ -285,30 +286,34 @@ class TreeModel:
                        [math.inf if t is None else t for t in data["threshold"]], data["left"], data["right"],
                        data["value"], data["roots"], data["depth"], {k: v for k, v in data.items() if k not in keys})
 
-        return _checked(build, expected)
+        return _checked(build, expected, script)
 
 
-def _checked(build: Callable[[], _Model], expected: Sequence[str]) -> _Model:
+def _checked(build: Callable[[], _Model], expected: Sequence[str], script: str = "train_answer_model.py") -> _Model:
     """``build()``'s model; SettingsError when the data is not a model, or was trained on other features."""
     try:
         model = build()
     except (KeyError, TypeError, ValueError) as exc:
         raise SettingsError(f"not an answer model ({type(exc).__name__}: {exc})") from None
     if model.features != tuple(expected):
-        raise SettingsError("the answer model was trained on other features: retrain it "
-                            "(python3 training/train_answer_model.py)")
+        raise SettingsError(f"the model was trained on other features: retrain it (python3 training/{script})")
     return model
+
+
+def _model_file(path: Path, what: str) -> tuple[bytes, Any]:
+    """A model file's bytes and its JSON; SettingsError naming the ``what`` model when unreadable."""
+    try:
+        raw = path.read_bytes()
+        return raw, json.loads(raw)
+    except OSError as exc:
+        raise SettingsError(f"{path}: cannot read the {what} model ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise SettingsError(f"{path}: the {what} model is not JSON ({exc})") from None
 
 
 def load_models(path: Path) -> tuple[TreeModel, LogisticModel, float, str]:
     """(chooser, decider, refusal threshold, sha256 of the file) from a trained model file."""
-    try:
-        raw = path.read_bytes()
-        data = json.loads(raw)
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read the answer model ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise SettingsError(f"{path}: the answer model is not JSON ({exc})") from None
+    raw, data = _model_file(path, "answer")
     if not isinstance(data, dict) or not isinstance(data.get("chooser"), dict) or not isinstance(data.get("decider"), dict):
         raise SettingsError(f"{path}: not an answer model (no 'chooser' and 'decider')")
     chooser = TreeModel.from_json(data["chooser"], CANDIDATE_FEATURES)
@@ -340,16 +345,10 @@ class SpanChooser:
 
 def load_span_chooser(path: Path) -> tuple[SpanChooser, str]:
     """The span chooser in a trained model file, and the file's sha256; SettingsError when it is not one."""
-    try:
-        raw = path.read_bytes()
-        data = json.loads(raw)
-    except OSError as exc:
-        raise SettingsError(f"{path}: cannot read the span model ({exc.strerror or exc})") from None
-    except ValueError as exc:
-        raise SettingsError(f"{path}: the span model is not JSON ({exc})") from None
+    raw, data = _model_file(path, "span")
     if not isinstance(data, dict) or not isinstance(data.get("model"), dict):
         raise SettingsError(f"{path}: not a span model (no 'model')")
-    model = TreeModel.from_json(data["model"], SPAN_FEATURES)
+    model = TreeModel.from_json(data["model"], SPAN_FEATURES, "train_span_model.py")
     threshold = data.get("threshold")
     if not isinstance(threshold, (int, float)) or not 0.0 <= threshold <= 1.0:
         raise SettingsError(f"{path}: the span model has no threshold in [0, 1]")

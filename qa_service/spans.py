@@ -21,7 +21,7 @@ from typing import NamedTuple
 
 import wordfreq
 
-__all__ = ["ANSWER_TYPES", "Candidate", "MAX_SENTENCE", "SPAN_FEATURES", "acronym_pairs", "answer_type", "candidates",
+__all__ = ["ANSWER_TYPES", "Candidate", "FIGURE_TYPES", "MAX_SENTENCE", "SPAN_FEATURES", "acronym_pairs", "answer_type", "candidates",
            "find_span", "span_candidates"]
 
 # Longer "sentences" (a text without full stops) are not searched for spans: no rule is worth its cost there.
@@ -643,6 +643,9 @@ SPAN_FEATURES = (
     *(f"asks_{k}" for k in ANSWER_TYPES), *(f"is_{k}" for k in ("phrase", *_TYPED)),
 )
 MAX_CANDIDATE_WORDS = 10
+# Kinds only a figure answers: when the rules find no date, number, sum or share the question does
+# not give, no other phrase is the answer ("when ...?" is not answered by a place).
+FIGURE_TYPES = frozenset({"date", "number", "money", "percentage"})
 
 
 def span_candidates(sentence: str, question: str, kind: str,
@@ -651,8 +654,8 @@ def span_candidates(sentence: str, question: str, kind: str,
     reads of it (:data:`SPAN_FEATURES`): runs of words the question does not say (cut at
     punctuation and clause openers, at most :data:`MAX_CANDIDATE_WORDS` words), and names,
     dates and figures of every type that do not restate it. ``rule`` is what :func:`find_span`
-    gave (None when nothing)."""
-    if len(sentence) > MAX_SENTENCE:
+    gave (None when nothing). None for a question asking for a figure (:data:`FIGURE_TYPES`)."""
+    if len(sentence) > MAX_SENTENCE or kind in FIGURE_TYPES:
         return []
     aligned = _align(sentence, question)
     words = aligned.words

@@ -240,15 +240,13 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.73", "hit@3=0.90", "mrr@10=0.82", "ndcg@10=0.82", "short_answer=0.67", "followup=0.65",
+OWN_FLOORS = ["hit@1=0.74", "hit@3=0.90", "mrr@10=0.82", "ndcg@10=0.83", "short_answer=0.67", "followup=0.65",
               "abstain_recall=0.33", "span_f1=0.40"]
-# (2026-11-29: hit@1 .746 -> .732 and nDCG .832 -> .827 when the passage the answer is quoted from
-# became the first listed, which the SQuAD 2.0 subset chose (.835 against .833); one question.)
 # (The set grew from 70 to 80 questions on 2026-11-29: ten follow-ups that move on, written blind;
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
 OWN_WORDS_ONLY_FLOORS = ["hit@1=0.73", "hit@3=0.83", "mrr@10=0.78", "ndcg@10=0.78", "short_answer=0.66",
                          "followup=0.65", "abstain_recall=0.33"]
-SQUAD_FLOORS = ["hit@1=0.90", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.74", "span_f1=0.37"]
+SQUAD_FLOORS = ["hit@1=0.89", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.74", "span_f1=0.37"]
 
 
 def test_quality_gate_on_the_bundled_question_set() -> None:

@@ -120,3 +120,24 @@ def test_with_workers_the_files_are_read_and_prepared_in_other_processes(tmp_pat
     seen.clear()
     ingest.ingest_to([src], tmp_path / "out", 60, seen.append, prepare=lambda ps: os.getpid(), workers=1)
     assert seen == [os.getpid()] * 4
+
+
+def test_a_worker_that_dies_stops_index_with_one_line_not_a_hang(tmp_path: Path) -> None:
+    """A worker killed mid-way (the out-of-memory killer, say): an error naming what happened,
+    the old corpus left as it was."""
+    import os
+
+    src = _sources(tmp_path / "src", 4 * ingest._CHUNK_FILES)
+    out = tmp_path / "out"
+    assert main(["index", str(src), "--out", str(out), "--semantic", "false"]) == 0
+    before = _files(out)
+    parent = os.getpid()
+
+    def dying(ps: list) -> int:
+        if os.getpid() != parent and any(p.document == "note-040" for p in ps):
+            os._exit(9)
+        return len(ps)
+
+    with pytest.raises(ingest.IngestError, match="died"):
+        ingest.ingest_to([src], out, 60, lambda prepared: None, prepare=dying, workers=2)
+    assert _files(out) == before

@@ -112,3 +112,14 @@ def test_the_training_script_writes_a_span_model_the_service_reads(tmp_path: Pat
     assert chooser.model.features == SPAN_FEATURES and 0 <= chooser.threshold <= 1
     likely = chooser.model.probabilities(np.zeros((1, len(SPAN_FEATURES))))
     assert 0 <= likely[0] <= 1
+
+
+@pytest.mark.parametrize("question", ["When did the ferry company close its office?", "How many ferries sail to Oban?",
+                                      "How much did the new ferry cost?", "What percentage of trips were late?"])
+def test_a_question_asking_for_a_figure_gets_no_phrase_in_place_of_one(question: str) -> None:
+    """When the rules find no date, number, sum or share, no other phrase answers "when" or "how many"."""
+    sentence = "The ferry company closed its office in Oban and moved the crews to the harbour at Mallaig."
+    kind = answer_type(question)
+    assert find_span(sentence, question, kind) is None
+    assert span_candidates(sentence, question, kind) == []
+    assert span_chooser().choose(sentence, question, kind) is None
