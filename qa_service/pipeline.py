@@ -321,14 +321,13 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
     rerankers: list[Reranker] = [SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth)]
     if vectors is not None:
         rerankers.append(SemanticReranker(vectors, weight=settings.semantic_weight, depth=settings.rerank_depth))
+    learned = vectors is not None and settings.learned  # the models were trained with meaning among their features
+    spans = span_chooser() if learned else None
     reader: SentenceReader | LearnedReader = SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,
-                                    vectors=vectors, semantic_weight=settings.semantic_sentence_weight)
+                                    vectors=vectors, semantic_weight=settings.semantic_sentence_weight, spans=spans)
     abstainer: CoverageAbstainer = CoverageAbstainer(min_coverage=settings.min_coverage)
-    if vectors is not None and settings.learned:  # the models were trained with meaning among their features
+    if learned:
         chooser, decider, threshold = answer_models()
-        spans = span_chooser()
-        reader = SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,
-                                vectors=vectors, semantic_weight=settings.semantic_sentence_weight, spans=spans)
         reader = LearnedReader(index, passages=settings.reader_passages, chooser=chooser, follow_ups=reader,
                                vectors=vectors, spans=spans)
         abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold)

@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import numpy as np
 
-from .learned import (QUESTION_FEATURES, SpanChooser, TreeModel, candidate_features, gives_new, is_previous, question_basics,
-                      question_features)
+from .learned import (QUESTION_FEATURES, SpanChooser, TreeModel, candidate_features, gives_new, is_previous,
+                      question_basics, question_features)
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
 from .spans import find_span
