@@ -4,7 +4,10 @@ the same passages and terms, plus the bundled article against the previous index
 
     python3 benchmarks/scale.py                       # 1k, 10k, 100k; about 10 minutes on 2 cores
     python3 benchmarks/scale.py --sizes 1000 --questions 50   # a quick look
-    python3 benchmarks/scale.py --million             # adds 1M (about an hour, ~6 GiB of disk in --work)
+    python3 benchmarks/scale.py --million             # adds 1M (about 25 minutes, ~6 GiB of disk in --work)
+
+tantivy and bm25s are not among the project's dependencies: `pip install tantivy bm25s` first, or
+their columns say skipped. `index` runs with its default workers (one per core).
 
 The corpus is generated (seeded): real SQuAD sentences (corpus/squad-expmrc) with content words
 swapped for made-up ones drawn from a Zipf law, so the vocabulary keeps growing with the corpus
