@@ -21,9 +21,7 @@ refuse ``--false-refusals`` of the answerable questions. The figures go into the
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +31,9 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
+
+from provenance import data_record, trained_at_commit  # noqa: E402
 
 from qa_service.config import Settings  # noqa: E402
 from qa_service.evaluate import contains_answer, load_squad  # noqa: E402
@@ -230,23 +231,15 @@ def main(argv: list[str] | None = None) -> int:
         "refusals_by_article": refusals,
     }
     print(json.dumps(figures, indent=1), file=sys.stderr)
-    raw = args.data.read_bytes()
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
     chooser_json = chooser.to_json()
     decider_json = LogisticModel(QUESTION_FEATURES, decider.mean, decider.scale, decider.coef, decider.intercept).to_json()
     model = {
         "about": "Answer chooser (gradient-boosted trees) and answer/refuse decider (logistic regression) of "
                  "qa-service, over the features named in qa_service/learned.py; trained by "
                  "training/train_answer_model.py. Read with numpy by qa_service/learned.py.",
-        "data": {"file": args.data.name, "sha256": hashlib.sha256(raw).hexdigest(),
-                 "articles": [str(a) for a in data["articles"]], "questions": int(len(answerable)),
-                 "unanswerable": int((~answerable).sum()),
-                 "licence": "SQuAD 2.0, CC BY-SA 4.0, Rajpurkar, Jia and Liang (2018)"},
-        "trained_at_commit": commit,
+        "data": data_record(args.data, data["articles"], questions=int(len(answerable)),
+                            unanswerable=int((~answerable).sum())),
+        "trained_at_commit": trained_at_commit(),
         "false_refusals": args.false_refusals,
         "threshold": round(threshold, 6),
         "cross_validated": figures,

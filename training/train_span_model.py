@@ -20,9 +20,7 @@ span is a guess. The figures go into the model file.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
-import subprocess
 import sys
 from pathlib import Path
 
@@ -34,6 +32,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
 from measure_spans import examples  # noqa: E402
+from provenance import data_record, trained_at_commit  # noqa: E402
 
 from qa_service.evaluate import token_f1  # noqa: E402
 from qa_service.learned import TreeModel  # noqa: E402
@@ -117,20 +116,13 @@ def main(argv: list[str] | None = None) -> int:
                "rules_given": round(float(rules.mean()), 4), "by_threshold": by_threshold}
     print(json.dumps(figures, indent=1), file=sys.stderr)
     model = TreeModel.from_sklearn(fit(data["x"], y), SPAN_FEATURES)
-    raw = args.data.read_bytes()
-    try:
-        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
-                                text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        commit = None
     out = {
         "about": "Span chooser (gradient-boosted trees) of qa-service, over the features named in "
                  "qa_service/spans.py (SPAN_FEATURES); trained by training/train_span_model.py. Read with numpy "
                  "by qa_service/learned.py.",
-        "data": {"file": args.data.name, "sha256": hashlib.sha256(raw).hexdigest(),
-                 "articles": [str(a) for a in data["articles"]], "questions": int(len(data["sentence_f1"])),
-                 "candidates": int(len(y)), "licence": "SQuAD 2.0, CC BY-SA 4.0, Rajpurkar, Jia and Liang (2018)"},
-        "trained_at_commit": commit,
+        "data": data_record(args.data, data["articles"], questions=int(len(data["sentence_f1"])),
+                            candidates=int(len(y))),
+        "trained_at_commit": trained_at_commit(),
         "gain": args.gain,
         "threshold": threshold,
         "cross_validated": figures,
