@@ -102,6 +102,7 @@ def _index(args: argparse.Namespace) -> int:
     from .index import IndexBuilder, TokenisedPassages
     from .ingest import ingest_to, load_corpus
     from .pipeline import build_encoder, build_tokenizer
+    from .neighbours import write_neighbours
     from .semantic import write_vectors
 
     settings = _settings(args)
@@ -136,8 +137,13 @@ def _index(args: argparse.Namespace) -> int:
         print(f"no sentence vectors: {count} passages is over semantic_max_passages ({settings.semantic_max_passages}); "
               "answers will use words only (raise --semantic-max-passages to embed them, at about 11 ms a sentence)")
     elif encoder is not None:
-        vectors = write_vectors(load_corpus(args.out).passages, encoder, args.out)
+        passages = load_corpus(args.out).passages
+        vectors = write_vectors(passages, encoder, args.out)
         print(f"wrote {len(vectors.matrix)} sentence vectors ({encoder.name}) to {args.out}")
+        if settings.neighbours > 0:
+            words = write_neighbours(passages, tokenizer, encoder, args.out, min_similarity=settings.neighbour_similarity,
+                                     limit=settings.neighbours)
+            print(f"wrote {len(words)} word vectors ({encoder.name}) to {args.out}")
     return 0
 
 

@@ -159,6 +159,13 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("semantic_candidates", int, 5, "Passages found by meaning alone (closest best sentence) that join the "
             "ones found by words before re-ranking (0 = a passage must share a word with the question).",
             _ANSWERING, 0, 100),
+    Setting("neighbours", int, 1, "With sentence meaning on: a question word no document holds (nor a near-spelling "
+            "of it) searches up to this many corpus words nearest to it in meaning (\"Kyiv\" finds \"Ukraine\"), "
+            "and then counts as found; 0 = it stays unknown.", ("index", *_ANSWERING, *_CHANGING), 0, 10),
+    Setting("neighbour_similarity", float, 0.6, "The cosine from which a corpus word is a word's neighbour in "
+            "meaning (calibrated on the SQuAD 2.0 subset: README, Answers).", _ANSWERING, 0, 1),
+    Setting("neighbour_credit", float, 0.5, "How much of a word found only by its neighbours in meaning counts as "
+            "found for `min_coverage` (0..1): \"Norwegian\" is near \"Norway\" without being it.", _ANSWERING, 0, 1),
     Setting("learned", bool, True, "With sentence meaning on: choose the answer sentence with the trained chooser "
             "and give a confidence from the trained decider, refusing below its calibrated threshold "
             "(`qa_service/models/answer-model.json`, trained by `training/train_answer_model.py` on SQuAD 2.0), "

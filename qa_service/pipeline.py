@@ -23,6 +23,7 @@ from .query import QueryAnalyser
 from .learned import LogisticModel, SpanChooser, TreeModel, load_models, load_span_chooser
 from .read import LearnedReader, SentenceReader
 from .rerank import SentenceReranker
+from .neighbours import WordNeighbours, load_or_build_neighbours
 from .semantic import SemanticReranker, SentenceVectors, load_or_build
 from .smalltalk import Intent, greeting_text, intent, lead, starting_points
 from .text import Tokenizer, clean_question
@@ -285,11 +286,12 @@ def quoted_first(hits: list[Hit], passage_id: str) -> list[Hit]:
 
 
 def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: IndexData | None = None,
-                   vectors: SentenceVectors | None = None) -> Pipeline:
+                   vectors: SentenceVectors | None = None, words: WordNeighbours | None = None) -> Pipeline:
     """The one place settings become stages: the corpus (from ``settings.corpus_dir`` unless
     given), its index, the sentence vectors (read from the corpus folder, else computed and
     saved there), and every stage with its plain arguments. ``data`` and ``vectors``, when
-    given, were made for ``corpus``'s passages already (a document added to a running server)."""
+    given, were made for ``corpus``'s passages already (a document added to a running server);
+    ``words``, the word vectors of the corpus before that change, are reused where they still apply."""
     folder = None
     if corpus is None:
         folder = Path(settings.corpus_dir)
@@ -316,8 +318,14 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
         vectors = None
     elif vectors is None or vectors.fingerprint != encoder.fingerprint or len(vectors.offsets) != len(corpus.passages) + 1:
         vectors = load_or_build(corpus.passages, encoder, folder)
+    neighbours = None
+    if encoder is not None and settings.neighbours > 0:
+        neighbours = load_or_build_neighbours(corpus.passages, tokenizer, encoder, folder,
+                                              min_similarity=settings.neighbour_similarity, limit=settings.neighbours,
+                                              previous=words)
     analyser = QueryAnalyser(tokenizer, index, word_prior=settings.word_prior, history_weight=settings.history_weight,
-                             max_turns=settings.max_turns, answer_weight=settings.answer_weight, encoder=encoder)
+                             max_turns=settings.max_turns, answer_weight=settings.answer_weight, encoder=encoder,
+                             neighbours=neighbours, neighbour_credit=settings.neighbour_credit)
     rerankers: list[Reranker] = [SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth)]
     if vectors is not None:
         rerankers.append(SemanticReranker(vectors, weight=settings.semantic_weight, depth=settings.rerank_depth))

@@ -64,6 +64,12 @@ MAX_EMBEDDED_TOKENS = 96
 _QUOTED_CACHE_SIZE = 4096
 
 
+class Neighbours(Protocol):
+    """Corpus words near in meaning to words the corpus lacks (neighbours.WordNeighbours)."""
+
+    def nearest(self, words: Sequence[str]) -> list[tuple[str, ...]]: ...
+
+
 class Vocabulary(Protocol):
     """What the analyser asks of the index."""
 
@@ -129,10 +135,16 @@ class QueryAnalyser:
         history_weight: weight of each earlier turn relative to the one after it (0 = no follow-ups).
         max_turns: how many earlier exchanges a follow-up can lean on.
         answer_weight: weight of the previous answer sentence relative to the previous question.
+        encoder: embeds the question (None: words only).
+        neighbours: a word the documents lack, with no near-spelling either, searches the
+            corpus words nearest to it in meaning (None: it stays unknown).
+        neighbour_credit: how much of such a word's information coverage counts as found (0..1):
+            "Norwegian" is near "Norway" without being it.
     """
 
     def __init__(self, tokenizer: Tokenizer, vocabulary: Vocabulary, *, word_prior: float, history_weight: float,
-                 max_turns: int, answer_weight: float, encoder: Encoder | None = None) -> None:
+                 max_turns: int, answer_weight: float, encoder: Encoder | None = None,
+                 neighbours: Neighbours | None = None, neighbour_credit: float = 1.0) -> None:
         self.tokenizer = tokenizer
         self.vocabulary = vocabulary
         self.word_prior = word_prior
@@ -140,6 +152,8 @@ class QueryAnalyser:
         self.max_turns = max_turns
         self.answer_weight = answer_weight
         self.encoder = encoder
+        self.neighbours = neighbours
+        self.neighbour_credit = neighbour_credit
         self._quoted_cache: dict[tuple[str, int, str], tuple[QueryTerm, ...]] = {}
 
     def warm_up(self) -> None:
@@ -163,6 +177,7 @@ class QueryAnalyser:
             asked_for |= {m.start() for m in _DEFINITION_FRAME_RE.finditer(text)}
         out = []
         guesses = 0
+        unmatched: list[int] = []  # unknown words with no near-spelling: their neighbours in meaning are asked
         for token in self.tokenizer.tokens(text) if tokens is None else tokens:
             surface = text[token.start : token.end]
             if self.vocabulary.known(token.term):
@@ -170,6 +185,8 @@ class QueryAnalyser:
             elif guesses < MAX_GUESSES:
                 guesses += 1
                 searched = tuple(self.vocabulary.similar(token.term))
+                if not searched and token.term.isalpha():
+                    unmatched.append(len(out))
             else:
                 searched = ()  # enough guessing for one text: the rest count as unknown
             out.append(QueryTerm(
@@ -177,6 +194,11 @@ class QueryAnalyser:
                 prior=word_prior(surface, self.word_prior), information=informativeness(surface),
                 asked_for=token.start in asked_for,
             ))
+        if unmatched and self.neighbours is not None:
+            found = self.neighbours.nearest([text[out[i].start : out[i].end] for i in unmatched])
+            for i, terms in zip(unmatched, found):
+                if terms:
+                    out[i] = out[i]._replace(searched=terms, by_meaning=True)
         words = tuple(out) + self._other_forms(out)
         if memo is not None:
             memo[text] = words
@@ -322,7 +344,8 @@ class QueryAnalyser:
         most everyday words are missing by chance, so a missing "article" or "year" says little,
         while a missing "injured" or "tallest" says the document is about something else.
         Earlier turns of a follow-up count with their weight. The word naming the kind of
-        answer ("what *year*") need not be in the text.
+        answer ("what *year*") need not be in the text. A word found only by its neighbours in
+        meaning counts ``neighbour_credit`` of its information.
         """
         total = found = 0.0
         for turn in turns:
@@ -334,5 +357,5 @@ class QueryAnalyser:
                 weight = turn.weight * w.information
                 total += weight
                 if w.known:
-                    found += weight
+                    found += weight * self.neighbour_credit if w.by_meaning else weight
         return found / total if total else 0.0

@@ -27,7 +27,7 @@ from .text import sentence_spans
 from .values import Hit, Passage, Query
 
 __all__ = ["SemanticReranker", "SentenceVectors", "VECTORS_FILE", "drop_vectors", "extend_vectors", "load_or_build",
-           "minmax", "sentence_texts", "vectors_digest"]
+           "load_matrix", "minmax", "save_matrix", "sentence_texts", "vectors_digest"]
 
 VECTORS_FILE = "sentence-vectors.npy"
 VECTORS_META = "sentence-vectors.json"
@@ -131,21 +131,32 @@ def load_or_build(passages: Sequence[Passage], encoder: Encoder, folder: Path | 
 
 
 def _load(folder: Path, digest: str, rows: int, dim: int) -> np.ndarray | None:
-    """The saved vectors if they were made by this encoder for these sentences and the file is
-    whole (its own sha256 matches); None means: compute them again."""
-    meta_path, path = folder / VECTORS_META, folder / VECTORS_FILE
+    return load_matrix(folder, VECTORS_FILE[: -len(".npy")], digest, rows, dim)
+
+
+def _what(stem: str) -> str:
+    """What a file of vectors holds, as its meta file names it: sentences (the first kind) or words."""
+    return stem.split("-")[0] + "s"
+
+
+def load_matrix(folder: Path, stem: str, digest: str, rows: int, dim: int) -> np.ndarray | None:
+    """The saved vectors ``<stem>.npy`` if they were made by this encoder for these texts (the
+    ``digest`` in ``<stem>.json``) and the file is whole (its own sha256 matches); None means:
+    compute them again."""
+    what = _what(stem)
+    meta_path, path = folder / f"{stem}.json", folder / f"{stem}.npy"
     if not meta_path.is_file() or not path.is_file():
         return None
     try:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
-        if not isinstance(meta, dict) or meta.get("sentences_sha256") != digest:
-            return None  # another encoder or other sentences: rebuild, never serve stale vectors
+        if not isinstance(meta, dict) or meta.get(f"{what}_sha256") != digest:
+            return None  # another encoder or other texts: rebuild, never serve stale vectors
         data = path.read_bytes()
         if hashlib.sha256(data).hexdigest() != meta.get("file_sha256"):
             raise ValueError("the file does not match the sha256 recorded beside it")
         matrix = np.load(io.BytesIO(data), allow_pickle=False)
     except Exception as exc:  # noqa: BLE001 - whatever is wrong with the file, it is computed again
-        _log.warning("qa-service: %s cannot be used (%s); computing the sentence vectors again", path, exc)
+        _log.warning("qa-service: %s cannot be used (%s); computing the %s vectors again", path, exc, what[:-1])
         return None
     if matrix.dtype != np.float32 or matrix.shape != (rows, dim) or not np.isfinite(matrix).all():
         _log.warning("qa-service: %s does not hold %d finite vectors; computing them again", path, rows)
@@ -154,26 +165,32 @@ def _load(folder: Path, digest: str, rows: int, dim: int) -> np.ndarray | None:
 
 
 def save(folder: Path, matrix: np.ndarray, digest: str, fingerprint: str, strict: bool) -> None:
-    """Write the vectors, then what they were made from (each to a temporary name, then
-    renamed, so a crash leaves no half file that looks current). A folder that cannot take
-    them is a :class:`CorpusError` when ``strict`` (``index``), else a warning (``serve``
-    keeps them in memory)."""
+    """Write the sentence vectors (see :func:`save_matrix`)."""
+    save_matrix(folder, VECTORS_FILE[: -len(".npy")], matrix, digest, fingerprint, strict)
+
+
+def save_matrix(folder: Path, stem: str, matrix: np.ndarray, digest: str, fingerprint: str, strict: bool) -> None:
+    """Write ``<stem>.npy``, then what it was made from, ``<stem>.json`` (each to a temporary
+    name, then renamed, so a crash leaves no half file that looks current). A folder that
+    cannot take them is a :class:`CorpusError` when ``strict`` (``index``), else a warning
+    (``serve`` keeps them in memory)."""
+    what = _what(stem)
     buffer = io.BytesIO()
     np.save(buffer, matrix, allow_pickle=False)
     data = buffer.getvalue()
-    meta = json.dumps({"encoder": fingerprint, "sentences": int(matrix.shape[0]), "dim": int(matrix.shape[1]),
-                       "sentences_sha256": digest, "file_sha256": hashlib.sha256(data).hexdigest()},
+    meta = json.dumps({"encoder": fingerprint, what: int(matrix.shape[0]), "dim": int(matrix.shape[1]),
+                       f"{what}_sha256": digest, "file_sha256": hashlib.sha256(data).hexdigest()},
                       indent=2) + "\n"
     try:
-        for name, content in ((VECTORS_FILE, data), (VECTORS_META, meta.encode("utf-8"))):
+        for name, content in ((f"{stem}.npy", data), (f"{stem}.json", meta.encode("utf-8"))):
             temporary = folder / f".{name}.tmp"
             temporary.write_bytes(content)
             os.replace(temporary, folder / name)
     except OSError as exc:
         if strict:
-            raise CorpusError(f"{folder}: cannot write the sentence vectors ({exc.strerror or exc})") from None
-        _log.warning("qa-service: cannot save the sentence vectors in %s (%s); they are kept in memory",
-                     folder, exc.strerror or exc)
+            raise CorpusError(f"{folder}: cannot write the {what[:-1]} vectors ({exc.strerror or exc})") from None
+        _log.warning("qa-service: cannot save the %s vectors in %s (%s); they are kept in memory",
+                     what[:-1], folder, exc.strerror or exc)
 
 
 def write_vectors(passages: Sequence[Passage], encoder: Encoder, folder: Path) -> SentenceVectors:

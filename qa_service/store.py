@@ -23,6 +23,7 @@ from .errors import Conflict, CorpusError, EmptyCorpusError, IngestError, NotFou
 from .index import drop_data, extend_data
 from .ingest import ingest_bytes, update_corpus
 from .pipeline import Pipeline, build_pipeline
+from .neighbours import WordNeighbours, save_neighbours
 from .semantic import SentenceVectors, drop_vectors, extend_vectors, save, vectors_digest
 from .values import Corpus, Document, Passage
 
@@ -118,6 +119,15 @@ def _persist(old: Corpus, corpus: Corpus, pipeline: Pipeline, folder: Path, targ
         encoder = pipeline.analyser.encoder
         save(folder, pipeline.vectors.matrix, vectors_digest(corpus.passages, encoder), encoder.fingerprint,
              strict=False)
+        words = pipeline.analyser.neighbours
+        if isinstance(words, WordNeighbours):
+            save_neighbours(words, folder)
+
+
+def _words(pipeline: Pipeline) -> WordNeighbours | None:
+    """The word vectors of a pipeline's corpus, for the next one to reuse."""
+    words = pipeline.analyser.neighbours
+    return words if isinstance(words, WordNeighbours) else None
 
 
 def _within(settings: Settings, passages: int) -> bool:
@@ -147,7 +157,7 @@ def add_documents(pipeline: Pipeline, uploads: Sequence[Upload], folder: Path | 
     encoder = pipeline.analyser.encoder
     if pipeline.vectors is not None and encoder is not None and _within(settings, len(corpus.passages)):
         vectors = extend_vectors(pipeline.vectors, passages, encoder)
-    new = build_pipeline(settings, corpus, data=data, vectors=vectors)
+    new = build_pipeline(settings, corpus, data=data, vectors=vectors, words=_words(pipeline))
     if folder is not None:
         _persist(old, corpus, new, folder, target_words)
     return Change(new, added=documents, passages=passages, took_ms=(time.perf_counter() - started) * 1000)
@@ -176,7 +186,7 @@ def remove_documents(pipeline: Pipeline, ids: Sequence[str], folder: Path | None
     except EmptyCorpusError:
         raise Conflict("what would be left has no searchable words: add another document first") from None
     vectors = drop_vectors(pipeline.vectors, keep) if pipeline.vectors is not None else None
-    new = build_pipeline(settings, corpus, data=data, vectors=vectors)
+    new = build_pipeline(settings, corpus, data=data, vectors=vectors, words=_words(pipeline))
     if folder is not None:
         _persist(old, corpus, new, folder, _passage_words(folder, settings))
     return Change(new, removed=tuple(removed), took_ms=(time.perf_counter() - started) * 1000)

@@ -119,6 +119,7 @@ class QueryTerm(NamedTuple):
     prior: float  # weight in the query: 1 for a telling word, less for an everyday one
     information: float  # how much the word tells in English at large (coverage counts it)
     asked_for: bool = False  # names the kind of answer ("what *year*"), so it need not be in the text
+    by_meaning: bool = False  # the documents lack it: ``searched`` are their words nearest in meaning
 
     @property
     def known(self) -> bool:

@@ -240,8 +240,11 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.74", "hit@3=0.90", "mrr@10=0.82", "ndcg@10=0.83", "short_answer=0.67", "followup=0.65",
-              "abstain_recall=0.33", "span_f1=0.40"]
+OWN_FLOORS = ["hit@1=0.77", "hit@3=0.91", "mrr@10=0.84", "ndcg@10=0.85", "short_answer=0.69", "followup=0.65",
+              "abstain_recall=0.22", "span_f1=0.40"]
+# (2026-11-29, words the documents lack searched by meaning: hit@1 .746 -> .775, false refusals
+# 12 -> 9 of 71, and one unanswerable question fewer refused, 3 -> 2 of 9: "Putin" now searches
+# "Russian". The settings were calibrated on the SQuAD 2.0 subset, not on this set.)
 # (The set grew from 70 to 80 questions on 2026-11-29: ten follow-ups that move on, written blind;
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
 OWN_WORDS_ONLY_FLOORS = ["hit@1=0.73", "hit@3=0.83", "mrr@10=0.78", "ndcg@10=0.78", "short_answer=0.66",

@@ -152,9 +152,12 @@ def test_passages_found_by_meaning_alone_join_with_truthful_scores(encoder, tmp_
         "Bicycles may travel free of charge on weekends.\n\nThe station cafe opens every morning.\n",
         encoding="utf-8")
     write_corpus(ingest_paths([src], target_words=10), tmp_path / "corpus", 10)
-    # min_coverage 0: this is about which passages are found, not about refusing
-    words_only = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=0, min_coverage=0.0))
-    by_meaning = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=5, min_coverage=0.0))
+    # min_coverage 0: this is about which passages are found, not about refusing; neighbours 0:
+    # "bike" would find "Bicycles" by its nearest word (test_neighbours.py), not by its sentence
+    words_only = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=0, min_coverage=0.0,
+                                         neighbours=0))
+    by_meaning = build_pipeline(Settings(corpus=tmp_path / "corpus", semantic_candidates=5, min_coverage=0.0,
+                                         neighbours=0))
     question = "Can I bring my bike on the morning express without paying?"
     assert all("Bicycles" not in r.hit.passage.text for r in words_only.ask(question, top_k=5).passages)
     found = [r for r in by_meaning.ask(question, top_k=5).passages if "Bicycles" in r.hit.passage.text]
