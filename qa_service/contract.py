@@ -467,12 +467,14 @@ def openapi(title: str = "qa-service", version: str = "0.1.0") -> dict[str, Any]
                        "follow_up": {"type": "boolean"}, "total": {"type": "number"},
                        "terms": {"type": "array", "items": {
                            "type": "object", "required": ["turn", "word", "term", "idf", "frequency", "weight",
-                                                         "bm25", "contribution"],
+                                                         "bm25", "contribution", "by_meaning"],
                            "properties": {"turn": {"enum": ["question", "earlier", "answer"]},
                                           "word": {"type": "string"}, "term": {"type": "string"},
                                           "idf": {"type": "number"}, "frequency": {"type": "integer"},
                                           "weight": {"type": "number"}, "bm25": {"type": "number"},
-                                          "contribution": {"type": "number"}}}}},
+                                          "contribution": {"type": "number"},
+                                          "by_meaning": {"type": "boolean", "description": "the documents lack the "
+                                                         "word: the term is their word nearest to it in meaning"}}}}},
     }
     error = {"type": "object", "required": ["error"], "properties": {"error": {
         "type": "object", "required": ["code", "message"],

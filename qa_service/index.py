@@ -1159,7 +1159,8 @@ class Index:
 
     def explain(self, query: Query, passage_id: str) -> list[dict[str, Any]]:
         """What each searched term of the query adds to one passage's ``weighted`` score: the
-        word as typed, the term, its IDF, its frequency in the passage, and its weight."""
+        word as typed, the term, its IDF, its frequency in the passage, its weight, and whether
+        the term stands for the word by meaning (a word the documents lack: ``by_meaning``)."""
         position = self._by_id.get(passage_id)
         if position is None:
             raise KeyError(passage_id)
@@ -1176,6 +1177,7 @@ class Index:
                         "weight": turn.weight * word.prior,
                         "bm25": score,
                         "contribution": turn.weight * word.prior * score,
+                        "by_meaning": word.by_meaning,
                     })
         return rows
 

@@ -41,6 +41,16 @@ def test_explain_gives_each_terms_part_of_the_score(client) -> None:  # noqa: AN
     assert body["follow_up"] is False
 
 
+def test_explain_says_which_terms_stand_for_a_word_by_meaning(client) -> None:  # noqa: ANN001
+    # the documents never say "beacon"; their word nearest to it in meaning is "lighthouse"
+    body = client.post("/api/explain", json={"question": "When was the beacon built?",
+                                             "passage_id": "lighthouse-p001"}).get_json()
+    rows = {r["word"]: r for r in body["terms"]}
+    assert rows["beacon"]["by_meaning"] is True and rows["beacon"]["term"].startswith("lighthous")
+    assert rows["beacon"]["frequency"] >= 1 and rows["beacon"]["contribution"] > 0
+    assert rows["built"]["by_meaning"] is False
+
+
 def test_explain_of_a_follow_up_shows_the_earlier_turn(client) -> None:  # noqa: ANN001
     body = client.post("/api/explain", json={
         "question": "And when was it automated?", "passage_id": "lighthouse-p003",

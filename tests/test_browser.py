@@ -821,6 +821,13 @@ def test_why_this_passage_shows_each_words_part_and_the_raw_scores(tab: Tab) -> 
     assert tab.asks[-1]["question"] == "why did Armenia recall its envoy?"
     why.click()
     expect(view).to_be_hidden()
+    # a word the article never uses, searched by its nearest word in meaning, says so
+    card = tab.ask("Who represents Yerevan in Kyiv?", 2)
+    cited = card.locator("details.passage").first
+    cited.locator("summary").click()
+    cited.get_by_role("button", name="Why this passage?").click()
+    table = cited.locator(".explain table.explain-table")
+    expect(table.locator("tbody tr", has_text="Kyiv")).to_contain_text("(nearest in meaning)")
 
 
 def test_follow_up_banner_and_ask_on_its_own(tab: Tab) -> None:

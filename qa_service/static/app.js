@@ -236,7 +236,8 @@
         var tr = el('tr', row.frequency ? 'found' : 'absent');
         var word = String(row.word) + (row.turn === 'earlier' ? ' (earlier question)' :
           row.turn === 'answer' ? ' (last answer)' : '');
-        [word, String(row.term), formatNumber(row.idf), String(row.frequency) + '×', formatNumber(row.weight),
+        var searched = String(row.term) + (row.by_meaning ? ' (nearest in meaning)' : '');
+        [word, searched, formatNumber(row.idf), String(row.frequency) + '×', formatNumber(row.weight),
           formatNumber(row.contribution)].forEach(function (text, i) {
           var cell = el(i === 0 ? 'th' : 'td', '', text);
           if (i === 0) cell.scope = 'row';
