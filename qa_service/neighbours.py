@@ -38,7 +38,6 @@ _log = logging.getLogger(__name__)
 _MIN_LETTERS = 3  # shorter words ("un", "eu") are too ambiguous alone to have neighbours
 _MAX_WORD_CHARS = 40  # a longer "word" is not a word
 _TOKENS = 16  # word pieces a word is cut to before encoding
-_BATCH = 256
 # Corpus words already encoded in this process (by encoder and written form): a corpus rebuilt
 # with one more document, or `eval`'s pools, encode only the words they add. Never user input.
 _SEEN: dict[tuple[str, str], np.ndarray] = {}
@@ -78,28 +77,8 @@ def _commonest(written: Counter[str]) -> str:
 
 
 def _encode(encoder: Encoder, words: Sequence[str], progress: bool = False) -> np.ndarray:
-    matrix = np.zeros((len(words), encoder.dim), dtype=np.float32)
-    todo = []
-    for i, word in enumerate(words):
-        seen = _SEEN.get((encoder.fingerprint, word))
-        if seen is None:
-            todo.append(i)
-        else:
-            matrix[i] = seen
-    for start in range(0, len(todo), _BATCH):
-        rows = todo[start : start + _BATCH]
-        matrix[rows] = encoder.encode([words[i] for i in rows], max_tokens=_TOKENS)
-        if progress:
-            done = min(start + _BATCH, len(todo))
-            sys.stderr.write(f"\rqa-service: embedding words {done}/{len(todo)} ({100 * done // max(len(todo), 1)}%)")
-            if done >= len(todo):
-                sys.stderr.write("\n")
-            sys.stderr.flush()
-    if len(_SEEN) + len(todo) > _SEEN_LIMIT:
-        _SEEN.clear()
-    for i in todo[:_SEEN_LIMIT]:
-        _SEEN[(encoder.fingerprint, words[i])] = matrix[i]
-    return matrix
+    return semantic.encode_cached(encoder, words, _SEEN, _SEEN_LIMIT, max_tokens=_TOKENS,
+                                  progress=semantic.terminal_progress("words") if progress else None)
 
 
 class WordNeighbours:
@@ -172,7 +151,7 @@ def load_or_build_neighbours(passages: Sequence[Passage], tokenizer: Tokenizer, 
     if matrix is None:
         matrix = _reused(previous, encoder, terms, words)
         if matrix is None:
-            matrix = _encode(encoder, words, progress=sys.stderr.isatty() and len(words) > 4 * _BATCH)
+            matrix = _encode(encoder, words, progress=sys.stderr.isatty() and len(words) > 1024)
         if folder is not None:
             semantic.save_matrix(folder, WORD_VECTORS, matrix, digest, encoder.fingerprint, strict=strict)
     return WordNeighbours(terms, matrix, encoder, min_similarity=min_similarity, limit=limit, words=words)

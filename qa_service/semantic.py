@@ -27,7 +27,8 @@ from .text import sentence_spans
 from .values import Hit, Passage, Query
 
 __all__ = ["SemanticReranker", "SentenceVectors", "VECTORS_FILE", "drop_vectors", "extend_vectors", "load_or_build",
-           "load_matrix", "minmax", "save_matrix", "sentence_texts", "vectors_digest"]
+           "encode_cached", "load_matrix", "minmax", "save_matrix", "sentence_texts", "terminal_progress",
+           "vectors_digest"]
 
 VECTORS_FILE = "sentence-vectors.npy"
 VECTORS_META = "sentence-vectors.json"
@@ -87,28 +88,47 @@ def _digest(encoder: Encoder, texts: Sequence[str], offsets: np.ndarray) -> str:
 
 
 def _encode(encoder: Encoder, texts: list[str], progress: Callable[[int, int], None] | None) -> np.ndarray:
+    return encode_cached(encoder, texts, _SEEN, _SEEN_LIMIT, progress=progress)
+
+
+def encode_cached(encoder: Encoder, texts: Sequence[str], cache: dict[tuple[str, str], np.ndarray], limit: int, *,
+                  max_tokens: int | None = None, progress: Callable[[int, int], None] | None = None) -> np.ndarray:
+    """The vectors of ``texts`` (float32, one row each), encoding only those ``cache`` lacks, in
+    batches (``progress(done, total)`` after each), then keeping them there (emptied first when
+    it would hold more than ``limit``)."""
     matrix = np.zeros((len(texts), encoder.dim), dtype=np.float32)
-    todo = [i for i, t in enumerate(texts) if (encoder.fingerprint, t) not in _SEEN]
-    for i, t in enumerate(texts):
-        if (encoder.fingerprint, t) in _SEEN:
-            matrix[i] = _SEEN[(encoder.fingerprint, t)]
+    todo = []
+    for i, text in enumerate(texts):
+        seen = cache.get((encoder.fingerprint, text))
+        if seen is None:
+            todo.append(i)
+        else:
+            matrix[i] = seen
     for start in range(0, len(todo), _BATCH):
         rows = todo[start : start + _BATCH]
-        matrix[rows] = encoder.encode([texts[i] for i in rows])
+        matrix[rows] = encoder.encode([texts[i] for i in rows], max_tokens=max_tokens)
         if progress is not None:
             progress(min(start + _BATCH, len(todo)), len(todo))
-    if len(_SEEN) + len(todo) > _SEEN_LIMIT:
-        _SEEN.clear()
-    for i in todo[:_SEEN_LIMIT]:
-        _SEEN[(encoder.fingerprint, texts[i])] = matrix[i]
+    if len(cache) + len(todo) > limit:
+        cache.clear()
+    for i in todo[:limit]:
+        cache[(encoder.fingerprint, texts[i])] = matrix[i]
     return matrix
 
 
-def _terminal_progress(done: int, total: int) -> None:
-    sys.stderr.write(f"\rqa-service: embedding sentences {done}/{total} ({100 * done // max(total, 1)}%)")
-    if done >= total:
-        sys.stderr.write("\n")
-    sys.stderr.flush()
+def terminal_progress(what: str) -> Callable[[int, int], None]:
+    """A progress line on stderr: "embedding <what> done/total (n%)"."""
+
+    def show(done: int, total: int) -> None:
+        sys.stderr.write(f"\rqa-service: embedding {what} {done}/{total} ({100 * done // max(total, 1)}%)")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+    return show
+
+
+_terminal_progress = terminal_progress("sentences")
 
 
 def load_or_build(passages: Sequence[Passage], encoder: Encoder, folder: Path | None = None,
