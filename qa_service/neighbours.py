@@ -41,7 +41,7 @@ _TOKENS = 16  # word pieces a word is cut to before encoding
 # Corpus words already encoded in this process (by encoder and written form): a corpus rebuilt
 # with one more document, or `eval`'s pools, encode only the words they add. Never user input.
 _SEEN: dict[tuple[str, str], np.ndarray] = {}
-_SEEN_LIMIT = 100_000
+_SEEN_LIMIT = 50_000
 # Question words whose neighbours were looked up (per WordNeighbours): bounded, user input.
 _ASKED_LIMIT = 4096
 
@@ -114,17 +114,19 @@ class WordNeighbours:
         words not asked before."""
         if self.limit < 1 or not len(self.terms):
             return [() for _ in words]
-        todo = sorted({w for w in words if w not in self._asked and 0 < len(w) <= _MAX_WORD_CHARS})
+        known = {w: self._asked.get(w) for w in words}  # read once: another thread may empty the cache
+        todo = sorted({w for w, found in known.items() if found is None and 0 < len(w) <= _MAX_WORD_CHARS})
         if todo:
             cosines = self.encoder.encode(todo, max_tokens=_TOKENS) @ self.matrix.T
-            if len(self._asked) + len(todo) > _ASKED_LIMIT:
-                self._asked.clear()
             k = min(self.limit, len(self.terms))
             for word, row in zip(todo, cosines):
                 top = np.argpartition(-row, k - 1)[:k] if k < len(row) else np.arange(len(row))
                 top = sorted(top, key=lambda i: (-row[i], i))
-                self._asked[word] = tuple(self.terms[i] for i in top if row[i] >= self.min_similarity)
-        return [self._asked.get(w, ()) for w in words]
+                known[word] = tuple(self.terms[i] for i in top if row[i] >= self.min_similarity)
+            if len(self._asked) + len(todo) > _ASKED_LIMIT:
+                self._asked.clear()
+            self._asked.update((w, known[w]) for w in todo)
+        return [known[w] or () for w in words]
 
 
 def _digest(encoder: Encoder, terms: Sequence[str], words: Sequence[str]) -> str:

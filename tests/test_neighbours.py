@@ -204,3 +204,15 @@ def test_a_changed_corpus_encodes_only_its_new_words(encoder, monkeypatch) -> No
     assert sorted(encoded) == ["ambulance", "arrived", "quickly"]
     kept = [after.terms.index(t) for t in before.terms]
     assert np.array_equal(after.matrix[kept], before.matrix)  # the same bytes, not encoded again
+
+
+def test_nearest_answers_alike_from_many_threads_while_its_cache_empties(monkeypatch) -> None:  # noqa: ANN001
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setattr(nb, "_ASKED_LIMIT", 3)  # the cache is emptied again and again
+    encoder = FakeEncoder({"car": (1, 0, 0), "auto": (1, 0.1, 0), "vehicle": (1, 0.05, 0)})
+    words = WordNeighbours(["vehicl"], encoder.encode(["vehicle"]), encoder, min_similarity=0.5, limit=1)
+    asked = [["car", "auto", f"zz{i}", "car"] for i in range(200)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(words.nearest, asked))
+    assert all(a == [("vehicl",), ("vehicl",), (), ("vehicl",)] for a in answers)
