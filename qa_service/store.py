@@ -119,8 +119,8 @@ def _persist(old: Corpus, corpus: Corpus, pipeline: Pipeline, folder: Path, targ
         encoder = pipeline.analyser.encoder
         save(folder, pipeline.vectors.matrix, vectors_digest(corpus.passages, encoder), encoder.fingerprint,
              strict=False)
-        words = pipeline.analyser.neighbours
-        if isinstance(words, WordNeighbours):
+        words = _words(pipeline)
+        if words is not None:
             save_neighbours(words, folder)
 
 
