@@ -141,8 +141,8 @@ def _index(args: argparse.Namespace) -> int:
         vectors = write_vectors(passages, encoder, args.out)
         print(f"wrote {len(vectors.matrix)} sentence vectors ({encoder.name}) to {args.out}")
         if settings.neighbours > 0:
-            words = write_neighbours(passages, tokenizer, encoder, args.out, min_similarity=settings.neighbour_similarity,
-                                     limit=settings.neighbours)
+            words = write_neighbours(data.terms, passages, tokenizer, encoder, args.out,
+                                     min_similarity=settings.neighbour_similarity, limit=settings.neighbours)
             print(f"wrote {len(words)} word vectors ({encoder.name}) to {args.out}")
     return 0
 

@@ -21,7 +21,7 @@ import logging
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import numpy as np
 
@@ -31,7 +31,7 @@ from .text import Tokenizer
 from .values import Passage
 
 __all__ = ["WORD_VECTORS", "WordNeighbours", "corpus_words", "load_or_build_neighbours", "save_neighbours",
-           "write_neighbours"]
+           "word_terms", "write_neighbours"]
 
 WORD_VECTORS = "word-vectors"  # .npy and .json beside the corpus
 _log = logging.getLogger(__name__)
@@ -90,15 +90,13 @@ class WordNeighbours:
         encoder: encodes the asked words (the one that made ``matrix``).
         min_similarity: a corpus word is a neighbour from this cosine on.
         limit: at most this many neighbours per word (0 = none: the stage is off).
-        words: the written form each row of ``matrix`` encodes (default: the terms).
     """
 
     def __init__(self, terms: Sequence[str], matrix: np.ndarray, encoder: Encoder, *,
-                 min_similarity: float, limit: int, words: Sequence[str] | None = None) -> None:
-        if matrix.shape != (len(terms), encoder.dim) or (words is not None and len(words) != len(terms)):
+                 min_similarity: float, limit: int) -> None:
+        if matrix.shape != (len(terms), encoder.dim):
             raise ValueError("word vectors and their terms disagree")
         self.terms = tuple(terms)
-        self.words = tuple(terms if words is None else words)  # the written form each row encodes
         self.matrix = matrix
         self.encoder = encoder
         self.min_similarity = min_similarity
@@ -129,65 +127,73 @@ class WordNeighbours:
         return [known[w] or () for w in words]
 
 
-def _digest(encoder: Encoder, terms: Sequence[str], words: Sequence[str]) -> str:
+def _digest(encoder: Encoder, terms: Sequence[str]) -> str:
     import hashlib
 
     h = hashlib.sha256(f"{encoder.fingerprint}:words:{_TOKENS}".encode())
-    for term, word in zip(terms, words):
-        h.update(f"{term}\x00{word}\x00".encode("utf-8"))
+    for term in terms:
+        h.update(term.encode("utf-8") + b"\x00")
     return h.hexdigest()
 
 
-def load_or_build_neighbours(passages: Sequence[Passage], tokenizer: Tokenizer, encoder: Encoder,
-                             folder: Path | None = None, *, min_similarity: float, limit: int,
+def word_terms(terms: Iterable[str]) -> list[str]:
+    """The index terms that get a vector: words of letters only, at least three of them, sorted."""
+    return sorted({t for t in terms if _MIN_LETTERS <= len(t) <= _MAX_WORD_CHARS and t.isalpha()})
+
+
+def load_or_build_neighbours(terms: Iterable[str], passages: Sequence[Passage], tokenizer: Tokenizer,
+                             encoder: Encoder, folder: Path | None = None, *, min_similarity: float, limit: int,
                              strict: bool = False, previous: WordNeighbours | None = None) -> WordNeighbours:
-    """The corpus's word vectors: read from ``folder`` when they were made by this encoder for
-    these words, else computed (a progress line on a terminal; the rows of ``previous``, the
-    vectors of the corpus before a change, are reused) and saved there (``strict``: failing to
-    save is a CorpusError, as ``index`` wants; else a warning)."""
-    terms, words = corpus_words(passages, tokenizer)
-    digest = _digest(encoder, terms, words)
+    """Vectors of the index's word ``terms``: read from ``folder`` when they were made by this
+    encoder for these terms (checking that reads no passage), else computed (each term in the
+    form the ``passages`` most often write it; a progress line on a terminal; the rows of
+    ``previous``, the vectors before a change of the corpus, reused) and saved there
+    (``strict``: failing to save is a CorpusError, as ``index`` wants; else a warning)."""
+    terms = word_terms(terms)
+    digest = _digest(encoder, terms)
     matrix = None
     if folder is not None and not strict:
         matrix = semantic.load_matrix(folder, WORD_VECTORS, digest, len(terms), encoder.dim)
     if matrix is None:
-        matrix = _reused(previous, encoder, terms, words)
-        if matrix is None:
-            matrix = _encode(encoder, words, progress=sys.stderr.isatty() and len(words) > 1024)
+        matrix = _reused(previous, encoder, terms)
+        todo = [i for i in range(len(terms)) if matrix is None or not matrix[i].any()]
+        if todo:
+            forms = dict(zip(*corpus_words(passages, tokenizer)))
+            encoded = _encode(encoder, [forms.get(terms[i], terms[i]) for i in todo],
+                              progress=sys.stderr.isatty() and len(todo) > 1024)
+            if matrix is None:
+                matrix = encoded
+            else:
+                matrix[todo] = encoded
         if folder is not None:
             semantic.save_matrix(folder, WORD_VECTORS, matrix, digest, encoder.fingerprint, strict=strict)
-    return WordNeighbours(terms, matrix, encoder, min_similarity=min_similarity, limit=limit, words=words)
+    return WordNeighbours(terms, matrix, encoder, min_similarity=min_similarity, limit=limit)
 
 
 def save_neighbours(words: WordNeighbours, folder: Path) -> None:
     """Save a corpus's word vectors beside it (a folder that cannot take them: a warning), with
     what ``load_or_build_neighbours`` checks before reading them."""
-    digest = _digest(words.encoder, words.terms, words.words)
+    digest = _digest(words.encoder, words.terms)
     semantic.save_matrix(folder, WORD_VECTORS, words.matrix, digest, words.encoder.fingerprint, strict=False)
 
 
-def _reused(previous: WordNeighbours | None, encoder: Encoder, terms: Sequence[str],
-            words: Sequence[str]) -> np.ndarray | None:
-    """The vectors of ``words`` with the rows ``previous`` holds for them copied, not encoded again
-    (so a document added and removed again leaves the same bytes); None without ``previous``."""
+def _reused(previous: WordNeighbours | None, encoder: Encoder, terms: Sequence[str]) -> np.ndarray | None:
+    """The vectors of ``terms`` with the rows ``previous`` holds for them copied, not encoded
+    again (so a document added and removed again leaves the same bytes), and zero rows for the
+    others; None without ``previous``."""
     if previous is None or previous.encoder.fingerprint != encoder.fingerprint:
         return None
-    rows = {(t, w): i for i, (t, w) in enumerate(zip(previous.terms, previous.words))}
+    rows = {t: i for i, t in enumerate(previous.terms)}
     matrix = np.zeros((len(terms), encoder.dim), dtype=np.float32)
-    todo = []
-    for i, key in enumerate(zip(terms, words)):
-        at = rows.get(key)
-        if at is None:
-            todo.append(i)
-        else:
+    for i, term in enumerate(terms):
+        at = rows.get(term)
+        if at is not None:
             matrix[i] = previous.matrix[at]
-    if todo:
-        matrix[todo] = _encode(encoder, [words[i] for i in todo])
     return matrix
 
 
-def write_neighbours(passages: Sequence[Passage], tokenizer: Tokenizer, encoder: Encoder, folder: Path, *,
-                     min_similarity: float, limit: int) -> WordNeighbours:
+def write_neighbours(terms: Iterable[str], passages: Sequence[Passage], tokenizer: Tokenizer, encoder: Encoder,
+                     folder: Path, *, min_similarity: float, limit: int) -> WordNeighbours:
     """For ``qa-service index``: compute the word vectors and save them, or fail."""
-    return load_or_build_neighbours(passages, tokenizer, encoder, folder, min_similarity=min_similarity,
+    return load_or_build_neighbours(terms, passages, tokenizer, encoder, folder, min_similarity=min_similarity,
                                     limit=limit, strict=True)

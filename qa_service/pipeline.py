@@ -320,7 +320,7 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
         vectors = load_or_build(corpus.passages, encoder, folder)
     neighbours = None
     if encoder is not None and settings.neighbours > 0:
-        neighbours = load_or_build_neighbours(corpus.passages, tokenizer, encoder, folder,
+        neighbours = load_or_build_neighbours(index.data.terms, corpus.passages, tokenizer, encoder, folder,
                                               min_similarity=settings.neighbour_similarity, limit=settings.neighbours,
                                               previous=words)
     analyser = QueryAnalyser(tokenizer, index, word_prior=settings.word_prior, history_weight=settings.history_weight,

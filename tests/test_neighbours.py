@@ -128,6 +128,7 @@ def test_index_saves_the_word_vectors_and_the_pipeline_reads_them(tmp_path: Path
         raise AssertionError("the saved word vectors should have been read, not computed")
 
     monkeypatch.setattr(nb, "_encode", refuse)
+    monkeypatch.setattr(nb, "corpus_words", refuse)  # nor the passages read again to list their words
     pipeline = build_pipeline(Settings(corpus=out))
     assert np.array_equal(pipeline.analyser.neighbours.matrix, saved)
 
@@ -136,7 +137,8 @@ def test_index_saves_the_word_vectors_and_the_pipeline_reads_them(tmp_path: Path
 def test_stale_or_damaged_word_vectors_are_computed_again(tmp_path: Path, encoder, damage: str) -> None:  # noqa: ANN001
     tokenizer = build_tokenizer(Settings())
     docs = passages(CLINIC)
-    good = load_or_build_neighbours(docs, tokenizer, encoder, tmp_path, min_similarity=0.6, limit=2).matrix.copy()
+    terms, _ = corpus_words(docs, tokenizer)
+    good = load_or_build_neighbours(terms, docs, tokenizer, encoder, tmp_path, min_similarity=0.6, limit=2).matrix.copy()
     path = tmp_path / f"{WORD_VECTORS}.npy"
     if damage == "stale":  # vectors of other words under a fingerprint that no longer matches
         meta = json.loads((tmp_path / f"{WORD_VECTORS}.json").read_text())
@@ -148,7 +150,7 @@ def test_stale_or_damaged_word_vectors_are_computed_again(tmp_path: Path, encode
         bad = good.copy()
         bad[0, 0] = np.nan
         np.save(path, bad, allow_pickle=False)
-    again = load_or_build_neighbours(docs, tokenizer, encoder, tmp_path, min_similarity=0.6, limit=2)
+    again = load_or_build_neighbours(terms, docs, tokenizer, encoder, tmp_path, min_similarity=0.6, limit=2)
     assert np.allclose(again.matrix, good, atol=1e-5)
     assert np.allclose(np.load(path, allow_pickle=False), good, atol=1e-5)  # and saved whole again
 
@@ -190,7 +192,8 @@ def test_a_bike_finds_the_passage_on_bicycles(tmp_path: Path, encoder) -> None: 
 
 def test_a_changed_corpus_encodes_only_its_new_words(encoder, monkeypatch) -> None:  # noqa: ANN001
     tokenizer = build_tokenizer(Settings())
-    before = load_or_build_neighbours(passages(CLINIC), tokenizer, encoder, min_similarity=0.6, limit=1)
+    before = load_or_build_neighbours(corpus_words(passages(CLINIC), tokenizer)[0], passages(CLINIC), tokenizer, encoder,
+                                      min_similarity=0.6, limit=1)
     encoded: list[str] = []
     real = nb._encode
 
@@ -200,7 +203,8 @@ def test_a_changed_corpus_encodes_only_its_new_words(encoder, monkeypatch) -> No
 
     monkeypatch.setattr(nb, "_encode", counting)
     grown = passages(CLINIC, "The ambulance arrived quickly.")
-    after = load_or_build_neighbours(grown, tokenizer, encoder, min_similarity=0.6, limit=1, previous=before)
+    after = load_or_build_neighbours(corpus_words(grown, tokenizer)[0], grown, tokenizer, encoder, min_similarity=0.6,
+                                     limit=1, previous=before)
     assert sorted(encoded) == ["ambulance", "arrived", "quickly"]
     kept = [after.terms.index(t) for t in before.terms]
     assert np.array_equal(after.matrix[kept], before.matrix)  # the same bytes, not encoded again
