@@ -220,3 +220,13 @@ def test_nearest_answers_alike_from_many_threads_while_its_cache_empties(monkeyp
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(words.nearest, asked))
     assert all(a == [("vehicl",), ("vehicl",), (), ("vehicl",)] for a in answers)
+
+
+def test_the_bundled_corpus_holds_the_word_vectors_index_writes(tmp_path: Path, encoder) -> None:  # noqa: ANN001
+    root = Path(__file__).resolve().parent.parent
+    assert main(["index", str(root / "seeds"), "--out", str(tmp_path)]) == 0
+    bundled = json.loads((root / "corpus" / f"{WORD_VECTORS}.json").read_text())
+    rebuilt = json.loads((tmp_path / f"{WORD_VECTORS}.json").read_text())
+    assert rebuilt["words_sha256"] == bundled["words_sha256"]  # the same terms: serve reads the bundled file as is
+    assert np.allclose(np.load(tmp_path / f"{WORD_VECTORS}.npy", allow_pickle=False),
+                       np.load(root / "corpus" / f"{WORD_VECTORS}.npy", allow_pickle=False), atol=1e-4)
