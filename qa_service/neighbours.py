@@ -110,9 +110,8 @@ class WordNeighbours:
         """For each word (as written), the corpus terms closest in meaning, closest first: those
         whose cosine reaches ``min_similarity``, at most ``limit``. One encoder call for the
         words not asked before."""
-        if self.limit < 1 or not len(self.terms):
-            return [() for _ in words]
-        known = {w: self._asked.get(w) for w in words}  # read once: another thread may empty the cache
+        asked = words if self.limit > 0 and len(self.terms) else ()
+        known = {w: self._asked.get(w) for w in asked}  # read once: another thread may empty the cache
         todo = sorted({w for w, found in known.items() if found is None and 0 < len(w) <= _MAX_WORD_CHARS})
         if todo:
             cosines = self.encoder.encode(todo, max_tokens=_TOKENS) @ self.matrix.T
@@ -124,7 +123,7 @@ class WordNeighbours:
             if len(self._asked) + len(todo) > _ASKED_LIMIT:
                 self._asked.clear()
             self._asked.update((w, known[w]) for w in todo)
-        return [known[w] or () for w in words]
+        return [known.get(w) or () for w in words]
 
 
 def _digest(encoder: Encoder, terms: Sequence[str]) -> str:

@@ -177,7 +177,6 @@ class QueryAnalyser:
             asked_for |= {m.start() for m in _DEFINITION_FRAME_RE.finditer(text)}
         out = []
         guesses = 0
-        unmatched: list[int] = []  # unknown words with no near-spelling: their neighbours in meaning are asked
         for token in self.tokenizer.tokens(text) if tokens is None else tokens:
             surface = text[token.start : token.end]
             if self.vocabulary.known(token.term):
@@ -185,8 +184,6 @@ class QueryAnalyser:
             elif guesses < MAX_GUESSES:
                 guesses += 1
                 searched = tuple(self.vocabulary.similar(token.term))
-                if not searched and token.term.isalpha():
-                    unmatched.append(len(out))
             else:
                 searched = ()  # enough guessing for one text: the rest count as unknown
             out.append(QueryTerm(
@@ -194,11 +191,6 @@ class QueryAnalyser:
                 prior=word_prior(surface, self.word_prior), information=informativeness(surface),
                 asked_for=token.start in asked_for,
             ))
-        if unmatched and self.neighbours is not None:
-            found = self.neighbours.nearest([text[out[i].start : out[i].end] for i in unmatched])
-            for i, terms in zip(unmatched, found):
-                if terms:
-                    out[i] = out[i]._replace(searched=terms, by_meaning=True)
         words = tuple(out) + self._other_forms(out)
         if memo is not None:
             memo[text] = words
@@ -300,28 +292,67 @@ class QueryAnalyser:
                     previous = Exchange(previous.question, previous.answer, answered=True)
                 answer_words = self.words(previous.answer, memo)
             turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer", answer_words))
+        turns, vector = self._meaning(turns)
         weights: dict[str, float] = {}
         for turn in turns:
             for term, prior in zip(turn.terms, turn.priors):
                 weights[term] = max(weights.get(term, 0.0), turn.weight * prior)
-        missing, names = self._missing(question, words)
+        missing, names = self._missing(question, turns[0].words)
         return Query(
             text=question, turns=tuple(turns), weights=weights, kind=answer_kind(question),
             coverage=self._coverage(turns), missing=missing, names=names,
             previous=previous if previous is not None and previous.answer else None,
             mass={t: w * self.vocabulary.rarity(t) for t, w in weights.items()},
-            vector=self._vector(turns),
+            vector=vector,
             answer_type=answer_type(question),
         )
 
-    def _vector(self, turns: Sequence[Turn]) -> Any:
-        """The question's meaning, with the earlier questions it leans on after it, most recent
-        first (a bare "And when was that?" means little alone). The question comes first so
-        that the encoder's cut at its token limit falls on the oldest context, never on it."""
+    def _meaning(self, turns: list[Turn]) -> tuple[list[Turn], Any]:
+        """The question's vector, and the turns with each unknown word that has no near-spelling
+        searching its neighbours in meaning (one encoder call for all the words not asked
+        before, apart from the question's: padded to the question's length beside it, they
+        cost more, measured)."""
         if self.encoder is None:
-            return None
+            return turns, None
+        vector = self.encoder.encode([self._vector_text(turns)], max_tokens=MAX_EMBEDDED_TOKENS)[0]
+        if self.neighbours is None:
+            return turns, vector
+        unmatched = [(n, i) for n, turn in enumerate(turns) for i in self._unmatched(turn.words)]
+        if not unmatched:
+            return turns, vector
+        found = self.neighbours.nearest([turns[n].text[turns[n].words[i].start : turns[n].words[i].end]
+                                         for n, i in unmatched])
+        if not any(found):
+            return turns, vector
+        changed = [list(turn.words) for turn in turns]
+        for (n, i), terms in zip(unmatched, found):
+            if terms:
+                changed[n][i] = changed[n][i]._replace(searched=terms, by_meaning=True)
+        return [Turn(t.text, t.weight, t.role, tuple(w)) for t, w in zip(turns, changed)], vector
+
+    def _unmatched(self, words: Sequence[QueryTerm]) -> list[int]:
+        """Where ``words`` has a word of letters the index does not know and found no
+        near-spelling for, among the first MAX_GUESSES unknown words (those :meth:`words` asked
+        the index about): the ones whose neighbours in meaning are looked up."""
+        out = []
+        unknown = 0
+        for i, w in enumerate(words):
+            if self.vocabulary.known(w.term):
+                continue
+            unknown += 1
+            if unknown > MAX_GUESSES:
+                break
+            if not w.searched and w.term.isalpha():
+                out.append(i)
+        return out
+
+    @staticmethod
+    def _vector_text(turns: Sequence[Turn]) -> str:
+        """What is embedded: the question, with the earlier questions it leans on after it, most
+        recent first (a bare "And when was that?" means little alone). The question comes first
+        so that the encoder's cut at its token limit falls on the oldest context, never on it."""
         text = " ".join([turns[0].text] + [t.text for t in turns[1:] if t.role == "earlier"])
-        return self.encoder.encode([text[:MAX_EMBEDDED_CHARS]], max_tokens=MAX_EMBEDDED_TOKENS)[0]
+        return text[:MAX_EMBEDDED_CHARS]
 
     def _missing(self, question: str, words: Sequence[QueryTerm]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """The question's words (as written) whose terms no document contains, and those of
