@@ -17,7 +17,7 @@ document encodes only its new words.
 
 from __future__ import annotations
 
-import logging
+import hashlib
 import sys
 from collections import Counter
 from pathlib import Path
@@ -34,7 +34,6 @@ __all__ = ["WORD_VECTORS", "WordNeighbours", "corpus_words", "load_or_build_neig
            "word_terms", "write_neighbours"]
 
 WORD_VECTORS = "word-vectors"  # .npy and .json beside the corpus
-_log = logging.getLogger(__name__)
 _MIN_LETTERS = 3  # shorter words ("un", "eu") are too ambiguous alone to have neighbours
 _MAX_WORD_CHARS = 40  # a longer "word" is not a word
 _TOKENS = 16  # word pieces a word is cut to before encoding
@@ -127,8 +126,7 @@ class WordNeighbours:
 
 
 def _digest(encoder: Encoder, terms: Sequence[str]) -> str:
-    import hashlib
-
+    """What the saved vectors depend on: the encoder, how words are cut, and the terms."""
     h = hashlib.sha256(f"{encoder.fingerprint}:words:{_TOKENS}".encode())
     for term in terms:
         h.update(term.encode("utf-8") + b"\x00")
