@@ -47,12 +47,16 @@ def main() -> None:
     questions = [q.question for q in load_questions(ROOT / "corpus" / "questions.jsonl")]
     lexical = build_pipeline(Settings(semantic=False), corpus)
     hybrid = build_pipeline(Settings(learned=False), corpus)
-    learned = build_pipeline(Settings(), corpus)
-    ms = interleaved({"lexical": lexical.ask, "hybrid": hybrid.ask, "learned": learned.ask}, questions, args.repeat)
+    learned = build_pipeline(Settings(extractive=False), corpus)
+    extractive = build_pipeline(Settings(), corpus)
+    ms = interleaved({"lexical": lexical.ask, "hybrid": hybrid.ask, "learned": learned.ask,
+                      "extractive": extractive.ask}, questions, args.repeat)
     print(f"bundled article, {len(questions)} questions: words only {ms['lexical']:.2f} ms, "
           f"+ meaning (hand-weighted) {ms['hybrid']:.2f} ms, ratio {ms['hybrid'] / ms['lexical']:.1f}x; "
-          f"+ learned chooser and decider (the default) {ms['learned']:.2f} ms, "
-          f"{ms['learned'] / ms['hybrid']:.2f}x the hand-weighted")
+          f"+ learned chooser and decider {ms['learned']:.2f} ms, "
+          f"{ms['learned'] / ms['hybrid']:.2f}x the hand-weighted; + the extractive reader (the default) "
+          f"{ms['extractive']:.2f} ms, {ms['extractive'] / ms['learned']:.2f}x without it, "
+          f"{ms['extractive'] / ms['lexical']:.1f}x words only")
 
     squad, squad_questions = load_squad(ROOT / "corpus" / "squad-expmrc" / "expmrc-squad-dev.json")
     texts, _ = semantic.sentence_texts(squad.passages)
@@ -65,10 +69,12 @@ def main() -> None:
     sample = [q.question for q in squad_questions[:100]]
     ms = interleaved({"lexical": build_pipeline(Settings(semantic=False), squad).ask,
                       "hybrid": build_pipeline(Settings(learned=False), squad).ask,
-                      "learned": build_pipeline(Settings(), squad).ask}, sample, args.repeat)
+                      "learned": build_pipeline(Settings(extractive=False), squad).ask,
+                      "extractive": build_pipeline(Settings(), squad).ask}, sample, args.repeat)
     print(f"ExpMRC global pool, {len(sample)} questions: words only {ms['lexical']:.2f} ms, "
           f"+ meaning (hand-weighted) {ms['hybrid']:.2f} ms, ratio {ms['hybrid'] / ms['lexical']:.1f}x; "
-          f"+ learned {ms['learned']:.2f} ms, {ms['learned'] / ms['hybrid']:.2f}x the hand-weighted")
+          f"+ learned {ms['learned']:.2f} ms, {ms['learned'] / ms['hybrid']:.2f}x the hand-weighted; "
+          f"+ the extractive reader {ms['extractive']:.2f} ms, {ms['extractive'] / ms['learned']:.2f}x without it")
 
 
 if __name__ == "__main__":

@@ -174,6 +174,17 @@ SETTINGS: tuple[Setting, ...] = (
             "and where the span rules find none, the span the trained span chooser is sure enough of "
             "(`qa_service/models/span-model.json`, `training/train_span_model.py`); off = the hand-weighted mix above "
             "and the rules' spans alone.", _ANSWERING),
+    Setting("extractive", bool, True, "With the learned chooser: read the candidate sentences' passages with the "
+            "fine-tuned extractive reader (`qa_service/models/reader/`, trained by `training/train_reader.py` on SQuAD "
+            "2.0): its best span in each sentence adds to the chooser's score (`extractive_weight`) and the chosen "
+            "sentence's best span is the exact answer; off = the chooser and the span rules alone. Off by itself, with "
+            "a warning, when the model cannot be loaded.", _ANSWERING),
+    Setting("extractive_weight", float, 0.5, "How much the reader's best span in a sentence (start + end logit, "
+            "relative to the best sentence's) adds to the chooser's score (log-odds); 0 = the reader gives the span "
+            "only (chosen on a held-out SQuAD 2.0 article: README, The extractive reader).", _ANSWERING, 0, 10),
+    Setting("extractive_candidates", int, 2, "How many of the chooser's best sentences the reader weighs in on "
+            "(their passages are read: 1.5 passages a question on average on a held-out SQuAD 2.0 article, against 3 "
+            "for every candidate, for a better choice there: README, The extractive reader).", _ANSWERING, 1, 100),
     Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING, *_CHANGING),
             1, 64),
     Setting("word_prior", float, 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "

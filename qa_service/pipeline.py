@@ -17,6 +17,7 @@ from .config import Settings
 from .decide import CoverageAbstainer, LearnedAbstainer
 from .encode import MiniLMEncoder
 from .errors import BadRequest, EmptyCorpusError, NotFound, SettingsError
+from .extract import SpanModel
 from .index import Index, IndexData, load_or_build_data
 from .ingest import load_corpus
 from .query import QueryAnalyser
@@ -252,6 +253,27 @@ def build_encoder(settings: Settings) -> MiniLMEncoder | None:
     return _ENCODERS[settings.encoder_threads]
 
 
+# One loaded reader per process (per thread count); None: it failed to load.
+_SPAN_MODELS_LOADED: dict[int, SpanModel | None] = {}
+
+
+def build_span_model(settings: Settings) -> SpanModel | None:
+    """The extractive reader, loaded and checked; None when it is off or, with one warning per
+    process, cannot be loaded (the sentence chooser and the span rules then answer alone)."""
+    if not settings.extractive:
+        return None
+    if settings.encoder_threads not in _SPAN_MODELS_LOADED:
+        model: SpanModel | None = SpanModel(threads=settings.encoder_threads)
+        try:
+            model.warm_up()  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - any failure to load means: the sentence choosers answer
+            message = exc.message if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
+            _log.warning("qa-service: the extractive reader is off: %s", " ".join(message.split()))
+            model = None
+        _SPAN_MODELS_LOADED[settings.encoder_threads] = model
+    return _SPAN_MODELS_LOADED[settings.encoder_threads]
+
+
 ANSWER_MODEL = Path(__file__).resolve().parent / "models" / "answer-model.json"
 _MODELS: dict[Path, tuple[TreeModel, LogisticModel, float]] = {}
 SPAN_MODEL = Path(__file__).resolve().parent / "models" / "span-model.json"
@@ -337,7 +359,9 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
     if learned:
         chooser, decider, threshold = answer_models()
         reader = LearnedReader(index, passages=settings.reader_passages, chooser=chooser, follow_ups=reader,
-                               vectors=vectors, spans=spans)
+                               vectors=vectors, spans=spans, span_model=build_span_model(settings),
+                               span_weight=settings.extractive_weight,
+                               span_candidates=settings.extractive_candidates)
         abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold)
     return Pipeline(
         corpus, index, analyser, rerankers, reader, abstainer,

@@ -9,6 +9,7 @@ import numpy as np
 
 from .learned import (QUESTION_FEATURES, SpanChooser, TreeModel, candidate_features, gives_new, is_previous,
                       question_basics, question_features)
+from .extract import Reading, SpanModel, whole_words
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
 from .spans import find_span
@@ -118,36 +119,95 @@ class LearnedReader:
 
     A question asking what an acronym stands for is answered by a sentence that defines it
     whenever one is among the candidates.
+
+    With the extractive reader (``span_model``), the chooser's best ``span_candidates`` sentences
+    compete: each one's score gets ``span_weight`` x its best span's score (start + end logit,
+    relative to the best of them), and the exact answer is the chosen sentence's best span. A
+    follow-up is read together with the question it leans on (the reader too was trained on
+    single questions).
     """
 
     def __init__(self, index: SentenceSource, *, passages: int, chooser: TreeModel, follow_ups: SentenceReader,
-                 vectors: SentenceVectors | None = None, spans: SpanChooser | None = None) -> None:
+                 vectors: SentenceVectors | None = None, spans: SpanChooser | None = None,
+                 span_model: SpanModel | None = None, span_weight: float = 0.0, span_candidates: int = 2) -> None:
         self.index = index
         self.passages = passages
         self.chooser = chooser
         self.follow_ups = follow_ups
         self.vectors = vectors
         self.spans = spans  # the learned span where the rules find none (None: the rules alone)
+        self.span_model = span_model
+        self.span_weight = span_weight
+        self.span_candidates = span_candidates
+
+    def warm_up(self) -> None:
+        if self.span_model is not None:
+            self.span_model.warm_up()
 
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
             return None
         if query.follow_up:
-            return self.follow_ups.read(query, hits)
+            sentence = self.follow_ups.read(query, hits)
+            if sentence is None or self.span_model is None:
+                return sentence
+            question = " ".join((*query.context[:1], query.text))
+            hit = next(h for h in hits if h.passage.id == sentence.passage_id)
+            [logits] = self.span_model.logits(question, [hit.passage.text])
+            return _with_read_span(sentence, logits.best((sentence.start, sentence.end)), hit.passage.text,
+                                   query) or sentence
         found, matrix = candidate_features(query, hits, self.index, self.vectors, self.passages)
         if not found:
             return None
         logits = self.chooser.logits(matrix)
-        best = int(np.argmax(logits))  # the first of equals: passage order
-        signals = dict(zip(QUESTION_FEATURES, question_features(question_basics(query, hits), matrix, logits, best)))
+        scores, readings = logits, None
+        if self.span_model is not None:
+            # the chooser's best `span_candidates` sentences compete, their passages read by the model
+            top = [int(i) for i in np.argsort(-logits, kind="stable")[: self.span_candidates]]
+            passages = list(dict.fromkeys(found[i].hit.passage.id for i in top))
+            texts = {c.hit.passage.id: c.hit.passage.text for c in found}
+            read = dict(zip(passages, self.span_model.logits(query.text, [texts[p] for p in passages])))
+            readings = {i: read[found[i].hit.passage.id].best((found[i].start, found[i].end)) for i in top}
+            spans = np.array([readings[i].score for i in top], dtype=np.float64)
+            if np.isfinite(spans).any():
+                spans = np.where(np.isfinite(spans), spans - spans[np.isfinite(spans)].max(), -NO_SPAN)
+                scores = np.full(len(found), -np.inf)
+                scores[top] = logits[top] + self.span_weight * spans
+        best = int(np.argmax(scores))  # the first of equals: passage order
+        # the decider reads the scores the choice was made on (the candidates the reader did not weigh keep the chooser's)
+        weighed = np.where(np.isfinite(scores), scores, logits)
+        signals = dict(zip(QUESTION_FEATURES, question_features(question_basics(query, hits), matrix, weighed, best)))
         if query.answer_type == "definition":  # a sentence defining the acronym asked about answers it, by rule:
             defining = [i for i, c in enumerate(found) if find_span(c.text, query.text, "definition") is not None]
             if defining and best not in defining:  # the chooser's confidence is not about this one
-                best, signals = max(defining, key=lambda i: logits[i]), {}
+                best, signals = max(defining, key=lambda i: scores[i]), {}
         chosen = found[best]
-        sentence = AnswerSentence(chosen.text, chosen.hit.passage.id, round(float(logits[best]), 4), chosen.start,
+        sentence = AnswerSentence(chosen.text, chosen.hit.passage.id, round(float(scores[best]), 4), chosen.start,
                                   chosen.end, signals=signals)
+        if readings is not None and best in readings and query.answer_type != "definition":
+            spanned = _with_read_span(sentence, readings[best], chosen.hit.passage.text, query)
+            if spanned is not None:
+                return spanned
         return with_span(sentence, query, self.spans)
+
+
+# Kinds of answer a span can be checked against (query.KIND_PATTERNS): a date for "when", a number for "how many".
+TYPED_KINDS = frozenset({"date", "number"})
+# A candidate the reader finds no span in counts this far below the best one (in logits).
+NO_SPAN = 20.0
+
+
+def _with_read_span(sentence: AnswerSentence, reading: Reading, text: str, query: Query) -> AnswerSentence | None:
+    """``sentence`` with the reader's span as its exact answer; None when the reader found none."""
+    if not np.isfinite(reading.score):
+        return None
+    start, end = whole_words(text, reading.start, reading.end)
+    start, end = max(start, sentence.start), min(end, sentence.end)
+    if not text[start:end].strip():
+        return None
+    if query.kind in TYPED_KINDS and not KIND_PATTERNS[query.kind].search(text[start:end]):
+        return None  # a "when" answered without a date: no span rather than a wrong one
+    return replace(sentence, span=AnswerSpan(text[start:end], start, end, query.answer_type))
 
 
 def with_span(sentence: AnswerSentence, query: Query, spans: SpanChooser | None = None) -> AnswerSentence:

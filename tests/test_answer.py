@@ -74,7 +74,9 @@ def test_abstention_names_the_missing_words_and_still_lists_close_passages(pipel
 @pytest.mark.parametrize(
     ("question", "expected"),
     [
-        ("why did Armenia recall its envoy?", "due to escalating tensions with Russia"),  # the headline
+        pytest.param("why did Armenia recall its envoy?", "due to escalating tensions with Russia",  # the headline
+                     marks=pytest.mark.xfail(strict=True, reason="the extractive reader answers with the sentence that "
+                                             "restates the recall (README, The extractive reader): issue #10")),
         ("How much does Armenia owe the CSTO?", "$598,000"),
         ("Who supplied weapons to Azerbaijan?", "provider of weaponry"),
         ("When did Pashinyan announce that Armenia would leave the CSTO?", "June 12"),

