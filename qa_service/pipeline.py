@@ -11,7 +11,7 @@ import dataclasses
 import logging
 import time
 from pathlib import Path
-from typing import Protocol, Sequence
+from typing import Callable, Protocol, Sequence, TypeVar
 
 from .config import Settings
 from .decide import CoverageAbstainer, LearnedAbstainer
@@ -234,6 +234,23 @@ def build_tokenizer(settings: Settings) -> Tokenizer:
 
 # One loaded model per process (per thread count), shared by pipelines; None: it failed to load.
 _ENCODERS: dict[int, MiniLMEncoder | None] = {}
+_SPAN_MODELS_LOADED: dict[int, SpanModel | None] = {}
+_M = TypeVar("_M", MiniLMEncoder, SpanModel)
+
+
+def _loaded(cache: dict[int, _M | None], threads: int, make: Callable[[int], _M], what: str) -> _M | None:
+    """The model ``make(threads)`` gives, warmed up once per process; None, with one warning,
+    when it cannot be loaded (any failure: the service then answers without it)."""
+    if threads not in cache:
+        model: _M | None = make(threads)
+        try:
+            model.warm_up()  # type: ignore[union-attr]
+        except Exception as exc:  # noqa: BLE001 - any failure to load means: answer without it
+            message = exc.message if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
+            _log.warning("qa-service: %s is off: %s", what, " ".join(message.split()))
+            model = None
+        cache[threads] = model
+    return cache[threads]
 
 
 def build_encoder(settings: Settings) -> MiniLMEncoder | None:
@@ -241,20 +258,7 @@ def build_encoder(settings: Settings) -> MiniLMEncoder | None:
     cannot be (the words-only path then answers alone)."""
     if not settings.semantic:
         return None
-    if settings.encoder_threads not in _ENCODERS:
-        encoder: MiniLMEncoder | None = MiniLMEncoder(threads=settings.encoder_threads)
-        try:
-            encoder.warm_up()  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 - any failure to load means: answer with words only
-            message = exc.message if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
-            _log.warning("qa-service: sentence meaning is off: %s", " ".join(message.split()))
-            encoder = None
-        _ENCODERS[settings.encoder_threads] = encoder
-    return _ENCODERS[settings.encoder_threads]
-
-
-# One loaded reader per process (per thread count); None: it failed to load.
-_SPAN_MODELS_LOADED: dict[int, SpanModel | None] = {}
+    return _loaded(_ENCODERS, settings.encoder_threads, lambda n: MiniLMEncoder(threads=n), "sentence meaning")
 
 
 def build_span_model(settings: Settings) -> SpanModel | None:
@@ -262,16 +266,8 @@ def build_span_model(settings: Settings) -> SpanModel | None:
     process, cannot be loaded (the sentence chooser and the span rules then answer alone)."""
     if not settings.extractive:
         return None
-    if settings.encoder_threads not in _SPAN_MODELS_LOADED:
-        model: SpanModel | None = SpanModel(threads=settings.encoder_threads)
-        try:
-            model.warm_up()  # type: ignore[union-attr]
-        except Exception as exc:  # noqa: BLE001 - any failure to load means: the sentence choosers answer
-            message = exc.message if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
-            _log.warning("qa-service: the extractive reader is off: %s", " ".join(message.split()))
-            model = None
-        _SPAN_MODELS_LOADED[settings.encoder_threads] = model
-    return _SPAN_MODELS_LOADED[settings.encoder_threads]
+    return _loaded(_SPAN_MODELS_LOADED, settings.encoder_threads, lambda n: SpanModel(threads=n),
+                   "the extractive reader")
 
 
 ANSWER_MODEL = Path(__file__).resolve().parent / "models" / "answer-model.json"
