@@ -173,9 +173,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions only (timing)")
-    parser.add_argument("--oversample", type=int, default=1,
-                        help="repeat answerable why- and how-questions (answer types reason and manner) this many "
-                             "times: the subset has few (36 why-questions in 5,137)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -184,13 +181,6 @@ def main(argv: list[str] | None = None) -> int:
     rows = load(args.data)
     train = [r for r in rows if r["article"] not in args.holdout]
     held = [r for r in rows if r["article"] in args.holdout]
-    if args.oversample > 1:
-        sys.path.insert(0, str(HERE.parent))
-        from qa_service.spans import answer_type
-
-        rare = [r for r in train if not r["impossible"] and answer_type(r["question"]) in ("reason", "manner")]
-        train += rare * (args.oversample - 1)
-        print(f"{len(rare)} why/how questions, each {args.oversample} times", file=sys.stderr)
     random.shuffle(train)
     if args.limit:
         train = train[: args.limit]
