@@ -111,7 +111,8 @@ class SpanModel:
                 if got != digest:
                     raise SettingsError(f"{path.name} is not the reader's file (sha256 {got[:12]}..., "
                                         f"expected {digest[:12]}...)")
-            plain = Tokenizer.from_file(str(TOKENIZER_PATH))  # windows are cut here, as in training
+            plain = Tokenizer.from_file(str(TOKENIZER_PATH))  # windows are cut here: the library's own
+            # overflowing windows of a question-passage pair lost the end of a long passage
             plain.no_padding()
             plain.no_truncation()
             options = ort.SessionOptions()
