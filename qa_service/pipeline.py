@@ -80,6 +80,11 @@ class Pipeline:
         """Whether sentence meaning takes part (an encoder is loaded)."""
         return self.analyser.encoder is not None
 
+    @property
+    def extractive(self) -> bool:
+        """Whether the extractive reader takes part (its model is loaded)."""
+        return getattr(self.reader, "span_model", None) is not None
+
     def warm_up(self) -> None:
         """Load what the stages need now, not during the first question."""
         for stage in (self.analyser, self.index, *self.rerankers, self.reader, self.abstainer):

@@ -178,7 +178,8 @@ def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Sett
             return response
         pipeline = live.current()
         return jsonify({"status": "ok", "documents": len(pipeline.corpus.documents),
-                        "passages": len(pipeline.corpus.passages), "semantic": pipeline.semantic})
+                        "passages": len(pipeline.corpus.passages), "semantic": pipeline.semantic,
+                        "extractive": pipeline.extractive})
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

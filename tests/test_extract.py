@@ -148,6 +148,9 @@ def test_a_pipeline_without_the_reader_falls_back_with_one_warning(monkeypatch, 
     assert sum("extractive reader is off" in r.message for r in caplog.records) == 1
     assert pipe.reader.span_model is None
     assert pipe.ask("Who built the Harbour Line?").answer is not None  # the chooser answers alone
+    from qa_service.web import create_app
+
+    assert create_app(pipe).test_client().get("/api/health").get_json()["extractive"] is False
 
 
 def _railway_pipeline(**settings):  # noqa: ANN003, ANN202
