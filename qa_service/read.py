@@ -152,7 +152,9 @@ class LearnedReader:
             if sentence is None or self.span_model is None:
                 return sentence
             question = " ".join((*query.context[:1], query.text))
-            hit = next(h for h in hits if h.passage.id == sentence.passage_id)
+            hit = next((h for h in hits if h.passage.id == sentence.passage_id), None)
+            if hit is None:
+                return sentence
             [logits] = self.span_model.logits(question, [hit.passage.text])
             return _with_read_span(sentence, logits.best((sentence.start, sentence.end)), hit.passage.text,
                                    query) or sentence
@@ -180,9 +182,9 @@ class LearnedReader:
         if query.answer_type == "definition":  # a sentence defining the acronym asked about answers it, by rule:
             defining = [i for i, c in enumerate(found) if find_span(c.text, query.text, "definition") is not None]
             if defining and best not in defining:  # the chooser's confidence is not about this one
-                best, signals = max(defining, key=lambda i: scores[i]), {}
+                best, signals = max(defining, key=lambda i: weighed[i]), {}
         chosen = found[best]
-        sentence = AnswerSentence(chosen.text, chosen.hit.passage.id, round(float(scores[best]), 4), chosen.start,
+        sentence = AnswerSentence(chosen.text, chosen.hit.passage.id, round(float(weighed[best]), 4), chosen.start,
                                   chosen.end, signals=signals)
         if readings is not None and best in readings and query.answer_type != "definition":
             spanned = _with_read_span(sentence, readings[best], chosen.hit.passage.text, query)

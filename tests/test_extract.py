@@ -269,3 +269,26 @@ def test_whole_words_leaves_a_bad_range_alone() -> None:
 
     assert whole_words("abc", 2, 1) == (2, 1)
     assert whole_words("abc", 0, 9) == (0, 9)
+
+
+def test_a_defining_sentence_the_reader_did_not_weigh_still_answers_with_a_finite_score() -> None:
+    import json
+
+    from qa_service.contract import answer_to_json
+
+    text = ("The Harbour Line Authority (HLA) ran the trains. The HLA sold tickets at the pier. "
+            "Its office was by the pier.")
+    doc = Document("d", "The HLA", "hla.txt", "0" * 64, text)
+    pipe = build_pipeline(Settings(), Corpus((doc,), tuple(passages(text))))
+
+    class Backwards:
+        """Prefers the last candidates: the defining first sentence comes last."""
+
+        def logits(self, matrix):  # noqa: ANN001, ANN202
+            return np.arange(len(matrix), dtype=np.float64)
+
+    pipe.reader.chooser, pipe.reader.span_candidates = Backwards(), 1
+    answer = pipe.ask("What does HLA stand for?")
+    assert answer.answer is not None and answer.answer.text.startswith("The Harbour Line Authority (HLA)")
+    assert np.isfinite(answer.answer.score)
+    json.dumps(answer_to_json(answer), allow_nan=False)  # valid JSON: no Infinity
