@@ -122,8 +122,9 @@ class Pipeline:
         sentence = self.reader.read(query, hits)
         confidence = self.abstainer.assess(query, hits, sentence)
         abstention = self.abstainer.decide(query, hits, sentence, confidence)
-        if self.answer_first and sentence is not None and abstention is None:
-            hits = quoted_first(hits, sentence.passage_id)
+        if sentence is not None and abstention is None and (
+                self.answer_first or all(h.passage.id != sentence.passage_id for h in hits[:k])):
+            hits = quoted_first(hits, sentence.passage_id)  # the answer's passage is always listed
         passages = tuple(
             PassageResult(h, self.corpus.title(h.passage.document), tuple(self.index.highlights(h.position, query.asked)))
             for h in hits[:k]

@@ -292,3 +292,32 @@ def test_a_defining_sentence_the_reader_did_not_weigh_still_answers_with_a_finit
     assert answer.answer is not None and answer.answer.text.startswith("The Harbour Line Authority (HLA)")
     assert np.isfinite(answer.answer.score)
     json.dumps(answer_to_json(answer), allow_nan=False)  # valid JSON: no Infinity
+
+
+def test_the_answers_passage_is_listed_even_when_fewer_passages_are_asked_for() -> None:
+    class Fixed:
+        def __init__(self, word: str) -> None:
+            self.word = word
+
+        def warm_up(self) -> None:
+            pass
+
+        def logits(self, question, texts):  # noqa: ANN001, ANN202
+            out = []
+            for text in texts:
+                words = list(re.finditer(r"\w+", text))
+                score = np.array([10.0 if m.group() == self.word else -10.0 for m in words])
+                out.append(extract.TextLogits(((np.array([(m.start(), m.end()) for m in words]), score, score.copy()),),
+                                              0.0))
+            return out
+
+    pipe = _railway_pipeline()
+    question = "When were trains on the Harbour Line withdrawn?"
+    ranked = [h.passage for h in pipe.retrieve(pipe.analyse(question))]
+    assert len(ranked) == 2
+    second = ranked[1]
+    word = next(w for w in re.findall(r"\d{4}", second.text))  # a year only the second passage holds
+    pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = Fixed(word), 10.0, 100
+    answer = pipe.ask(question, top_k=1)
+    assert answer.answer is not None and answer.answer.passage_id == second.id
+    assert [p.hit.passage.id for p in answer.passages] == [second.id]  # the quoted passage, not the better one
