@@ -187,26 +187,27 @@ def test_off_the_chooser_and_the_rules_answer_alone() -> None:
     assert _railway_pipeline(extractive=False).reader.span_model is None
 
 
+class Fixed:
+    """A stand-in reader that scores only the word ``word`` as an answer."""
+
+    def __init__(self, word: str) -> None:
+        self.word = word
+
+    def warm_up(self) -> None:
+        pass
+
+    def logits(self, question, texts):  # noqa: ANN001, ANN201
+        out = []
+        for text in texts:
+            words = list(re.finditer(r"\w+", text))
+            offsets = np.array([(m.start(), m.end()) for m in words])
+            score = np.array([10.0 if m.group() == self.word else -10.0 for m in words])
+            out.append(extract.TextLogits(((offsets, score, score.copy()),), 0.0))
+        return out
+
+
 def test_the_reader_weighs_in_on_which_sentence_answers() -> None:
     """With the weight at 0 the reader only gives the span; with a large one its best span decides."""
-    class Fixed:
-        """Scores only the word ``word`` as an answer."""
-
-        def __init__(self, word: str) -> None:
-            self.word = word
-
-        def warm_up(self) -> None:
-            pass
-
-        def logits(self, question, texts):  # noqa: ANN001, ANN202
-            out = []
-            for text in texts:
-                words = list(re.finditer(r"\w+", text))
-                offsets = np.array([(m.start(), m.end()) for m in words])
-                score = np.array([10.0 if m.group() == self.word else -10.0 for m in words])
-                out.append(extract.TextLogits(((offsets, score, score.copy()),), 0.0))
-            return out
-
     pipe = _railway_pipeline()
     query = pipe.analyse("When were trains on the Harbour Line withdrawn?")
     hits = pipe.retrieve(query)
@@ -295,22 +296,6 @@ def test_a_defining_sentence_the_reader_did_not_weigh_still_answers_with_a_finit
 
 
 def test_the_answers_passage_is_listed_even_when_fewer_passages_are_asked_for() -> None:
-    class Fixed:
-        def __init__(self, word: str) -> None:
-            self.word = word
-
-        def warm_up(self) -> None:
-            pass
-
-        def logits(self, question, texts):  # noqa: ANN001, ANN202
-            out = []
-            for text in texts:
-                words = list(re.finditer(r"\w+", text))
-                score = np.array([10.0 if m.group() == self.word else -10.0 for m in words])
-                out.append(extract.TextLogits(((np.array([(m.start(), m.end()) for m in words]), score, score.copy()),),
-                                              0.0))
-            return out
-
     pipe = _railway_pipeline()
     question = "When were trains on the Harbour Line withdrawn?"
     ranked = [h.passage for h in pipe.retrieve(pipe.analyse(question))]
