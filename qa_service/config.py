@@ -185,6 +185,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extractive_candidates", int, 2, "How many of the chooser's best sentences the reader weighs in on "
             "(their passages are read: 1.5 passages a question on average on a held-out SQuAD 2.0 article, against 3 "
             "for every candidate, for a better choice there: README, The extractive reader).", _ANSWERING, 1, 100),
+    Setting("extractive_context", int, 1, "How many sentences either side of a candidate sentence the reader reads "
+            "with it (0: the sentence alone; 100: in effect its whole passage). Fewer is faster; 1 chose best on a "
+            "held-out SQuAD 2.0 article: README, The extractive reader.", _ANSWERING, 0, 100),
     Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING, *_CHANGING),
             1, 64),
     Setting("word_prior", float, 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "

@@ -194,6 +194,12 @@ class TextLogits:
     windows: tuple[tuple[np.ndarray, np.ndarray, np.ndarray], ...]
     null: float
 
+    def shifted(self, by: int) -> TextLogits:
+        """The same scores with every offset moved by ``by`` characters (a text read as an excerpt)."""
+        if not by:
+            return self
+        return TextLogits(tuple((offsets + by, s, e) for offsets, s, e in self.windows), self.null)
+
     def best(self, within: tuple[int, int] | None = None) -> Reading:
         """The best span (start + end score, end not before start, at most MAX_ANSWER_TOKENS
         tokens) lying inside ``within`` (a character range, e.g. a sentence); a score of -inf

@@ -363,7 +363,8 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
         reader = LearnedReader(index, passages=settings.reader_passages, chooser=chooser, follow_ups=reader,
                                vectors=vectors, spans=spans, span_model=build_span_model(settings),
                                span_weight=settings.extractive_weight,
-                               span_candidates=settings.extractive_candidates)
+                               span_candidates=settings.extractive_candidates,
+                               span_context=settings.extractive_context)
         abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold)
     return Pipeline(
         corpus, index, analyser, rerankers, reader, abstainer,

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import replace
 
 import numpy as np
 
-from .learned import (QUESTION_FEATURES, SpanChooser, TreeModel, candidate_features, gives_new, is_previous,
+from .learned import (QUESTION_FEATURES, Candidate, SpanChooser, TreeModel, candidate_features, gives_new, is_previous,
                       question_basics, question_features)
 from .extract import Reading, SpanModel, whole_words
 from .query import KIND_PATTERNS
@@ -47,6 +48,38 @@ class SentenceReader:
         self.vectors = vectors
         self.semantic_weight = semantic_weight
         self.spans = spans  # the learned span where the rules find none (None: the rules alone)
+
+    def excerpts(self, candidates: Sequence[Candidate]) -> list[tuple[int, int, int]]:
+        """What the reader reads for ``candidates``: per candidate, (which excerpt, its start and
+        end in its passage). An excerpt is the candidate's sentence with ``span_context`` sentences
+        either side; candidates of one passage whose excerpts overlap or touch share one."""
+        runs: list[tuple[int, int, int]] = []  # (passage position, first sentence number, last)
+        for c in sorted(candidates, key=lambda c: (c.hit.position, c.number)):
+            first, last = c.number - self.span_context, c.number + self.span_context
+            if runs and runs[-1][0] == c.hit.position and first <= runs[-1][2] + 1:
+                runs[-1] = (c.hit.position, runs[-1][1], max(runs[-1][2], last))
+            else:
+                runs.append((c.hit.position, first, last))
+        out = []
+        for c in candidates:
+            n = next(n for n, (p, first, last) in enumerate(runs) if p == c.hit.position and first <= c.number <= last)
+            _, first, last = runs[n]
+            spans = [span for span, _ in self.index.sentences(c.hit.position)]
+            start = 0 if first <= 0 else spans[first][0]
+            end = len(c.hit.passage.text) if last >= len(spans) - 1 else spans[last][1]
+            out.append((n, start, end))
+        return out
+
+    def _readings(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:
+        """The reader's best span inside each candidate sentence (offsets in its passage), each
+        read with its excerpt (:meth:`excerpts`), every excerpt once, in one call."""
+        excerpts = self.excerpts(candidates)
+        texts: dict[int, tuple[str, int]] = {}
+        for c, (n, start, end) in zip(candidates, excerpts):
+            texts.setdefault(n, (c.hit.passage.text[start:end], start))
+        order = sorted(texts)
+        read = dict(zip(order, self.span_model.logits(question, [texts[n][0] for n in order])))
+        return [read[n].shifted(texts[n][1]).best((c.start, c.end)) for c, (n, _, _) in zip(candidates, excerpts)]
 
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
@@ -129,7 +162,8 @@ class LearnedReader:
 
     def __init__(self, index: SentenceSource, *, passages: int, chooser: TreeModel, follow_ups: SentenceReader,
                  vectors: SentenceVectors | None = None, spans: SpanChooser | None = None,
-                 span_model: SpanModel | None = None, span_weight: float = 0.0, span_candidates: int = 2) -> None:
+                 span_model: SpanModel | None = None, span_weight: float = 0.0, span_candidates: int = 2,
+                 span_context: int = 100) -> None:
         self.index = index
         self.passages = passages
         self.chooser = chooser
@@ -139,10 +173,45 @@ class LearnedReader:
         self.span_model = span_model
         self.span_weight = span_weight
         self.span_candidates = span_candidates
+        self.span_context = span_context
 
     def warm_up(self) -> None:
         if self.span_model is not None:
             self.span_model.warm_up()
+
+    def excerpts(self, candidates: Sequence[Candidate]) -> list[tuple[int, int, int]]:
+        """What the reader reads for ``candidates``: per candidate, (which excerpt, its start and
+        end in its passage); an excerpt is the candidate's sentence with ``span_context``
+        sentences either side, and candidates of one passage whose excerpts touch share one."""
+        runs: dict[int, list[list[int]]] = {}  # passage position -> runs of sentence numbers [first, last]
+        for c in sorted(candidates, key=lambda c: (c.hit.position, c.number)):
+            first, last = c.number - self.span_context, c.number + self.span_context
+            passage = runs.setdefault(c.hit.position, [])
+            if passage and first <= passage[-1][1] + 1:
+                passage[-1][1] = max(passage[-1][1], last)
+            else:
+                passage.append([first, last])
+        numbered = {(position, tuple(run)): n for n, (position, run) in
+                    enumerate((p, tuple(r)) for p, rs in runs.items() for r in rs)}
+        out = []
+        for c in candidates:
+            run = next(r for r in runs[c.hit.position] if r[0] <= c.number <= r[1])
+            spans = [span for span, _ in self.index.sentences(c.hit.position)]
+            start = spans[max(0, run[0])][0] if run[0] > 0 else 0
+            end = spans[run[1]][1] if run[1] < len(spans) - 1 else len(c.hit.passage.text)
+            out.append((numbered[(c.hit.position, tuple(run))], start, end))
+        return out
+
+    def _readings(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:
+        """The reader's best span inside each candidate sentence (offsets in its passage), each
+        read with its excerpt (:meth:`excerpts`), every excerpt once, in one call."""
+        excerpts = self.excerpts(candidates)
+        texts: dict[int, tuple[str, int]] = {}
+        for c, (n, start, end) in zip(candidates, excerpts):
+            texts.setdefault(n, (c.hit.passage.text[start:end], start))
+        order = sorted(texts)
+        read = dict(zip(order, self.span_model.logits(question, [texts[n][0] for n in order])))
+        return [read[n].shifted(texts[n][1]).best((c.start, c.end)) for c, (n, _, _) in zip(candidates, excerpts)]
 
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
@@ -155,9 +224,15 @@ class LearnedReader:
             hit = next((h for h in hits if h.passage.id == sentence.passage_id), None)
             if hit is None:
                 return sentence
-            [logits] = self.span_model.logits(question, [hit.passage.text])
-            return _with_read_span(sentence, logits.best((sentence.start, sentence.end)), hit.passage.text,
-                                   query) or sentence
+            number = next((n for n, ((start, _), _) in enumerate(self.index.sentences(hit.position))
+                           if start == sentence.start), None)
+            if number is None:  # not one of the passage's sentences: its passage is read whole
+                [logits] = self.span_model.logits(question, [hit.passage.text])
+                reading = logits.best((sentence.start, sentence.end))
+            else:
+                [reading] = self._readings(question, [Candidate(hit, number, sentence.start, sentence.end,
+                                                                sentence.text, False)])
+            return _with_read_span(sentence, reading, hit.passage.text, query) or sentence
         found, matrix = candidate_features(query, hits, self.index, self.vectors, self.passages)
         if not found:
             return None
@@ -166,10 +241,8 @@ class LearnedReader:
         if self.span_model is not None:
             # the chooser's best `span_candidates` sentences compete, their passages read by the model
             top = [int(i) for i in np.argsort(-logits, kind="stable")[: self.span_candidates]]
-            passages = list(dict.fromkeys(found[i].hit.passage.id for i in top))
-            texts = {c.hit.passage.id: c.hit.passage.text for c in found}
-            read = dict(zip(passages, self.span_model.logits(query.text, [texts[p] for p in passages])))
-            readings = {i: read[found[i].hit.passage.id].best((found[i].start, found[i].end)) for i in top}
+            readings = self._readings(query.text, [found[i] for i in top])
+            readings = dict(zip(top, readings))
             spans = np.array([readings[i].score for i in top], dtype=np.float64)
             if np.isfinite(spans).any():
                 spans = np.where(np.isfinite(spans), spans - spans[np.isfinite(spans)].max(), -NO_SPAN)

@@ -306,3 +306,63 @@ def test_the_answers_passage_is_listed_even_when_fewer_passages_are_asked_for() 
     answer = pipe.ask(question, top_k=1)
     assert answer.answer is not None and answer.answer.passage_id == second.id
     assert [p.hit.passage.id for p in answer.passages] == [second.id]  # the quoted passage, not the better one
+
+
+class Texts:
+    """A stand-in reader that records the texts it is given and finds no span in them."""
+
+    def __init__(self) -> None:
+        self.seen: list[str] = []
+
+    def warm_up(self) -> None:
+        pass
+
+    def logits(self, question, texts):  # noqa: ANN001, ANN201
+        self.seen.extend(texts)
+        return [extract.TextLogits((), 0.0) for _ in texts]
+
+
+LIBRARY = ("The library was founded in 1850. Its first reading room held two hundred books. A fire destroyed it "
+           "in 1901. The city rebuilt it in stone. The new building opened in 1905. It has a garden.")
+
+
+def _library_candidates(context: int):  # noqa: ANN202
+    doc = Document("lib", "The Library", "lib.txt", "0" * 64, LIBRARY)
+    pipe = build_pipeline(Settings(extractive_context=context), Corpus((doc,), tuple(passages(LIBRARY))))
+    query = pipe.analyse("When did the fire destroy the library?")
+    hit = pipe.retrieve(query)[0]
+    from qa_service.learned import Candidate
+
+    sentences = [span for span, _ in pipe.index.sentences(hit.position)]
+    make = lambda n: Candidate(hit, n, *sentences[n], LIBRARY[slice(*sentences[n])], False)  # noqa: E731
+    return pipe.reader, hit, make
+
+
+@pytest.mark.parametrize(("context", "numbers", "excerpts"), [
+    (0, [2, 4], ["A fire destroyed it in 1901.", "The new building opened in 1905."]),
+    (1, [2, 4], ["Its first reading room held two hundred books. A fire destroyed it in 1901. The city rebuilt it "
+                 "in stone. The new building opened in 1905. It has a garden."] * 2),
+    (1, [0, 5], ["The library was founded in 1850. Its first reading room held two hundred books.",
+                 "The new building opened in 1905. It has a garden."]),
+    (100, [2], [LIBRARY]),
+], ids=["sentence-alone", "touching-excerpts-merge", "apart-and-at-the-ends", "whole-passage"])
+def test_the_reader_reads_each_candidate_with_its_neighbours(context: int, numbers: list[int],
+                                                               excerpts: list[str]) -> None:
+    reader, hit, make = _library_candidates(context)
+    candidates = [make(n) for n in numbers]
+    got = reader.excerpts(candidates)
+    assert [LIBRARY[start:end] for _, start, end in got] == excerpts
+    assert len({n for n, _, _ in got}) == len(set(excerpts))  # one reading per distinct excerpt
+    reader.span_model = Texts()
+    reader._readings("When did the fire destroy the library?", candidates)
+    assert sorted(reader.span_model.seen) == sorted(set(excerpts))
+
+
+def test_a_span_read_in_an_excerpt_points_into_the_passage() -> None:
+    reader, hit, make = _library_candidates(1)
+    reader.span_model = Fixed("1905")
+    [reading] = reader._readings("When did the new building open?", [make(4)])
+    assert LIBRARY[reading.start:reading.end] == "1905"
+    first = make(0)  # 1905 is not in sentence 0: its best span stays inside it, and scores lower
+    [outside] = reader._readings("When did the new building open?", [first])
+    assert first.start <= outside.start < outside.end <= first.end and outside.score < reading.score

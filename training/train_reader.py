@@ -159,6 +159,28 @@ def summary(predictions: list[dict]) -> dict:
     return result
 
 
+def _type_times(option: str) -> tuple[str, int]:
+    kind, _, times = option.partition("=")
+    return kind, int(times)
+
+
+def oversampled(rows: list[dict], times: dict[str, int]) -> list[dict]:
+    """``rows`` with each answerable question of an answer type in ``times`` repeated that many times.
+
+    The answer types are the service's own (``qa_service/spans.py``, loaded from its file so that this
+    script needs none of the service's other dependencies)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("qa_spans", HERE.parent / "qa_service" / "spans.py")
+    spans = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(spans)
+    out = []
+    for row in rows:
+        k = times.get(spans.answer_type(row["question"]), 1) if not row["impossible"] else 1
+        out.extend([row] * max(1, k))
+    print(f"oversampled {dict(times)}: {len(rows)} -> {len(out)} questions", file=sys.stderr, flush=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", type=Path, required=True)
@@ -173,6 +195,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--limit", type=int, default=0, help="train on this many questions only (timing)")
+    parser.add_argument("--oversample", action="append", default=[], metavar="TYPE=K",
+                        help="repeat the answerable questions of this answer type (qa_service.spans.answer_type) "
+                             "K times in training, e.g. reason=4; may be given more than once")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -184,6 +209,9 @@ def main(argv: list[str] | None = None) -> int:
     random.shuffle(train)
     if args.limit:
         train = train[: args.limit]
+    if args.oversample:
+        train = oversampled(train, dict(_type_times(o) for o in args.oversample))
+        random.shuffle(train)
     tokenizer = BertTokenizerFast(tokenizer_file=str(args.model / "tokenizer.json"), do_lower_case=True)
     model = BertForQuestionAnswering.from_pretrained(str(args.model))
     enc = features(tokenizer, train, args.max_length, args.stride, train=True)
