@@ -49,38 +49,6 @@ class SentenceReader:
         self.semantic_weight = semantic_weight
         self.spans = spans  # the learned span where the rules find none (None: the rules alone)
 
-    def excerpts(self, candidates: Sequence[Candidate]) -> list[tuple[int, int, int]]:
-        """What the reader reads for ``candidates``: per candidate, (which excerpt, its start and
-        end in its passage). An excerpt is the candidate's sentence with ``span_context`` sentences
-        either side; candidates of one passage whose excerpts overlap or touch share one."""
-        runs: list[tuple[int, int, int]] = []  # (passage position, first sentence number, last)
-        for c in sorted(candidates, key=lambda c: (c.hit.position, c.number)):
-            first, last = c.number - self.span_context, c.number + self.span_context
-            if runs and runs[-1][0] == c.hit.position and first <= runs[-1][2] + 1:
-                runs[-1] = (c.hit.position, runs[-1][1], max(runs[-1][2], last))
-            else:
-                runs.append((c.hit.position, first, last))
-        out = []
-        for c in candidates:
-            n = next(n for n, (p, first, last) in enumerate(runs) if p == c.hit.position and first <= c.number <= last)
-            _, first, last = runs[n]
-            spans = [span for span, _ in self.index.sentences(c.hit.position)]
-            start = 0 if first <= 0 else spans[first][0]
-            end = len(c.hit.passage.text) if last >= len(spans) - 1 else spans[last][1]
-            out.append((n, start, end))
-        return out
-
-    def _readings(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:
-        """The reader's best span inside each candidate sentence (offsets in its passage), each
-        read with its excerpt (:meth:`excerpts`), every excerpt once, in one call."""
-        excerpts = self.excerpts(candidates)
-        texts: dict[int, tuple[str, int]] = {}
-        for c, (n, start, end) in zip(candidates, excerpts):
-            texts.setdefault(n, (c.hit.passage.text[start:end], start))
-        order = sorted(texts)
-        read = dict(zip(order, self.span_model.logits(question, [texts[n][0] for n in order])))
-        return [read[n].shifted(texts[n][1]).best((c.start, c.end)) for c, (n, _, _) in zip(candidates, excerpts)]
-
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
             return None
@@ -181,25 +149,23 @@ class LearnedReader:
 
     def excerpts(self, candidates: Sequence[Candidate]) -> list[tuple[int, int, int]]:
         """What the reader reads for ``candidates``: per candidate, (which excerpt, its start and
-        end in its passage); an excerpt is the candidate's sentence with ``span_context``
-        sentences either side, and candidates of one passage whose excerpts touch share one."""
-        runs: dict[int, list[list[int]]] = {}  # passage position -> runs of sentence numbers [first, last]
+        end in its passage). An excerpt is the candidate's sentence with ``span_context`` sentences
+        either side; candidates of one passage whose excerpts overlap or touch share one."""
+        runs: list[tuple[int, int, int]] = []  # (passage position, first sentence number, last)
         for c in sorted(candidates, key=lambda c: (c.hit.position, c.number)):
             first, last = c.number - self.span_context, c.number + self.span_context
-            passage = runs.setdefault(c.hit.position, [])
-            if passage and first <= passage[-1][1] + 1:
-                passage[-1][1] = max(passage[-1][1], last)
+            if runs and runs[-1][0] == c.hit.position and first <= runs[-1][2] + 1:
+                runs[-1] = (c.hit.position, runs[-1][1], max(runs[-1][2], last))
             else:
-                passage.append([first, last])
-        numbered = {(position, tuple(run)): n for n, (position, run) in
-                    enumerate((p, tuple(r)) for p, rs in runs.items() for r in rs)}
+                runs.append((c.hit.position, first, last))
         out = []
         for c in candidates:
-            run = next(r for r in runs[c.hit.position] if r[0] <= c.number <= r[1])
+            n = next(n for n, (p, first, last) in enumerate(runs) if p == c.hit.position and first <= c.number <= last)
+            _, first, last = runs[n]
             spans = [span for span, _ in self.index.sentences(c.hit.position)]
-            start = spans[max(0, run[0])][0] if run[0] > 0 else 0
-            end = spans[run[1]][1] if run[1] < len(spans) - 1 else len(c.hit.passage.text)
-            out.append((numbered[(c.hit.position, tuple(run))], start, end))
+            start = 0 if first <= 0 else spans[first][0]
+            end = len(c.hit.passage.text) if last >= len(spans) - 1 else spans[last][1]
+            out.append((n, start, end))
         return out
 
     def _readings(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:
