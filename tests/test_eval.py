@@ -241,7 +241,9 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
 OWN_FLOORS = ["hit@1=0.77", "hit@3=0.91", "mrr@10=0.84", "ndcg@10=0.85", "short_answer=0.66", "followup=0.65",
-              "abstain_recall=0.22", "span_f1=0.47"]
+              "abstain_recall=0.22", "span_f1=0.46"]
+# (2026-11-30, the reader retrained with why/how questions 4x and reading one sentence either side:
+# span F1 .481 -> .465 here, ExpMRC 55.5 -> 56.5; the card's example answered with its reason.)
 # (2026-11-29, the extractive reader: span F1 .410 -> .481, short answer .690 -> .662, two facts
 # lost; on ExpMRC short answer .756 -> .804 and span F1 37.4 -> 55.5. README, The extractive reader.)
 # (2026-11-29, words the documents lack searched by meaning: hit@1 .746 -> .775, false refusals
@@ -251,7 +253,7 @@ OWN_FLOORS = ["hit@1=0.77", "hit@3=0.91", "mrr@10=0.84", "ndcg@10=0.85", "short_
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
 OWN_WORDS_ONLY_FLOORS = ["hit@1=0.73", "hit@3=0.83", "mrr@10=0.78", "ndcg@10=0.78", "short_answer=0.66",
                          "followup=0.65", "abstain_recall=0.33"]
-SQUAD_FLOORS = ["hit@1=0.89", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.80", "span_f1=0.54"]
+SQUAD_FLOORS = ["hit@1=0.89", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.80", "span_f1=0.55"]
 
 
 def test_quality_gate_on_the_bundled_question_set() -> None:

@@ -366,3 +366,37 @@ def test_a_span_read_in_an_excerpt_points_into_the_passage() -> None:
     first = make(0)  # 1905 is not in sentence 0: its best span stays inside it, and scores lower
     [outside] = reader._readings("When did the new building open?", [first])
     assert first.start <= outside.start < outside.end <= first.end and outside.score < reading.score
+
+
+@pytest.mark.parametrize(("text", "read_as"), [
+    ("Council shuts bridge\n\nThe bridge stays shut.", "Council shuts bridge.\nThe bridge stays shut."),
+    ("A heading\r\nText.", "A heading.\nText."),
+    ("Item 3  \nItem 4\n", "Item 3  .Item 4."),
+    ("Done.\nNext", "Done.\nNext"),
+    ('He said "no"\nThen left.', 'He said "no"\nThen left.'),
+    ("No line breaks at all", "No line breaks at all"),
+], ids=["headline", "crlf", "list", "stopped-already", "quote", "none"])
+def test_a_line_without_punctuation_ends_a_sentence_for_the_reader(text: str, read_as: str) -> None:
+    assert extract.stopped_lines(text) == read_as
+    assert len(extract.stopped_lines(text)) == len(text)  # offsets into the text still hold
+
+
+HEADLINES = [
+    ("why did the council close the bridge?",
+     "Council shuts Mill Bridge over rusted cables\n\nThe bridge will stay closed until spring, the mayor said.",
+     "rusted cables"),
+    ("why did the club cancel the festival?",
+     "Club cancels summer festival after storm damage\n\nTickets will be refunded in full.", "storm damage"),
+    ("why was the museum closed?", "Museum closed because of a burst water pipe\nVisitors were sent home on Monday.",
+     "burst water pipe"),
+]
+
+
+@pytest.mark.parametrize(("question", "text", "reason"), HEADLINES, ids=["bridge", "festival", "museum"])
+def test_a_headline_is_read_as_a_sentence_of_its_own(model: SpanModel, monkeypatch, question: str, text: str,
+                                                     reason: str) -> None:  # noqa: ANN001
+    headline = (0, text.index("\n"))
+    stopped = model.logits(question, [text])[0].best(headline)
+    assert text[stopped.start:stopped.end] == reason
+    monkeypatch.setattr(extract, "stopped_lines", lambda t: t)  # read as one run-on line, the reader is less sure
+    assert model.logits(question, [text])[0].best(headline).score < stopped.score
