@@ -183,8 +183,8 @@ SETTINGS: tuple[Setting, ...] = (
             "relative to the best sentence's) adds to the chooser's score (log-odds); 0 = the reader gives the span "
             "only (chosen on a held-out SQuAD 2.0 article: README, The extractive reader).", _ANSWERING, 0, 10),
     Setting("extractive_candidates", int, 2, "How many of the chooser's best sentences the reader weighs in on "
-            "(their passages are read: 1.5 passages a question on average on a held-out SQuAD 2.0 article, against 3 "
-            "for every candidate, for a better choice there: README, The extractive reader).", _ANSWERING, 1, 100),
+            "(2 chose as well as all of them on a held-out SQuAD 2.0 article, for a fraction of the reading: README, "
+            "The extractive reader).", _ANSWERING, 1, 100),
     Setting("extractive_context", int, 1, "How many sentences either side of a candidate sentence the reader reads "
             "with it (0: the sentence alone; 100: in effect its whole passage). Fewer is faster; 1 chose best on a "
             "held-out SQuAD 2.0 article: README, The extractive reader.", _ANSWERING, 0, 100),

@@ -122,8 +122,9 @@ class LearnedReader:
     whenever one is among the candidates.
 
     With the extractive reader (``span_model``), the chooser's best ``span_candidates`` sentences
-    compete: each one's score gets ``span_weight`` x its best span's score (start + end logit,
-    relative to the best of them), and the exact answer is the chosen sentence's best span. A
+    compete: each is read with ``span_context`` sentences either side, its score gets
+    ``span_weight`` x its best span's score (start + end logit, relative to the best of them),
+    and the exact answer is the chosen sentence's best span. A
     follow-up is read together with the question it leans on (the reader too was trained on
     single questions).
     """
@@ -205,10 +206,9 @@ class LearnedReader:
         logits = self.chooser.logits(matrix)
         scores, readings = logits, None
         if self.span_model is not None:
-            # the chooser's best `span_candidates` sentences compete, their passages read by the model
+            # the chooser's best `span_candidates` sentences compete, each read by the model with its neighbours
             top = [int(i) for i in np.argsort(-logits, kind="stable")[: self.span_candidates]]
-            readings = self._readings(query.text, [found[i] for i in top])
-            readings = dict(zip(top, readings))
+            readings = dict(zip(top, self._readings(query.text, [found[i] for i in top])))
             spans = np.array([readings[i].score for i in top], dtype=np.float64)
             if np.isfinite(spans).any():
                 spans = np.where(np.isfinite(spans), spans - spans[np.isfinite(spans)].max(), -NO_SPAN)
