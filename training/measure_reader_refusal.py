@@ -1,0 +1,84 @@
+"""Does the extractive reader tell answerable questions from unanswerable ones, on the sentences
+the service weighs? ROC AUC (answerable vs not) of the reader's scores, per SQuAD 2.0 file.
+
+    python3 training/measure_reader_refusal.py FILE.json [--model reader.onnx]
+
+For each question the service is asked as usual (defaults); the reader's readings of the
+chooser's best sentences give three scores: its best span's score (start + end logit), minus
+its "no answer" score ([CLS]), and the difference of the two. An AUC near .5 says a score is no
+use to the decider (``decide.LearnedAbstainer``). Measure only on articles the model was not
+trained on (its card's ``training.holdout``); ``--model`` reads another export, for example a
+cross-validation fold's (``train_reader.py --holdout A`` then ``export_reader.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from qa_service import read  # noqa: E402
+from qa_service.config import Settings  # noqa: E402
+from qa_service.evaluate import load_squad  # noqa: E402
+from qa_service.extract import SpanModel  # noqa: E402
+from qa_service.pipeline import build_pipeline  # noqa: E402
+from qa_service.values import Corpus  # noqa: E402
+
+
+def auc(positive: list[float], negative: list[float]) -> float:
+    """The chance that a random answerable question scores above a random unanswerable one."""
+    pos, neg = np.array(positive)[:, None], np.array(negative)[None, :]
+    return float(np.mean(pos > neg) + 0.5 * np.mean(pos == neg))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("squad", type=Path)
+    parser.add_argument("--model", type=Path, help="another reader.onnx (default: the bundled one)")
+    args = parser.parse_args(argv)
+    corpus, questions = load_squad(args.squad)
+    model = None
+    if args.model is not None:
+        model = SpanModel(args.model, sha256=hashlib.sha256(args.model.read_bytes()).hexdigest())
+    seen: list[list] = []
+    readings = read.LearnedReader._readings
+
+    def recording(self, question, candidates):  # noqa: ANN001, ANN202
+        out = readings(self, question, candidates)
+        seen.append(out)
+        return out
+
+    read.LearnedReader._readings = recording  # type: ignore[method-assign]
+    rows = []
+    for pool in dict.fromkeys(q.pool for q in questions):
+        documents = tuple(d for d in corpus.documents if d.id == pool)
+        pipe = build_pipeline(Settings(), Corpus(documents, tuple(p for p in corpus.passages if p.document == pool)))
+        if model is not None and isinstance(pipe.reader, read.LearnedReader):
+            pipe.reader.span_model = model
+        for q in (q for q in questions if q.pool == pool):
+            seen.clear()
+            answer = pipe.ask(q.question)
+            if not seen or not seen[-1]:
+                continue  # nothing was read (no hits, or a follow-up)
+            best = max(r.score for r in seen[-1])
+            null = min(r.null for r in seen[-1])
+            rows.append((q.answerable, best, -null, best - null, answer.confidence))
+    answerable = [r for r in rows if r[0]]
+    unanswerable = [r for r in rows if not r[0]]
+    report = {"file": args.squad.name, "answerable": len(answerable), "unanswerable": len(unanswerable)}
+    for i, name in enumerate(("best_span", "minus_no_answer", "best_minus_no_answer", "decider_confidence"), 1):
+        values = [(r[0], r[i]) for r in rows if r[i] is not None]
+        report[name] = round(auc([v for a, v in values if a], [v for a, v in values if not a]), 3)
+    print(json.dumps(report))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
