@@ -175,8 +175,8 @@ SETTINGS: tuple[Setting, ...] = (
             "(`qa_service/models/span-model.json`, `training/train_span_model.py`); off = the hand-weighted mix above "
             "and the rules' spans alone.", _ANSWERING),
     Setting("extractive", bool, True, "With the learned chooser: read the candidate sentences, each with its "
-            "neighbours (`extractive_context`), with the fine-tuned extractive reader (`qa_service/models/reader/`, trained by `training/train_reader.py` on SQuAD "
-            "2.0): its best span in each sentence adds to the chooser's score (`extractive_weight`) and the chosen "
+            "neighbours (`extractive_context`), with the fine-tuned extractive reader (`qa_service/models/reader/`, "
+            "trained by `training/train_reader.py` on SQuAD 2.0): its best span in each sentence adds to the chooser's score (`extractive_weight`) and the chosen "
             "sentence's best span is the exact answer; off = the chooser and the span rules alone. Off by itself, with "
             "a warning, when the model cannot be loaded.", _ANSWERING),
     Setting("extractive_weight", float, 0.5, "How much the reader's best span in a sentence (start + end logit, "
