@@ -21,8 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(HERE))
 
 from qa_service import read  # noqa: E402
 from qa_service.config import Settings  # noqa: E402
@@ -30,12 +32,7 @@ from qa_service.evaluate import load_squad  # noqa: E402
 from qa_service.extract import SpanModel  # noqa: E402
 from qa_service.pipeline import build_pipeline  # noqa: E402
 from qa_service.values import Corpus  # noqa: E402
-
-
-def auc(positive: list[float], negative: list[float]) -> float:
-    """The chance that a random answerable question scores above a random unanswerable one."""
-    pos, neg = np.array(positive)[:, None], np.array(negative)[None, :]
-    return float(np.mean(pos > neg) + 0.5 * np.mean(pos == neg))
+from train_answer_model import roc_auc  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -75,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     report = {"file": args.squad.name, "answerable": len(answerable), "unanswerable": len(unanswerable)}
     for i, name in enumerate(("best_span", "minus_no_answer", "best_minus_no_answer", "decider_confidence"), 1):
         values = [(r[0], r[i]) for r in rows if r[i] is not None]
-        report[name] = round(auc([v for a, v in values if a], [v for a, v in values if not a]), 3)
+        report[name] = round(roc_auc(np.array([v for _, v in values]), np.array([a for a, _ in values])), 3)
     print(json.dumps(report))
     return 0
 
