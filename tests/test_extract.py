@@ -400,3 +400,33 @@ def test_a_headline_is_read_as_a_sentence_of_its_own(model: SpanModel, monkeypat
     assert text[stopped.start:stopped.end] == reason
     monkeypatch.setattr(extract, "stopped_lines", lambda t: t)  # read as one run-on line, the reader is less sure
     assert model.logits(question, [text])[0].best(headline).score < stopped.score
+
+
+def test_the_refusal_measurement_reads_what_the_service_weighs(tmp_path, capsys) -> None:  # noqa: ANN001
+    """training/measure_reader_refusal.py asks the service each question of a SQuAD 2.0 file and
+    reports the AUC of the reader's scores, answerable against unanswerable."""
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    def qa(n: int, question: str, answer: str | None) -> dict:
+        found = [{"text": answer, "answer_start": RAILWAY.index(answer)}] if answer else []
+        return {"id": f"q{n}", "question": question, "answers": found, "is_impossible": answer is None}
+
+    squad = {"version": "v2.0", "data": [{"title": "Harbour", "paragraphs": [{"context": RAILWAY, "qas": [
+        qa(1, "Who built the Harbour Line?", "Margaret Olsen"), qa(2, "When did the Harbour Line open?", "1911"),
+        qa(3, "Who designed the Harbour Line's tunnel?", None), qa(4, "How long is the Harbour Line?", None)]}]}]}
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(squad))
+    script = Path(__file__).resolve().parent.parent / "training" / "measure_reader_refusal.py"
+    spec = importlib.util.spec_from_file_location("measure_reader_refusal", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    from qa_service import read
+
+    readings = read.LearnedReader._readings
+    assert module.main([str(path)]) == 0
+    assert read.LearnedReader._readings is readings  # it recorded them by replacing the method, and put it back
+    report = json.loads(capsys.readouterr().out)
+    assert (report["answerable"], report["unanswerable"]) == (2, 2)
+    assert all(0 <= report[k] <= 1 for k in ("best_span", "minus_no_answer", "best_minus_no_answer"))

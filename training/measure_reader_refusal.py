@@ -53,20 +53,24 @@ def main(argv: list[str] | None = None) -> int:
         return out
 
     read.LearnedReader._readings = recording  # type: ignore[method-assign]
-    rows = []
-    for pool in dict.fromkeys(q.pool for q in questions):
-        documents = tuple(d for d in corpus.documents if d.id == pool)
-        pipe = build_pipeline(Settings(), Corpus(documents, tuple(p for p in corpus.passages if p.document == pool)))
-        if model is not None and isinstance(pipe.reader, read.LearnedReader):
-            pipe.reader.span_model = model
-        for q in (q for q in questions if q.pool == pool):
-            seen.clear()
-            answer = pipe.ask(q.question)
-            if not seen or not seen[-1]:
-                continue  # nothing was read (no hits, or a follow-up)
-            best = max(r.score for r in seen[-1])
-            null = min(r.null for r in seen[-1])
-            rows.append((q.answerable, best, -null, best - null, answer.confidence))
+    try:
+        rows = []
+        for pool in dict.fromkeys(q.pool for q in questions):
+            documents = tuple(d for d in corpus.documents if d.id == pool)
+            passages = tuple(p for p in corpus.passages if p.document == pool)
+            pipe = build_pipeline(Settings(), Corpus(documents, passages))
+            if model is not None and isinstance(pipe.reader, read.LearnedReader):
+                pipe.reader.span_model = model
+            for q in (q for q in questions if q.pool == pool):
+                seen.clear()
+                answer = pipe.ask(q.question)
+                if not seen or not seen[-1]:
+                    continue  # nothing was read (no hits, or a follow-up)
+                best = max(r.score for r in seen[-1])
+                null = min(r.null for r in seen[-1])
+                rows.append((q.answerable, best, -null, best - null, answer.confidence))
+    finally:
+        read.LearnedReader._readings = readings  # type: ignore[method-assign]
     answerable = [r for r in rows if r[0]]
     unanswerable = [r for r in rows if not r[0]]
     report = {"file": args.squad.name, "answerable": len(answerable), "unanswerable": len(unanswerable)}
