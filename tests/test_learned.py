@@ -108,3 +108,33 @@ def test_the_training_script_writes_a_model_the_service_reads(tmp_path: Path) ->
     assert data["data"]["questions"] == 753 + 697 and data["data"]["articles"][:1] == ["beyonc"]
     assert 0 < data["cross_validated"]["chooser_accuracy"] <= 1 and 0 <= threshold <= 1
     assert chooser.features == CANDIDATE_FEATURES and decider.features == QUESTION_FEATURES
+
+
+def test_encoder_folds_give_each_article_an_encoder_that_did_not_train_on_it(tmp_path: Path) -> None:
+    """`train_answer_model.py --encoder-folds`: each article's similarities come from a fold whose
+    card does not list it among its training articles; an article no fold holds out has none."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "training"))
+    try:
+        import train_answer_model as tam
+    finally:
+        sys.path.remove(str(root / "training"))
+    every = [a["title"] for a in json.loads(tam.DATA.read_text(encoding="utf-8"))["data"]]
+    folds = {"first": every[:6], "second": every[5:]}  # each trains on these; the article every[5] is in both
+    for name, trained in folds.items():
+        (tmp_path / name).mkdir()
+        card = {"sha256": name * 8, "training": {"data": {"articles": trained}}}
+        (tmp_path / name / "encoder.json").write_text(json.dumps(card), encoding="utf-8")
+    chosen = tam.fold_encoders([tmp_path / "first", tmp_path / "second"])
+    from qa_service.text import slugify
+
+    for title in every:
+        slug = slugify(title, "article")
+        if title == every[5]:
+            assert slug not in chosen
+            continue
+        seen_by = chosen[slug].sha256
+        assert title not in folds["first" if seen_by == "first" * 8 else "second"]
+        assert chosen[slug].model_path == tmp_path / ("first" if seen_by == "first" * 8 else "second") / "encoder.onnx"
