@@ -9,6 +9,10 @@ Why the fine-tuned model reads one text per call: its integer products quantise 
 with one scale, so a text's vector would depend on the texts batched with it (cosine .987 for "Hi."
 alone against in a batch); alone, a sentence gets the same vector at indexing as at question time.
 It costs little: with integer products a batch of 32 was no faster per text than one text at a time.
+Why one call at a time across threads: concurrent calls put 2 onnxruntime threads each on the same 2
+cores. Under 8 clients of the longest questions, /api/health took 10-13 ms with concurrent calls and
+2.5 ms with one at a time; `benchmarks/load.py --seconds 20` served 63.5 requests a second (p99 752 ms)
+against 59.9 (p99 921 ms).
 Why sha256 before loading: a swapped or damaged file would silently change every vector.
 Why lazy imports: importing this module never loads onnxruntime or tokenizers.
 """
@@ -109,6 +113,7 @@ class MiniLMEncoder:
         recipe = f"{sha256}:{TOKENIZER_SHA256}:{POOLING}:max_tokens={max_tokens}"
         self.fingerprint = f"{self.name}:{hashlib.sha256(recipe.encode()).hexdigest()[:16]}"
         self._lock = threading.Lock()
+        self._running = threading.Lock()
         self._tokenizer: Any = None
         self._session: Any = None
 
@@ -166,7 +171,8 @@ class MiniLMEncoder:
             ids = [i if len(i) <= cut else i[: cut - 1] + i[-1:] for i in ids]  # keep the closing [SEP]
         order = sorted(range(len(texts)), key=lambda i: len(ids[i]))
         for rows in self._batches(order, [len(i) for i in ids]):
-            out[rows] = self._run(session, [ids[i] for i in rows])
+            with self._running:  # one call at a time (see the module's docstring)
+                out[rows] = self._run(session, [ids[i] for i in rows])
         return out
 
     def _batches(self, order: list[int], lengths: list[int]) -> list[list[int]]:
