@@ -151,7 +151,7 @@ SETTINGS: tuple[Setting, ...] = (
             "passage) nor word vectors (about 1.2 ms a distinct word: 4,477 words in 5.5 s for the 319 ExpMRC "
             "paragraphs) and answering uses words only. 0 = meaning off for any corpus.", ("index", *_ANSWERING, *_CHANGING),
             0, 100_000_000),
-    Setting("semantic_weight", float, 0.5, "Passage order: each passage's score relative to the top one plus this x "
+    Setting("semantic_weight", float, 1.0, "Passage order: each passage's score relative to the top one plus this x "
             "its best sentence's cosine with the question, spread over [0, 1] across the passages.", _ANSWERING, 0, 10),
     Setting("semantic_sentence_weight", float, 1.0, "Answer choice: each sentence's word score relative to the best "
             "one plus this x its cosine with the question, spread over [0, 1].", _ANSWERING, 0, 10),
