@@ -249,9 +249,10 @@ def _loaded(cache: dict[tuple[int, str], _M | None], key: tuple[int, str], make:
     """The model ``make()`` gives, warmed up once per process and ``key``; None, with one warning,
     when it cannot be loaded (any failure: the service then answers without it)."""
     if key not in cache:
-        model: _M | None = make()
+        model: _M | None = None
         try:
-            model.warm_up()  # type: ignore[union-attr]
+            model = make()  # may read a model card: a missing or broken one is a failure to load too
+            model.warm_up()
         except Exception as exc:  # noqa: BLE001 - any failure to load means: answer without it
             message = exc.message if isinstance(exc, SettingsError) else f"{type(exc).__name__}: {exc}"
             _log.warning("qa-service: %s is off: %s", what, " ".join(message.split()))

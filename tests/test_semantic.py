@@ -130,6 +130,24 @@ def test_without_the_model_the_lexical_path_answers_with_a_warning(monkeypatch, 
     assert create_app(pipeline).test_client().get("/api/health").get_json()["semantic"] is False
 
 
+def test_a_broken_encoder_card_turns_meaning_off_with_a_warning(monkeypatch, caplog, tmp_path,  # noqa: ANN001
+                                                                 tiny_corpus_dir) -> None:
+    """The card is read when the encoder is made, not when it is warmed up: that too must fall back."""
+    from qa_service import encode
+    from qa_service import pipeline as pipeline_module
+
+    broken = tmp_path / "encoder.json"
+    broken.write_text("{not json", encoding="utf-8")
+    monkeypatch.setattr(pipeline_module, "_ENCODERS", {})
+    monkeypatch.setattr(encode, "TUNED_CARD", broken)
+    monkeypatch.setattr(encode.load_encoder_card, "__defaults__", (broken,))
+    with caplog.at_level("WARNING"):
+        pipeline = build_pipeline(Settings(corpus=tiny_corpus_dir))
+    assert not pipeline.semantic
+    assert any("sentence meaning is off" in r.getMessage() and "encoder.json cannot be read" in r.getMessage()
+               for r in caplog.records)
+
+
 def test_nearest_passages_by_their_best_sentence(encoder) -> None:  # noqa: ANN001
     docs = passages("Bread rises because yeast makes gas.", "The train to Oslo leaves at nine. It is often late.",
                     "Trains to Bergen run twice a day.")
