@@ -431,3 +431,24 @@ def test_the_refusal_measurement_reads_what_the_service_weighs(tmp_path, capsys)
     report = json.loads(capsys.readouterr().out)
     assert (report["answerable"], report["unanswerable"]) == (2, 2)
     assert all(0 <= report[k] <= 1 for k in ("best_span", "minus_no_answer", "best_minus_no_answer"))
+
+
+def test_a_count_question_gets_no_span_from_a_reader_pointing_at_a_sum_of_money() -> None:
+    """"How many ...?" is not answered by "$4.5 million", whatever the reader says; a count is kept."""
+    from qa_service.read import _with_read_span
+    from qa_service.values import AnswerSentence
+
+    text = "The charity raised $4.5 million and helped 300 families in 2019."
+    doc = Document("c", "Charity", "c.txt", "0" * 64, text)
+    pipe = build_pipeline(Settings(), Corpus((doc,), tuple(passages(text))))
+    query = pipe.analyse("How many families did the charity help?")
+    sentence = AnswerSentence(text, pipe.corpus.passages[0].id, 1.0, 0, len(text))
+    at = text.index("$4.5 million")
+    assert _with_read_span(sentence, Reading(at, at + len("$4.5 million"), 5.0, 0.0), text, query) is None
+    at = text.index("300")
+    counted = _with_read_span(sentence, Reading(at, at + 3, 5.0, 0.0), text, query)
+    assert counted is not None and counted.span is not None and counted.span.text == "300"
+    money = pipe.analyse("How much money did the charity raise?")
+    at = text.index("$4.5 million")
+    kept = _with_read_span(sentence, Reading(at, at + len("$4.5 million"), 5.0, 0.0), text, money)
+    assert kept is not None and kept.span is not None and kept.span.text == "$4.5 million"

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from qa_service.spans import ANSWER_TYPES, MAX_SENTENCE, answer_type, candidates, find_span
+from qa_service.spans import ANSWER_TYPES, MAX_SENTENCE, answer_type, candidates, counts_things, find_span, is_sum
 
 
 @pytest.mark.parametrize(
@@ -226,3 +226,41 @@ def test_acronym_pairs_find_definitions_either_way_round() -> None:
             "summit followed. The AFL grew.")
     assert acronym_pairs(text) == [("WHO", "World Health Organization"), ("NATO", "North Atlantic Treaty Organization")]
     assert acronym_pairs("Prices rose (CPI data) in May.") == []
+
+
+@pytest.mark.parametrize(
+    ("question", "counts"),
+    [
+        ("How many donors gave to the museum?", True),
+        ("how many people were hurt?", True),
+        ("How many dollars did the fair raise?", False),  # the things counted are money
+        ("How many millions of dollars did the film gross?", False),
+        ("How much did the fair raise?", False),  # an amount, not a count
+        ("When did the museum open?", False),
+    ],
+)
+def test_a_count_question_is_told_from_one_asking_for_money(question: str, counts: bool) -> None:
+    assert counts_things(question) is counts
+
+
+@pytest.mark.parametrize(("text", "is_money"), [("$2 million", True), ("4,000 euros", True), ("£30", True),
+                                                 ("300 donors", False), ("2,500 quilts", False), ("1962", False)])
+def test_a_sum_of_money_is_recognised(text: str, is_money: bool) -> None:
+    assert is_sum(text) is is_money
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        # a count question is not answered by the sum in the sentence, however near the question's words
+        ("The museum received $2 million from 300 donors last year.", "How many donors gave to the museum?", "300"),
+        ("The charity raised $4.5 million for the shelter in 2019.", "How many people did the charity help?", None),
+        # unless it asks how many of a currency
+        ("The film grossed $158.8 million in cinemas.", "How many millions of dollars did the film gross?",
+         "$158.8"),  # the unit the question names is left out, as for any count
+        ("The fair raised 4,000 euros for the school.", "How much did the fair raise for the school?", "4,000 euros"),
+    ],
+)
+def test_how_many_is_not_answered_by_a_sum_of_money(sentence: str, question: str, expected: str | None) -> None:
+    span = find_span(sentence, question, answer_type(question))
+    assert (span.text if span else None) == expected

@@ -108,18 +108,50 @@ def held_out_figures(model, tokenizer, held: list[dict], max_length: int) -> dic
     return {a["title"]: rank(model, tokenizer, a, max_length) for a in held}
 
 
-def examples(train: list[dict], rng: random.Random) -> list[tuple[str, str, str, str]]:
-    """(question, its sentence, another sentence of its paragraph, a sentence of another paragraph)."""
+def examples(train: list[dict], rng: random.Random, hard: str = "random", pool: int = 3) -> list[tuple[str, str, str, str]]:
+    """(question, its sentence, another sentence of its paragraph, a sentence of another paragraph).
+
+    ``hard="random"``: both negatives drawn at random. ``hard="bm25"``: drawn from the ``pool``
+    sentences that BM25 (the service's tokeniser, rank-bm25's scores) ranks highest for the
+    question, within its paragraph and within the rest of its article: the sentences that share
+    its words without answering it, which the words-only ranking confuses with the answer."""
     out = []
     for article in train:
         pars = article["paragraphs"]
+        scorer = _Bm25(article) if hard == "bm25" else None
         for question, p, i in article["questions"]:
-            same = [s for k, s in enumerate(pars[p]) if k != i] or [pars[p][i]]
-            others = [q for q in range(len(pars)) if q != p] or [p]
-            other = pars[rng.choice(others)]
-            out.append((question, pars[p][i], rng.choice(same), rng.choice(other)))
+            if scorer is None:  # as the shipped encoder was trained
+                same_text = [s for k, s in enumerate(pars[p]) if k != i] or [pars[p][i]]
+                other_pars = [q for q in range(len(pars)) if q != p] or [p]
+                other = pars[rng.choice(other_pars)]
+                out.append((question, pars[p][i], rng.choice(same_text), rng.choice(other)))
+                continue
+            same = scorer.best(question, [(p, k) for k in range(len(pars[p])) if k != i] or [(p, i)], pool)
+            others = scorer.best(question, [(q, k) for q in range(len(pars)) if q != p
+                                            for k in range(len(pars[q]))] or [(p, i)], pool)
+            a, b = rng.choice(same), rng.choice(others)
+            out.append((question, pars[p][i], pars[a[0]][a[1]], pars[b[0]][b[1]]))
     rng.shuffle(out)
     return out
+
+
+class _Bm25:
+    """BM25 over one article's sentences, with the service's own tokeniser."""
+
+    def __init__(self, article: dict) -> None:
+        from rank_bm25 import BM25Okapi
+
+        from qa_service.config import Settings
+        from qa_service.pipeline import build_tokenizer
+
+        self.tokenizer = build_tokenizer(Settings())  # the service's default tokeniser
+        self.keys = [(p, k) for p, sents in enumerate(article["paragraphs"]) for k in range(len(sents))]
+        self.at = {key: n for n, key in enumerate(self.keys)}
+        self.bm25 = BM25Okapi([self.tokenizer.terms(s) or ["_"] for sents in article["paragraphs"] for s in sents])
+
+    def best(self, question: str, keys: list[tuple[int, int]], pool: int) -> list[tuple[int, int]]:
+        scores = self.bm25.get_scores(self.tokenizer.terms(question))
+        return sorted(keys, key=lambda key: -scores[self.at[key]])[:pool]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -135,6 +167,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-length", type=int, default=128)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--hard", choices=("random", "bm25"), default="random",
+                        help="how each question's two hard negatives are drawn (see examples())")
+    parser.add_argument("--hard-pool", type=int, default=3, help="with --hard bm25: drawn from this many best")
     args = parser.parse_args(argv)
     torch.manual_seed(args.seed)
     torch.set_num_threads(args.threads)
@@ -156,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     batches = []
     for _ in range(args.epochs):
-        rows = examples(train, rng)
+        rows = examples(train, rng, args.hard, args.hard_pool)
         batches += [rows[b:b + args.batch] for b in range(0, len(rows), args.batch) if len(rows[b:b + args.batch]) > 1]
     warm = max(1, len(batches) // 10)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
