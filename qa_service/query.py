@@ -293,6 +293,9 @@ class QueryAnalyser:
                 answer_words = self.words(previous.answer, memo)
             turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer", answer_words))
         turns, vector = self._meaning(turns)
+        own_vector = None
+        if vector is not None and self._vector_text(turns) != question:  # a follow-up: what it asks by itself
+            own_vector = self.encoder.encode([question], max_tokens=MAX_EMBEDDED_TOKENS)[0]  # type: ignore[union-attr]
         weights: dict[str, float] = {}
         for turn in turns:
             for term, prior in zip(turn.terms, turn.priors):
@@ -304,6 +307,7 @@ class QueryAnalyser:
             previous=previous if previous is not None and previous.answer else None,
             mass={t: w * self.vocabulary.rarity(t) for t, w in weights.items()},
             vector=vector,
+            own_vector=own_vector,
             answer_type=answer_type(question),
         )
 

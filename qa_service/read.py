@@ -36,7 +36,10 @@ class SentenceReader:
 
     With sentence ``vectors``, every sentence of those passages is a candidate, even one that
     shares no word with the question: its score becomes its lexical score relative to the best
-    one plus ``semantic_weight`` x its cosine with the question, spread over [0, 1].
+    one plus ``semantic_weight`` x its cosine with the question, spread over [0, 1]. For a
+    follow-up that cosine is with :attr:`Query.choice_vector`: the new question's own meaning
+    and the conversation's, equally ("And how were its ties with Russia before that?" wants the
+    sentence about those ties, not the one the conversation was about).
     """
 
     def __init__(self, index: SentenceSource, *, passages: int, repeat_weight: float,
@@ -60,7 +63,7 @@ class SentenceReader:
         candidates: list[tuple[float | None, bool, Hit, int, tuple[int, int], float]] = []
         for hit in hits[: self.passages]:
             text = hit.passage.text
-            cosines = self.vectors.cosines(query.vector, hit.position) if hybrid else None  # type: ignore[union-attr]
+            cosines = self.vectors.cosines(query.choice_vector, hit.position) if hybrid else None  # type: ignore[union-attr]
             for n, (span, terms) in enumerate(self.index.sentences(hit.position)):
                 start, end = span
                 sentence = text[start:end]

@@ -182,6 +182,18 @@ class Query:
     mass: Mapping[str, float] = field(default_factory=dict)  # per weighted term: weight x rarity in the index
     vector: Any = None  # the question's unit vector (numpy float32) when a sentence encoder is on
     answer_type: str = "other"  # spans.ANSWER_TYPES: person, date, reason, definition, ...
+    own_vector: Any = None  # a follow-up's own unit vector, without the turns it leans on (None otherwise)
+
+    @cached_property
+    def choice_vector(self) -> Any:
+        """What a candidate answer sentence's meaning is compared with: the question's vector; for
+        a follow-up, its own and the conversation's (``vector``) equally, so that the sentence
+        holding what the new question adds can win over the one the conversation was about."""
+        if self.own_vector is None or self.vector is None:
+            return self.vector
+        mixed = self.own_vector + self.vector
+        norm = float((mixed @ mixed) ** 0.5)
+        return mixed / norm if norm > 0 else self.vector
 
     def mass_in(self, terms: frozenset[str]) -> float:
         """The query's rarity mass that ``terms`` hold, summed in the query's own term order."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from qa_service.query import QueryAnalyser
 from qa_service.read import SentenceReader
 from qa_service.semantic import (VECTORS_FILE, SemanticReranker, SentenceVectors, load_or_build, minmax,
                                  sentence_texts)
-from qa_service.values import Hit
+from qa_service.values import Exchange, Hit
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -217,3 +218,37 @@ def test_a_damaged_vectors_file_is_computed_again(tmp_path: Path, encoder, damag
     assert np.allclose(again.matrix, good, atol=1e-5) and np.isfinite(again.matrix).all()
     assert any("computing" in r.getMessage() for r in caplog.records)
     assert np.allclose(np.load(path, allow_pickle=False), good, atol=1e-5)  # and saved whole again
+
+
+def test_a_follow_up_carries_its_own_meaning_beside_the_conversations(encoder) -> None:  # noqa: ANN001
+    docs = passages("The lighthouse was built in 1854. Its keeper lived in a cottage beside the tower.")
+    index = make_index(docs)
+    analyser = _analyser(index, encoder)
+    alone = analyser.analyse("When was the lighthouse built?")
+    assert alone.own_vector is None and alone.choice_vector is alone.vector
+    follow = analyser.analyse("And where did the keeper live?", [Exchange("When was the lighthouse built?")])
+    assert follow.follow_up and follow.own_vector is not None
+    own = encoder.encode(["And where did the keeper live?"])[0]
+    assert np.allclose(follow.own_vector, own, atol=1e-5)
+    mixed = follow.choice_vector
+    assert np.linalg.norm(mixed) == pytest.approx(1.0, abs=1e-5)
+    assert np.allclose(mixed, (own + follow.vector) / np.linalg.norm(own + follow.vector), atol=1e-5)
+
+
+def test_a_follow_ups_answer_is_chosen_by_what_it_adds_as_much_as_by_the_conversation() -> None:
+    """Three sentences alike in words: the conversation's meaning points at the first, the new
+    question's own at the second; weighed equally, the second wins (the conversation alone would
+    repeat the first)."""
+    docs = passages("The lighthouse was built in 1854. Its keeper lived by the lighthouse. The lighthouse lamp went electric.")
+    index = make_index(docs)
+    vectors = SentenceVectors(np.eye(3, dtype=np.float32), np.array([0, 3]), "hand-made")
+    query = QueryAnalyser(index.tokenizer, index, word_prior=0.0, history_weight=0.5, max_turns=3,
+                          answer_weight=0.5).analyse("What about the lighthouse?")
+    hits = index.search(query, 10)
+    conversation = np.array([0.8, 0.6, 0.0], dtype=np.float32)
+    reader = SentenceReader(index, passages=3, repeat_weight=0.5, vectors=vectors, semantic_weight=1.0)
+    before = reader.read(dataclasses.replace(query, vector=conversation), hits)
+    assert before is not None and "built" in before.text
+    after = reader.read(dataclasses.replace(query, vector=conversation,
+                                            own_vector=np.array([0.0, 1.0, 0.0], dtype=np.float32)), hits)
+    assert after is not None and "keeper" in after.text
