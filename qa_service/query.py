@@ -294,8 +294,9 @@ class QueryAnalyser:
             turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer", answer_words))
         turns, vector = self._meaning(turns)
         own_vector = None
-        if vector is not None and self._vector_text(turns) != question:  # a follow-up: what it asks by itself
-            own_vector = self.encoder.encode([question], max_tokens=MAX_EMBEDDED_TOKENS)[0]  # type: ignore[union-attr]
+        if vector is not None and any(t.role == "earlier" for t in turns):  # a follow-up: what it asks by itself
+            own_vector = self.encoder.encode([question[:MAX_EMBEDDED_CHARS]],  # type: ignore[union-attr]
+                                             max_tokens=MAX_EMBEDDED_TOKENS)[0]
         weights: dict[str, float] = {}
         for turn in turns:
             for term, prior in zip(turn.terms, turn.priors):

@@ -252,3 +252,10 @@ def test_a_follow_ups_answer_is_chosen_by_what_it_adds_as_much_as_by_the_convers
     after = reader.read(dataclasses.replace(query, vector=conversation,
                                             own_vector=np.array([0.0, 1.0, 0.0], dtype=np.float32)), hits)
     assert after is not None and "keeper" in after.text
+
+
+def test_a_long_question_alone_gets_no_second_vector(encoder) -> None:  # noqa: ANN001
+    """Only a question leaning on earlier turns is embedded a second time, however long it is."""
+    index = make_index(passages("The lighthouse was built in 1854."))
+    long = "When was the lighthouse built " + "and by whom " * 60 + "?"
+    assert _analyser(index, encoder).analyse(long).own_vector is None
