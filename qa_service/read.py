@@ -13,7 +13,7 @@ from .learned import (QUESTION_FEATURES, Candidate, SpanChooser, TreeModel, cand
 from .extract import Reading, SpanModel, whole_words
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
-from .spans import counts_things, find_span, is_sum
+from .spans import asks_year, counts_things, find_span, has_year, is_sum
 from .values import AnswerSentence, AnswerSpan, Hit, Query, SentenceSource
 
 __all__ = ["LearnedReader", "SentenceReader", "gives_new"]
@@ -253,6 +253,8 @@ def _with_read_span(sentence: AnswerSentence, reading: Reading, text: str, query
         return None  # a "when" answered without a date: no span rather than a wrong one
     if query.answer_type == "number" and counts_things(query.text) and is_sum(text[start:end]):
         return None  # "how many people?" answered with a sum of money: no span rather than a wrong one
+    if query.answer_type == "date" and asks_year(query.text) and not has_year(text[start:end]):
+        return None  # "in what year?" answered with "June 12": no span rather than a wrong one
     return replace(sentence, span=AnswerSpan(text[start:end], start, end, query.answer_type))
 
 

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import wordfreq
 
 __all__ = ["ANSWER_TYPES", "Candidate", "FIGURE_TYPES", "MAX_SENTENCE", "SPAN_FEATURES", "acronym_pairs", "answer_type", "candidates",
-           "counts_things", "find_span", "is_sum", "span_candidates"]
+           "asks_year", "counts_things", "find_span", "has_year", "is_sum", "span_candidates"]
 
 # Longer "sentences" (a text without full stops) are not searched for spans: no rule is worth its cost there.
 MAX_SENTENCE = 2000
@@ -441,8 +441,8 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
             return spelled._replace(type="definition") if spelled else None
     if not found:
         return None
-    if kind == "date" and _ASKS_YEAR.search(question):  # "in what year ...?": "2010" of "January 2010"
-        found = [_year_only(c) for c in found]
+    if kind == "date" and asks_year(question):  # "in what year ...?": "2010" of "January 2010";
+        found = [_year_only(c) for c in found if has_year(c.text)]  # "June 12" alone does not say it
     aligned = _align(sentence, question)
     if kind in ("person", "place", "organisation"):
         found = [c for c in found if not _overlaps_question(aligned, c)]
@@ -472,6 +472,18 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
 
 
 _ASKS_YEAR = re.compile(r"\b(?:what|which)\s+year\b|\byear\s+(?:did|was|were|is|does)\b", re.IGNORECASE)
+_HAS_YEAR = re.compile(r"\b(?:1[0-9]|20)\d\d\b")
+
+
+def asks_year(question: str) -> bool:
+    """Whether ``question`` asks for a year ("in what year ...?", "which year was ...?"). On the
+    SQuAD 2.0 subset every answerable question asking so has a year in its gold answer (200 of 200)."""
+    return _ASKS_YEAR.search(question) is not None
+
+
+def has_year(text: str) -> bool:
+    """Whether ``text`` names a year written in digits (1000-2099)."""
+    return _HAS_YEAR.search(text) is not None
 
 
 def _year_only(c: Candidate) -> Candidate:

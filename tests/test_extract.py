@@ -452,3 +452,22 @@ def test_a_count_question_gets_no_span_from_a_reader_pointing_at_a_sum_of_money(
     at = text.index("$4.5 million")
     kept = _with_read_span(sentence, Reading(at, at + len("$4.5 million"), 5.0, 0.0), text, money)
     assert kept is not None and kept.span is not None and kept.span.text == "$4.5 million"
+
+
+def test_a_year_question_gets_no_span_from_a_reader_pointing_at_a_date_without_one() -> None:
+    from qa_service.read import _with_read_span
+    from qa_service.values import AnswerSentence
+
+    text = "The ferry first sailed on 4 May, and in 1932 the line was extended."
+    doc = Document("f", "Ferry", "f.txt", "0" * 64, text)
+    pipe = build_pipeline(Settings(), Corpus((doc,), tuple(passages(text))))
+    sentence = AnswerSentence(text, pipe.corpus.passages[0].id, 1.0, 0, len(text))
+    year = pipe.analyse("In what year did the ferry first sail?")
+    at = text.index("4 May")
+    assert _with_read_span(sentence, Reading(at, at + 5, 5.0, 0.0), text, year) is None
+    when = pipe.analyse("When did the ferry first sail?")
+    kept = _with_read_span(sentence, Reading(at, at + 5, 5.0, 0.0), text, when)
+    assert kept is not None and kept.span is not None and kept.span.text == "4 May"
+    at = text.index("1932")
+    dated = _with_read_span(sentence, Reading(at, at + 4, 5.0, 0.0), text, year)
+    assert dated is not None and dated.span is not None and dated.span.text == "1932"

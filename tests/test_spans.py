@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from qa_service.spans import ANSWER_TYPES, MAX_SENTENCE, answer_type, candidates, counts_things, find_span, is_sum
+from qa_service.spans import (ANSWER_TYPES, MAX_SENTENCE, answer_type, asks_year, candidates, counts_things, find_span,
+                              has_year, is_sum)
 
 
 @pytest.mark.parametrize(
@@ -264,3 +265,23 @@ def test_a_sum_of_money_is_recognised(text: str, is_money: bool) -> None:
 def test_how_many_is_not_answered_by_a_sum_of_money(sentence: str, question: str, expected: str | None) -> None:
     span = find_span(sentence, question, answer_type(question))
     assert (span.text if span else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("sentence", "question", "expected"),
+    [
+        ("The bridge opened on 4 May 1932 after six years of work.", "In what year did the bridge open?", "1932"),
+        ("The bridge opened on 4 May after six years of work.", "In what year did the bridge open?", None),
+        ("The ferry sails every Monday in June.", "Which year did the ferry first sail?", None),
+        ("The bridge opened on 4 May after six years of work.", "When did the bridge open?", "4 May"),  # any date
+    ],
+)
+def test_a_year_question_is_answered_by_a_year_or_not_at_all(sentence: str, question: str, expected: str | None) -> None:
+    span = find_span(sentence, question, answer_type(question))
+    assert (span.text if span else None) == expected
+
+
+def test_year_helpers() -> None:
+    assert asks_year("In what year did it open?") and asks_year("Which year was the treaty signed?")
+    assert not asks_year("When did it open?") and not asks_year("How many years did it take?")
+    assert has_year("4 May 1932") and has_year("in 2019") and not has_year("June 12") and not has_year("$598,000")
