@@ -22,7 +22,7 @@ from typing import NamedTuple
 import wordfreq
 
 __all__ = ["ANSWER_TYPES", "Candidate", "FIGURE_TYPES", "MAX_SENTENCE", "SPAN_FEATURES", "acronym_pairs", "answer_type", "candidates",
-           "asks_year", "counts_things", "find_span", "has_year", "is_sum", "span_candidates"]
+           "asks_year", "counts_things", "find_span", "fits_question", "has_year", "is_sum", "span_candidates"]
 
 # Longer "sentences" (a text without full stops) are not searched for spans: no rule is worth its cost there.
 MAX_SENTENCE = 2000
@@ -411,6 +411,15 @@ def is_sum(text: str) -> bool:
     return _SUM.search(text) is not None
 
 
+def fits_question(text: str, question: str, kind: str) -> bool:
+    """Whether ``text``, a span of type ``kind``, can answer ``question`` as asked: not a sum of
+    money for "how many ...?" (:func:`counts_things`), not a date without a year for "in what year
+    ...?" (:func:`asks_year`). Checked for the rules' spans and the reader's alike."""
+    if kind == "number" and counts_things(question) and is_sum(text):
+        return False
+    return not (kind == "date" and asks_year(question) and not has_year(text))
+
+
 def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
     """The candidate of type ``kind`` in ``sentence`` that the question does not already give
     (offsets in ``sentence``), the one nearest the words it shares with the question; None when
@@ -430,9 +439,8 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
     given = _digits(question)  # numbers the question already says
     found = [c for c in candidates(sentence, kind)
              if _norm(c.text) and _norm(c.text) not in asked and not set(_norm(c.text).split()) <= words
-             and not (c.type in ("number", "money", "percentage") and _digits(c.text) & given)]
-    if kind == "number" and counts_things(question):  # "how many people?" is not answered by "$598,000"
-        found = [c for c in found if not is_sum(c.text)]
+             and not (c.type in ("number", "money", "percentage") and _digits(c.text) & given)
+             and fits_question(c.text, question, kind)]  # "how many people?" is not answered by "$598,000"
     if kind == "definition":
         acronym = [w for w in re.findall(r"\b[A-Z]{2,10}\b", question)]
         found = [c for c in found if _pair(sentence, c)[0] in acronym] if acronym else found
@@ -441,8 +449,8 @@ def find_span(sentence: str, question: str, kind: str) -> Candidate | None:
             return spelled._replace(type="definition") if spelled else None
     if not found:
         return None
-    if kind == "date" and asks_year(question):  # "in what year ...?": "2010" of "January 2010";
-        found = [_year_only(c) for c in found if has_year(c.text)]  # "June 12" alone does not say it
+    if kind == "date" and asks_year(question):  # "in what year ...?": "2010" of "January 2010"
+        found = [_year_only(c) for c in found]
     aligned = _align(sentence, question)
     if kind in ("person", "place", "organisation"):
         found = [c for c in found if not _overlaps_question(aligned, c)]

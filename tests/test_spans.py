@@ -8,6 +8,7 @@ import time
 import pytest
 
 from qa_service.spans import (ANSWER_TYPES, MAX_SENTENCE, answer_type, asks_year, candidates, counts_things, find_span,
+                              fits_question,
                               has_year, is_sum)
 
 
@@ -285,3 +286,13 @@ def test_year_helpers() -> None:
     assert asks_year("In what year did it open?") and asks_year("Which year was the treaty signed?")
     assert not asks_year("When did it open?") and not asks_year("How many years did it take?")
     assert has_year("4 May 1932") and has_year("in 2019") and not has_year("June 12") and not has_year("$598,000")
+
+
+def test_one_check_says_whether_a_span_fits_the_question_as_asked() -> None:
+    assert not fits_question("$2 million", "How many donors gave?", "number")
+    assert fits_question("300", "How many donors gave?", "number")
+    assert fits_question("$2 million", "How many dollars were given?", "number")
+    assert not fits_question("4 May", "In what year did it open?", "date")
+    assert fits_question("4 May 1932", "In what year did it open?", "date")
+    assert fits_question("4 May", "When did it open?", "date")
+    assert fits_question("$2 million", "Who gave the most?", "person")  # other kinds are not judged here
