@@ -8,8 +8,7 @@ import time
 import pytest
 
 from qa_service.spans import (ANSWER_TYPES, MAX_SENTENCE, answer_type, asks_year, candidates, counts_things, find_span,
-                              fits_question,
-                              has_year, is_sum)
+                              fits_question, has_year, is_sum)
 
 
 @pytest.mark.parametrize(
