@@ -117,11 +117,8 @@ class Pipeline:
         asked_for = intent(question)
         if asked_for is not None:
             return self._about(question, asked_for, k, started)
-        query = self._analyse(question, list(self.analyser.window(history)), k, {}, {})
-        hits = self._rank(query, k)
-        sentence = self.reader.read(query, hits)
-        confidence = self.abstainer.assess(query, hits, sentence)
-        abstention = self.abstainer.decide(query, hits, sentence, confidence)
+        query, hits, sentence, confidence, abstention = self._respond(
+            question, list(self.analyser.window(history)), k, {}, {})
         if sentence is not None and abstention is None and (
                 self.answer_first or all(h.passage.id != sentence.passage_id for h in hits[:k])):
             hits = quoted_first(hits, sentence.passage_id)  # the answer's passage is always listed
@@ -165,8 +162,9 @@ class Pipeline:
                       took_ms=(time.perf_counter() - started) * 1000, intent=asked_for.kind, reply=reply)
 
     def explain(self, question: str, history: Sequence[Exchange], passage_id: str) -> tuple[Query, list[dict]]:
-        """Why ``passage_id`` matched the question: the query and each searched term's part."""
-        query = self.analyse(question, history)
+        """Why ``passage_id`` matched the question: the query and each searched term's part
+        (the query the answer came from: read in the conversation when that answered it)."""
+        query = self._respond(question, list(self.analyser.window(history)), self.top_k, {}, {})[0]
         try:
             return query, self.index.explain(query, passage_id)
         except KeyError:
@@ -204,11 +202,39 @@ class Pipeline:
         return hits
 
     def _analyse(self, question: str, window: list[Exchange], k: int, memo: dict[str, tuple[QueryTerm, ...]],
-                 answers: dict[int, Exchange]) -> Query:
+                 answers: dict[int, Exchange], lean: bool = False) -> Query:
         def previous() -> Exchange | None:
             return self._answer_of(window, len(window) - 1, k, memo, answers) if window else None
 
-        return self.analyser.analyse(question, window, previous, memo)
+        return self.analyser.analyse(question, window, previous, memo, lean=lean)
+
+    def _respond(self, question: str, window: list[Exchange], k: int, memo: dict[str, tuple[QueryTerm, ...]],
+                 answers: dict[int, Exchange]
+                 ) -> tuple[Query, list[Hit], AnswerSentence | None, float | None, Abstention | None]:
+        """Analyse, rank, read and decide. A question in a conversation that does not read as a
+        follow-up, whose words the documents hold, but whose answer the decider is not sure of
+        on its own ("What did Armenia ask the CSTO for back then?") is read once more as leaning
+        on the last turn, and answered so when the same decider, at the same threshold, takes
+        that answer. A question refused for what the documents lack (names, too much of its
+        information) is not read again: the conversation's words would only hide the gap."""
+        query = self._analyse(question, window, k, memo, answers)
+        found = self._decided(query, k)
+        if found[3] is None or found[3].reason != "low_confidence" or not window or query.follow_up:
+            return (query, *found)  # a question whose own words the documents lack stays refused
+        leaning = self._analyse(question, window, k, memo, answers, lean=True)
+        if not leaning.leant:  # the earlier turns were all empty
+            return (query, *found)
+        second = self._decided(leaning, k)
+        if second[1] is not None and second[2] is not None and second[3] is None:
+            return (leaning, *second)
+        return (query, *found)
+
+    def _decided(self, query: Query, k: int
+                 ) -> tuple[list[Hit], AnswerSentence | None, float | None, Abstention | None]:
+        hits = self._rank(query, k)
+        sentence = self.reader.read(query, hits)
+        confidence = self.abstainer.assess(query, hits, sentence)
+        return hits, sentence, confidence, self.abstainer.decide(query, hits, sentence, confidence)
 
     def _answer_of(self, window: list[Exchange], i: int, k: int, memo: dict[str, tuple[QueryTerm, ...]],
                    answers: dict[int, Exchange]) -> Exchange:
@@ -217,11 +243,8 @@ class Pipeline:
         if exchange.answered:
             return exchange
         if i not in answers:
-            query = self._analyse(exchange.question, window[:i], k, memo, answers)
-            hits = self._rank(query, k)
-            sentence = self.reader.read(query, hits)
-            confidence = self.abstainer.assess(query, hits, sentence)
-            if sentence is None or self.abstainer.decide(query, hits, sentence, confidence) is not None:
+            _, _, sentence, _, abstention = self._respond(exchange.question, window[:i], k, memo, answers)
+            if sentence is None or abstention is not None:
                 answers[i] = Exchange(exchange.question, None, answered=True)
             else:
                 answers[i] = Exchange(exchange.question, sentence.text, sentence.passage_id, sentence.start, True)

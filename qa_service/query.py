@@ -259,11 +259,15 @@ class QueryAnalyser:
         history: Sequence[Exchange] = (),
         previous_answer: Callable[[], Exchange | None] | None = None,
         memo: dict[str, tuple[QueryTerm, ...]] | None = None,
+        lean: bool = False,
     ) -> Query:
         """The query for ``question`` (already cleaned) after ``history`` (oldest first).
 
         ``previous_answer`` gives the last exchange with its answer; it is called only when
         the question leans on the conversation, so a stand-alone question costs nothing more.
+        ``lean``: read the question as leaning on the last earlier turn whatever
+        :meth:`is_follow_up` says (the pipeline's second reading of a question that could not be
+        answered on its own).
         """
         memo = {} if memo is None else memo
         words = self.words(question, memo)
@@ -273,7 +277,8 @@ class QueryAnalyser:
         for earlier in reversed(self.window(history)):
             # Once in a conversation, an earlier "he" or "she" reaches back too, named or not
             # ("Which Ukrainian town did he visit?": "Ukrainian" is not who "he" is).
-            leans = self.is_follow_up(current, current_words) or (len(turns) > 1 and _PERSONAL_RE.search(current))
+            leans = (lean and len(turns) == 1) or self.is_follow_up(current, current_words) or (
+                len(turns) > 1 and _PERSONAL_RE.search(current))
             if not leans:
                 break
             if not earlier.question:
@@ -310,6 +315,7 @@ class QueryAnalyser:
             vector=vector,
             own_vector=own_vector,
             answer_type=answer_type(question),
+            leant=lean and len(turns) > 1 and not self.is_follow_up(question, words),
         )
 
     def _meaning(self, turns: list[Turn]) -> tuple[list[Turn], Any]:

@@ -183,12 +183,28 @@ class LearnedReader:
         read = dict(zip(order, self.span_model.logits(question, [texts[n][0] for n in order])))
         return [read[n].shifted(texts[n][1]).best((c.start, c.end)) for c, (n, _, _) in zip(candidates, excerpts)]
 
+    def _assessed(self, query: Query, hits: list[Hit], sentence: AnswerSentence) -> AnswerSentence:
+        """A follow-up's sentence with what the decider reads of it (``signals``), as if the
+        chooser had picked it among the same candidates; unchanged when it is not one of them."""
+        found, matrix = candidate_features(query, hits, self.index, self.vectors, self.passages)
+        best = next((i for i, c in enumerate(found)
+                     if c.hit.passage.id == sentence.passage_id and c.start == sentence.start), None)
+        if best is None:
+            return sentence
+        logits = self.chooser.logits(matrix)
+        return replace(sentence, signals=dict(zip(QUESTION_FEATURES, question_features(
+            question_basics(query, hits), matrix, logits, best))))
+
     def read(self, query: Query, hits: list[Hit]) -> AnswerSentence | None:
         if not hits:
             return None
         if query.follow_up:
             sentence = self.follow_ups.read(query, hits)
-            if sentence is None or self.span_model is None:
+            if sentence is None:
+                return None
+            if query.leant:  # not a follow-up by its words: the decider judges this reading of it
+                sentence = self._assessed(query, hits, sentence)
+            if self.span_model is None:
                 return sentence
             question = " ".join((*query.context[:1], query.text))
             hit = next((h for h in hits if h.passage.id == sentence.passage_id), None)

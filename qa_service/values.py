@@ -183,6 +183,7 @@ class Query:
     vector: Any = None  # the question's unit vector (numpy float32) when a sentence encoder is on
     answer_type: str = "other"  # spans.ANSWER_TYPES: person, date, reason, definition, ...
     own_vector: Any = None  # a follow-up's own unit vector, without the turns it leans on (None otherwise)
+    leant: bool = False  # read as leaning on the conversation only because it could not be answered alone
 
     @cached_property
     def choice_vector(self) -> Any:

@@ -240,8 +240,11 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.81", "hit@3=0.94", "mrr@10=0.87", "ndcg@10=0.86", "short_answer=0.71", "followup=0.80",
+OWN_FLOORS = ["hit@1=0.83", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.87", "short_answer=0.73", "followup=0.85",
               "abstain_recall=0.22", "span_f1=0.49"]
+# (2026-11-30, a question in a conversation that the decider would refuse alone for low confidence
+# is read once more as leaning on the last turn, kept when the decider takes it: follow-ups
+# .80 -> .85, short answer .718 -> .732, hit@1 .817 -> .831; README, Follow-ups.)
 # (2026-11-30, a follow-up's answer sentence compared with the new question's own meaning as much
 # as with the conversation's: follow-ups .75 -> .80, short answer .704 -> .718; README, Follow-ups.)
 # (2026-11-30, the fine-tuned sentence encoder and semantic_weight 1, both chosen on the SQuAD 2.0
