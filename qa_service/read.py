@@ -206,7 +206,8 @@ class LearnedReader:
                 sentence = self._assessed(query, hits, sentence)
             if self.span_model is None:
                 return sentence
-            question = " ".join((*query.context[:1], query.text))
+            # the reader reads it with the question it leans on, unless it names enough to stand alone
+            question = query.text if query.leant else " ".join((*query.context[:1], query.text))
             hit = next((h for h in hits if h.passage.id == sentence.passage_id), None)
             if hit is None:
                 return sentence

@@ -243,6 +243,13 @@ def test_a_follow_up_is_read_with_the_question_it_leans_on() -> None:
     assert seen[-1] == "Who built the Harbour Line? And when did it close?"
     assert after.answer is not None  # no span from the reader: the sentence stands, with the rules' span if any
 
+    # a question read in its conversation only because it was not answered alone names enough to
+    # stand alone: the reader reads it alone ("When ...? What did ...?" made it answer with a date)
+    leaning = pipe.analyser.analyse("Which company did the engineer run?", [given], lean=True)
+    assert leaning.follow_up and leaning.leant
+    pipe.reader.read(leaning, pipe.retrieve(leaning))
+    assert seen[-1] == "Which company did the engineer run?"
+
 
 @pytest.mark.parametrize(("text", "cut", "whole"), [
     ("The fee was $598,000 in all.", "598,000", "$598,000"),
