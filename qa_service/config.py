@@ -164,6 +164,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("neighbours", int, 1, "With sentence meaning on: a question word no document holds (nor a near-spelling "
             "of it) searches up to this many corpus words nearest to it in meaning (\"Kyiv\" finds \"Ukraine\"), "
             "and then counts as found; 0 = it stays unknown.", ("index", *_ANSWERING, *_CHANGING), 0, 10),
+    Setting("coverage_by_meaning", float, 0.4, "With the learned decider: a question refused for `min_coverage` is "
+            "judged by the decider instead when its answer sentence's cosine with it reaches this (a question in other "
+            "words than the documents'); 1 = never. Calibrated on the SQuAD 2.0 subset: the lowest of 0.3, 0.35, ... "
+            "above every question asked of another article (README, Measuring answer quality).", _ANSWERING, 0, 1),
     Setting("neighbour_similarity", float, 0.6, "The cosine from which a corpus word is a word's neighbour in "
             "meaning (calibrated on the SQuAD 2.0 subset: README, Answers).", _ANSWERING, 0, 1),
     Setting("neighbour_credit", float, 0.5, "How much of a word found only by its neighbours in meaning counts as "

@@ -38,12 +38,21 @@ class CoverageAbstainer:
 class LearnedAbstainer(CoverageAbstainer):
     """The coverage rules, then a trained decider: its probability that the chosen sentence
     answers the question is the answer's confidence, and below ``threshold`` (calibrated on
-    held-out articles to a stated share of answerable questions refused) it refuses."""
+    held-out articles to a stated share of answerable questions refused) it refuses.
 
-    def __init__(self, *, min_coverage: float, decider: LogisticModel, threshold: float) -> None:
+    A question that says in other words what a sentence says ("crowds marching against those in
+    power" for "anti-government protests") holds little of its information in the documents'
+    words. When the chosen sentence's cosine with it reaches ``coverage_by_meaning``, low coverage
+    alone does not refuse it: the decider decides, and when it refuses, the refusal stays the
+    coverage one (what the documents do not mention). 1 = never.
+    """
+
+    def __init__(self, *, min_coverage: float, decider: LogisticModel, threshold: float,
+                 coverage_by_meaning: float = 1.0) -> None:
         super().__init__(min_coverage=min_coverage)
         self.decider = decider
         self.threshold = threshold
+        self.coverage_by_meaning = coverage_by_meaning
 
     def assess(self, query: Query, hits: list[Hit], sentence: AnswerSentence | None) -> float | None:
         if sentence is None or not sentence.signals:
@@ -55,7 +64,18 @@ class LearnedAbstainer(CoverageAbstainer):
                confidence: float | None = None) -> Abstention | None:
         ruled = super().decide(query, hits, sentence)
         if ruled is not None:
-            return ruled
+            if ruled.reason != "low_coverage" or not self._close_in_meaning(sentence):
+                return ruled
+            if not hits or confidence is None or confidence < self.threshold:
+                return ruled
+            return None
         if confidence is not None and confidence < self.threshold:
             return Abstention("low_confidence", query.missing, query.coverage)
         return None
+
+    def _close_in_meaning(self, sentence: AnswerSentence | None) -> bool:
+        """Whether the chosen sentence's cosine with the question (what the decider read of it)
+        reaches ``coverage_by_meaning``."""
+        if sentence is None or "best_cosine" not in sentence.signals:
+            return False
+        return sentence.signals["best_cosine"] >= self.coverage_by_meaning

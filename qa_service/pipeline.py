@@ -396,7 +396,8 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
                                span_weight=settings.extractive_weight,
                                span_candidates=settings.extractive_candidates,
                                span_context=settings.extractive_context)
-        abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold)
+        abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold,
+                                     coverage_by_meaning=settings.coverage_by_meaning)
     return Pipeline(
         corpus, index, analyser, rerankers, reader, abstainer,
         top_k=settings.top_k, vectors=vectors, semantic_candidates=settings.semantic_candidates,

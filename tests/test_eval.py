@@ -240,8 +240,11 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.83", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.87", "short_answer=0.73", "followup=0.85",
-              "abstain_recall=0.22", "span_f1=0.49"]
+OWN_FLOORS = ["hit@1=0.83", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.87", "short_answer=0.74", "followup=0.85",
+              "abstain_recall=0.22", "span_f1=0.50"]
+# (2026-11-30, low coverage judged by the decider when the answer sentence is close in meaning,
+# coverage_by_meaning 0.4 calibrated on the SQuAD 2.0 subset: short answer .732 -> .746, span F1
+# .493 -> .509, answerable questions refused 11 -> 8; README, Questions in other words.)
 # (2026-11-30, a question in a conversation that the decider would refuse alone for low confidence
 # is read once more as leaning on the last turn, kept when the decider takes it: follow-ups
 # .80 -> .85, short answer .718 -> .732, hit@1 .817 -> .831; README, Follow-ups.)

@@ -138,3 +138,95 @@ def test_encoder_folds_give_each_article_an_encoder_that_did_not_train_on_it(tmp
         seen_by = chosen[slug].sha256
         assert title not in folds["first" if seen_by == "first" * 8 else "second"]
         assert chosen[slug].model_path == tmp_path / ("first" if seen_by == "first" * 8 else "second") / "encoder.onnx"
+
+
+# ---------------------------------------------------------------- low coverage judged by meaning
+
+def _abstainer(yield_at: float, confidence_threshold: float = 0.5):  # noqa: ANN202
+    from qa_service.decide import LearnedAbstainer
+
+    decider = LogisticModel(QUESTION_FEATURES, [0.0] * len(QUESTION_FEATURES), [1.0] * len(QUESTION_FEATURES),
+                            [0.0] * len(QUESTION_FEATURES), 0.0)
+    return LearnedAbstainer(min_coverage=0.5, decider=decider, threshold=confidence_threshold,
+                            coverage_by_meaning=yield_at)
+
+
+def _worded(coverage: float, names: tuple[str, ...] = ()):  # noqa: ANN202
+    from qa_service.values import Query
+
+    return Query(text="In which city have crowds been marching?", turns=(), weights={"citi": 1.0}, kind=None,
+                 coverage=coverage, missing=("crowds", "marching"), names=names)
+
+
+def _said(cosine: float | None):  # noqa: ANN202
+    from qa_service.values import AnswerSentence
+
+    signals = {} if cosine is None else {"best_cosine": cosine}
+    return AnswerSentence("The capital has seen protests against the government.", "d-p001", 1.0, 0, 53,
+                          signals=signals)
+
+
+@pytest.mark.parametrize(("cosine", "confidence", "refused"), [
+    (0.55, 0.8, None),                # close in meaning, and the decider takes it: answered
+    (0.55, 0.3, "low_coverage"),      # close in meaning, the decider does not: the coverage refusal stays
+    (0.30, 0.8, "low_coverage"),      # not close enough: refused for coverage whatever the decider says
+    (None, 0.8, "low_coverage"),      # no cosine (the words-only reader): the rule as before
+], ids=["taken", "decider-says-no", "far-in-meaning", "no-meaning"])
+def test_low_coverage_is_judged_by_the_decider_when_the_sentence_is_close_in_meaning(
+        cosine: float | None, confidence: float, refused: str | None) -> None:
+    from qa_service.values import Hit, Passage
+
+    hits = [Hit(Passage("d-p001", "d", 1, 0, 53, "The capital has seen protests against the government."), 0,
+                1.0, 1, frozenset())]
+    abstention = _abstainer(0.4).decide(_worded(0.2), hits, _said(cosine), confidence)
+    assert (abstention.reason if abstention else None) == refused
+
+
+def test_names_the_documents_never_mention_still_refuse_whatever_the_meaning() -> None:
+    from qa_service.values import Hit, Passage
+
+    hits = [Hit(Passage("d-p001", "d", 1, 0, 5, "Text."), 0, 1.0, 1, frozenset())]
+    abstention = _abstainer(0.4).decide(_worded(0.2, names=("Zurich",)), hits, _said(0.9), 0.99)
+    assert abstention is not None and abstention.reason == "missing_names"
+
+
+def test_at_one_low_coverage_always_refuses() -> None:
+    from qa_service.values import Hit, Passage
+
+    hits = [Hit(Passage("d-p001", "d", 1, 0, 5, "Text."), 0, 1.0, 1, frozenset())]
+    assert _abstainer(1.0).decide(_worded(0.2), hits, _said(0.99), 0.99).reason == "low_coverage"
+
+
+def test_a_question_in_other_words_is_answered_and_an_unrelated_one_is_not(tiny_pipeline) -> None:  # noqa: ANN001
+    """With the real models, on the test lighthouse text: a question sharing few of its words
+    ("When did the beacon stop using the oil from whales?" against "Its lamp burned whale oil
+    until 1911") and an unrelated one with as few ("What do penguins eat for breakfast?")."""
+    related = tiny_pipeline.analyse("Which fuel did the beacon stop using around the start of the twentieth century?")
+    assert related.coverage < tiny_pipeline.abstainer.min_coverage
+    answer = tiny_pipeline.ask(related.text)
+    assert answer.abstention is None and "whale oil" in answer.answer.text
+    unrelated = tiny_pipeline.ask("What do penguins eat for breakfast?")
+    assert unrelated.abstention is not None and unrelated.abstention.reason == "low_coverage"
+
+
+def test_coverage_by_meaning_is_calibrated_as_the_lowest_floor_no_off_topic_question_reaches(capsys) -> None:  # noqa: ANN001
+    """`training/measure_refusals.py` reports from rows: the floor is the lowest of its grid above
+    every off-topic question refused for low coverage, whatever the answerable ones do."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "training"))
+    try:
+        import measure_refusals
+    finally:
+        sys.path.remove(str(root / "training"))
+
+    def row(condition: str, cosine: float, answerable: bool = True, right: bool = False) -> dict:
+        return {"condition": condition, "answerable": answerable, "reason": "low_coverage", "cosine": cosine,
+                "confidence": 0.9, "right": right}
+
+    rows = [row("offtopic", 0.12), row("offtopic", 0.47), row("full", 0.58, right=True), row("withheld", 0.41)]
+    assert measure_refusals.report(rows, threshold=0.25) == 0.5
+    assert measure_refusals.report([row("offtopic", 0.2)], threshold=0.25) == 0.3
+    printed = capsys.readouterr().out
+    assert "answerable 1/1 (1 right)" in printed and "calibrated coverage_by_meaning: 0.30" in printed
