@@ -240,8 +240,12 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.83", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.87", "short_answer=0.74", "followup=0.85",
-              "abstain_recall=0.22", "span_f1=0.50"]
+OWN_FLOORS = ["hit@1=0.83", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.87", "short_answer=0.73", "followup=0.85",
+              "abstain_recall=0.22", "span_f1=0.49"]
+# (2026-11-30, the decider retrained on what the service reads, with on-topic questions whose
+# paragraph is withheld as negatives (training/train_decider.py): on ExpMRC with every gold paragraph
+# withheld in turn, such questions answered 354 -> 311 of 501, answerable ones refused 18 -> 22; here
+# short answer .746 -> .732 (one paraphrase refused), span F1 .509 -> .495; README, The decider.)
 # (2026-11-30, low coverage judged by the decider when the answer sentence is close in meaning,
 # coverage_by_meaning 0.4 calibrated on the SQuAD 2.0 subset: short answer .732 -> .746, span F1
 # .493 -> .509, answerable questions refused 11 -> 8; README, Questions in other words.)

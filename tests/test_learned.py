@@ -230,3 +230,41 @@ def test_coverage_by_meaning_is_calibrated_as_the_lowest_floor_no_off_topic_ques
     assert measure_refusals.report([row("offtopic", 0.2)], threshold=0.25) == 0.3
     printed = capsys.readouterr().out
     assert "answerable 1/1 (1 right)" in printed and "calibrated coverage_by_meaning: 0.30" in printed
+
+
+def test_the_decider_script_trains_on_rows_calibrates_on_held_out_articles_and_writes_a_model(tmp_path: Path) -> None:
+    """`training/train_decider.py --rows`: trains on the articles not held out, sets the threshold
+    so that the held-out articles' answerable questions are refused at the stated share (the rules'
+    refusals counted), and writes a model file the service reads, its chooser untouched."""
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(3)
+    rows = []
+    for pool, held in (("a", False), ("b", False), ("c", True), ("d", True)):
+        for n in range(200):
+            right = bool(n % 3)
+            signals = {name: float(rng.normal() + (1.5 if right and name == "best_logit" else 0.0))
+                       for name in QUESTION_FEATURES}
+            rows.append({"pool": pool, "held_out": held, "condition": "full", "answerable": True,
+                         "reason": "missing_names" if n % 50 == 0 else None, "signals": signals, "right": right})
+            rows.append({"pool": pool, "held_out": held, "condition": "withheld", "answerable": True, "reason": None,
+                         "signals": {k: float(rng.normal()) for k in QUESTION_FEATURES}, "right": False})
+    (tmp_path / "rows.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    model = tmp_path / "answer-model.json"
+    model.write_text(ANSWER_MODEL.read_text(encoding="utf-8"), encoding="utf-8")
+    root = Path(__file__).resolve().parent.parent
+    done = subprocess.run([sys.executable, str(root / "training" / "train_decider.py"), "--rows",
+                           str(tmp_path / "rows.jsonl"), "--model", str(model), "--false-refusals", "0.1"],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    chooser, decider, threshold, _ = load_models(model)
+    written = json.loads(model.read_text())
+    assert written["chooser"] == json.loads(ANSWER_MODEL.read_text())["chooser"]
+    assert written["decider_training"]["trained_on"] == ["a", "b"]
+    assert written["decider_training"]["calibrated_on"] == ["c", "d"]
+    held = [r for r in rows if r["held_out"] and r["condition"] == "full"]
+    scores = decider.probabilities(np.array([[r["signals"][k] for k in QUESTION_FEATURES] for r in held]))
+    refused = [r["reason"] is not None or s < threshold for r, s in zip(held, scores)]
+    assert abs(np.mean(refused) - 0.1) < 0.01
+    assert decider.coef[QUESTION_FEATURES.index("best_logit")] > 0  # it learned which signal tells right answers
