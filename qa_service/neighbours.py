@@ -18,6 +18,7 @@ document encodes only its new words.
 from __future__ import annotations
 
 import hashlib
+import re
 import sys
 from collections import Counter
 from pathlib import Path
@@ -43,6 +44,7 @@ _SEEN: dict[tuple[str, str], np.ndarray] = {}
 _SEEN_LIMIT = 50_000
 # Question words whose neighbours were looked up (per WordNeighbours): bounded, user input.
 _ASKED_LIMIT = 4096
+_POSSESSIVE = re.compile(r"(?<=\w)['\u2019]s?$")  # "Putin's", "Putin\u2019s", "citizens'"
 
 
 def corpus_words(passages: Sequence[Passage], tokenizer: Tokenizer) -> tuple[list[str], list[str]]:
@@ -106,9 +108,10 @@ class WordNeighbours:
         return len(self.terms)
 
     def nearest(self, words: Sequence[str]) -> list[tuple[str, ...]]:
-        """For each word (as written), the corpus terms closest in meaning, closest first: those
-        whose cosine reaches ``min_similarity``, at most ``limit``. One encoder call for the
-        words not asked before."""
+        """For each word (as written; a possessive ending is dropped), the corpus terms closest
+        in meaning, closest first: those whose cosine reaches ``min_similarity``, at most
+        ``limit``. One encoder call for the words not asked before."""
+        words = [_POSSESSIVE.sub("", w) or w for w in words]  # "Putin's" means what "Putin" means
         asked = words if self.limit > 0 and len(self.terms) else ()
         known = {w: self._asked.get(w) for w in asked}  # read once: another thread may empty the cache
         todo = sorted({w for w, found in known.items() if found is None and 0 < len(w) <= _MAX_WORD_CHARS})

@@ -87,6 +87,17 @@ def test_nearest_encodes_each_asked_word_once_in_one_call() -> None:
     assert encoder.calls == [["car", "lorry"]]  # asked before: no second call
 
 
+def test_a_possessive_searches_the_neighbours_of_its_word() -> None:
+    """Once a defect: "Putin's" was encoded as written and found no neighbour where "Putin" found
+    one, so the same name was missing in one question and not in the other."""
+    encoder = FakeEncoder({"Nansen": (1, 0, 0), "explorer": (0.9, 0.3, 0), "bread": (0, 1, 0)})
+    words = WordNeighbours(["explor", "bread"], encoder.encode(["explorer", "bread"]), encoder,
+                           min_similarity=0.6, limit=1)
+    encoder.calls.clear()
+    assert words.nearest(["Nansen's", "Nansen\u2019s", "Nansen", "explorers'"]) == [("explor",)] * 3 + [()]
+    assert encoder.calls == [["Nansen", "explorers"]]  # one encoding for the three forms of the name
+
+
 def test_a_word_the_documents_lack_searches_its_neighbour_in_meaning(tmp_path: Path, encoder) -> None:  # noqa: ANN001
     corpus = _clinic()
     pipeline = build_pipeline(Settings(), corpus)
