@@ -16,6 +16,10 @@ service reads the weights with numpy):
 Everything is cross-validated leaving one article out (the questions of one paragraph are near
 duplicates of each other), and the threshold is the one at which the out-of-fold confidences
 refuse ``--false-refusals`` of the answerable questions. The figures go into the model file.
+
+The shipped decider and threshold are then replaced by ``train_decider.py``'s, trained on what
+the pipeline hands the decider (the reader's weighing included) with on-topic questions whose
+paragraph is withheld among the negatives: run it after this script.
 """
 
 from __future__ import annotations
