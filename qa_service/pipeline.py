@@ -164,7 +164,10 @@ class Pipeline:
     def explain(self, question: str, history: Sequence[Exchange], passage_id: str) -> tuple[Query, list[dict]]:
         """Why ``passage_id`` matched the question: the query and each searched term's part
         (the query the answer came from: read in the conversation when that answered it)."""
-        query = self._respond(question, list(self.analyser.window(history)), self.top_k, {}, {})[0]
+        window = list(self.analyser.window(history))
+        # only a question in a conversation can have been read a second time: else analysing it is enough
+        query = self._respond(question, window, self.top_k, {}, {})[0] if window else self._analyse(
+            question, window, self.top_k, {}, {})
         try:
             return query, self.index.explain(query, passage_id)
         except KeyError:
