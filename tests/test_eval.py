@@ -240,8 +240,13 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.83", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.87", "short_answer=0.73", "followup=0.85",
+OWN_FLOORS = ["hit@1=0.81", "hit@3=0.94", "mrr@10=0.87", "ndcg@10=0.87", "short_answer=0.71", "followup=0.80",
               "abstain_recall=0.22", "span_f1=0.49"]
+# (2026-11-30, the models' weights made uint8 (training/unsigned_weights.py) and the figures measured on
+# a CPU without VNNI (AMD EPYC, AVX2), the kind CI now runs on: hit@1 .831 -> .817, MRR .885 -> .876,
+# nDCG .883 -> .876, short answer .732 -> .718, follow-ups .850 -> .800: one conversation (q077), whose
+# middle turn sits at the decider's threshold, is answered on a VNNI CPU and refused on this one.
+# With int8 weights this CPU had saturated the integer products: README, The same numbers on every CPU.)
 # (2026-11-30, the decider retrained on what the service reads, with on-topic questions whose
 # paragraph is withheld as negatives (training/train_decider.py): on ExpMRC with every gold paragraph
 # withheld in turn, such questions answered 354 -> 311 of 501, answerable ones refused 18 -> 22; here

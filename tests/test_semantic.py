@@ -57,7 +57,9 @@ def test_index_writes_the_vectors_and_serve_reads_them(tmp_path: Path) -> None:
     assert meta["sentences"] == len(texts)
     bundled = np.load(ROOT / "corpus" / VECTORS_FILE, allow_pickle=False)
     rebuilt = np.load(tmp_path / VECTORS_FILE, allow_pickle=False)
-    assert rebuilt.shape == bundled.shape and np.allclose(rebuilt, bundled, atol=1e-4)
+    # 0.01, not float rounding: the bundled file may come from another CPU, and onnxruntime's int8 layers
+    # round in between in its own way (training/unsigned_weights.py: at most 0.006 seen between VNNI and AVX2)
+    assert rebuilt.shape == bundled.shape and np.allclose(rebuilt, bundled, atol=0.01)
 
 
 def _analyser(index, encoder) -> QueryAnalyser:  # noqa: ANN001
