@@ -153,13 +153,6 @@ SETTINGS: tuple[Setting, ...] = (
             0, 100_000_000),
     Setting("semantic_weight", float, 1.0, "Passage order: each passage's score relative to the top one plus this x "
             "its best sentence's cosine with the question, spread over [0, 1] across the passages.", _ANSWERING, 0, 10),
-    Setting("cross_weight", float, 0.0, "With sentence meaning on: the passage order adds this x the re-ranker's "
-            "probability that a passage answers the question (`qa_service/models/reranker/`, a cross-encoder trained by "
-            "`training/train_reranker.py` on the SQuAD 2.0 subset) to each of the top `cross_depth` passages' scores "
-            "(relative to the best one); 0 = off, the model is not loaded. Off by itself, with a warning, when the "
-            "model cannot be loaded.", _ANSWERING, 0, 10),
-    Setting("cross_depth", int, 5, "How many of the best passages the re-ranker reads (each costs about one "
-            "reading of the passage by the model).", _ANSWERING, 1, 50),
     Setting("semantic_sentence_weight", float, 1.0, "Answer choice: each sentence's word score relative to the best "
             "one plus this x its cosine with the question, spread over [0, 1].", _ANSWERING, 0, 10),
     Setting("answer_first", bool, False, "List the passage the answer is quoted from first (else passages keep the "

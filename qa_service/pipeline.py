@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Callable, Protocol, Sequence, TypeVar
 
 from .config import Settings
-from .crossrank import CrossEncoder, CrossReranker
 from .decide import CoverageAbstainer, LearnedAbstainer
 from .encode import MiniLMEncoder
 from .errors import BadRequest, EmptyCorpusError, NotFound, SettingsError
@@ -32,7 +31,7 @@ from .text import Tokenizer, clean_question
 from .values import (Abstention, Answer, AnswerSentence, Corpus, Exchange, Hit, PassageResult, Query,
                      QueryTerm)
 
-__all__ = ["ANSWER_MODEL", "SPAN_MODEL", "Abstainer", "Pipeline", "answer_models", "span_chooser", "Reader", "Reranker", "build_cross_encoder", "build_encoder", "build_pipeline", "build_tokenizer"]
+__all__ = ["ANSWER_MODEL", "SPAN_MODEL", "Abstainer", "Pipeline", "answer_models", "span_chooser", "Reader", "Reranker", "build_encoder", "build_pipeline", "build_tokenizer"]
 
 _log = logging.getLogger(__name__)
 
@@ -80,11 +79,6 @@ class Pipeline:
     def semantic(self) -> bool:
         """Whether sentence meaning takes part (an encoder is loaded)."""
         return self.analyser.encoder is not None
-
-    @property
-    def reranked(self) -> bool:
-        """Whether the cross-encoder re-ranker takes part (its model is loaded)."""
-        return any(isinstance(r, CrossReranker) for r in self.rerankers)
 
     @property
     def extractive(self) -> bool:
@@ -273,8 +267,7 @@ def build_tokenizer(settings: Settings) -> Tokenizer:
 # One loaded model per process (per thread count and file), shared by pipelines; None: it failed to load.
 _ENCODERS: dict[tuple[int, str], MiniLMEncoder | None] = {}
 _SPAN_MODELS_LOADED: dict[tuple[int, str], SpanModel | None] = {}
-_CROSS_ENCODERS: dict[tuple[int, str], CrossEncoder | None] = {}
-_M = TypeVar("_M", MiniLMEncoder, SpanModel, CrossEncoder)
+_M = TypeVar("_M", MiniLMEncoder, SpanModel)
 
 
 def _loaded(cache: dict[tuple[int, str], _M | None], key: tuple[int, str], make: Callable[[], _M],
@@ -311,15 +304,6 @@ def build_span_model(settings: Settings) -> SpanModel | None:
     threads = settings.encoder_threads
     return _loaded(_SPAN_MODELS_LOADED, (threads, "reader"), lambda: SpanModel(threads=threads),
                    "the extractive reader")
-
-
-def build_cross_encoder(settings: Settings) -> CrossEncoder | None:
-    """The passage re-ranker, loaded and checked; None when it is off (``cross_weight`` 0) or, with
-    one warning per process, cannot be loaded (the passage order is then the stages' before it)."""
-    if settings.cross_weight <= 0:
-        return None
-    threads = settings.encoder_threads
-    return _loaded(_CROSS_ENCODERS, (threads, "reranker"), lambda: CrossEncoder(threads=threads), "the re-ranker")
 
 
 ANSWER_MODEL = Path(__file__).resolve().parent / "models" / "answer-model.json"
@@ -403,9 +387,6 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
     rerankers: list[Reranker] = [SentenceReranker(index, weight=settings.sentence_weight, depth=settings.rerank_depth)]
     if vectors is not None:
         rerankers.append(SemanticReranker(vectors, weight=settings.semantic_weight, depth=settings.rerank_depth))
-        cross = build_cross_encoder(settings)
-        if cross is not None:
-            rerankers.append(CrossReranker(cross, weight=settings.cross_weight, depth=settings.cross_depth))
     learned = vectors is not None and settings.learned  # the models were trained with meaning among their features
     spans = span_chooser() if learned else None
     reader: SentenceReader | LearnedReader = SentenceReader(index, passages=settings.reader_passages, repeat_weight=settings.repeat_weight,

@@ -179,7 +179,7 @@ def create_app(pipeline: Pipeline | PipelineHolder | None = None, settings: Sett
         pipeline = live.current()
         return jsonify({"status": "ok", "documents": len(pipeline.corpus.documents),
                         "passages": len(pipeline.corpus.passages), "semantic": pipeline.semantic,
-                        "extractive": pipeline.extractive, "reranker": pipeline.reranked})
+                        "extractive": pipeline.extractive})
 
     @app.get("/api/openapi.json")
     def openapi() -> Response:

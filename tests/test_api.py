@@ -199,7 +199,7 @@ def test_health_shape(client, tiny_corpus_dir: Path) -> None:
     assert response.mimetype == JSON
     body = response.get_json()
     assert body == {"status": "ok", "documents": 1, "passages": len(_corpus_passages(tiny_corpus_dir)),
-                    "semantic": True, "extractive": True, "reranker": False}
+                    "semantic": True, "extractive": True}
     assert body["passages"] == 3
 
 

