@@ -80,11 +80,9 @@ def main(argv: list[str] | None = None) -> int:
                       if n.op_type == "MatMul" and n.name.endswith("/output/dense/MatMul") and "attention" not in n.name]
         quantize_dynamic(str(full), str(target), weight_type=QuantType.QInt8, per_channel=True,
                          nodes_to_exclude=keep_float)
-        from unsigned_weights import unsigned
+        from unsigned_weights import rewrite
 
-        quantised = onnx.load(str(target))
-        unsigned(quantised)  # uint8 weights: no saturation on CPUs without VNNI (unsigned_weights.py)
-        onnx.save(quantised, str(target))
+        rewrite(target)  # uint8 weights: no saturation on CPUs without VNNI (unsigned_weights.py)
     enc = tokenizer(PROBES, padding=True, return_tensors="np")
     feed = {"input_ids": enc["input_ids"].astype(np.int64), "attention_mask": enc["attention_mask"].astype(np.int64),
             "token_type_ids": np.zeros_like(enc["input_ids"], dtype=np.int64)}

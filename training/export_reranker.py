@@ -61,12 +61,9 @@ def main(argv: list[str] | None = None) -> int:
                                         ("input_ids", "attention_mask", "token_type_ids")} | {"logits": {0: "batch"}})
         target = args.out / "reranker.onnx"
         quantize_dynamic(str(full), str(target), weight_type=QuantType.QInt8, per_channel=True)
-        import onnx
-        from unsigned_weights import unsigned
+        from unsigned_weights import rewrite
 
-        quantised = onnx.load(str(target))
-        unsigned(quantised)  # uint8 weights: no saturation on CPUs without VNNI (unsigned_weights.py)
-        onnx.save(quantised, str(target))
+        rewrite(target)  # uint8 weights: no saturation on CPUs without VNNI (unsigned_weights.py)
         import onnxruntime as ort
 
         session = ort.InferenceSession(str(target), providers=["CPUExecutionProvider"])

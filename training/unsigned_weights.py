@@ -50,13 +50,19 @@ def unsigned(model: onnx.ModelProto) -> int:
     return changed
 
 
+def rewrite(path: Path) -> int:
+    """Rewrite the model file at ``path`` in place (:func:`unsigned`); how many weights it changed."""
+    model = onnx.load(str(path))
+    changed = unsigned(model)
+    onnx.save(model, str(path))
+    return changed
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("model", type=Path)
     args = parser.parse_args(argv)
-    model = onnx.load(str(args.model))
-    changed = unsigned(model)
-    onnx.save(model, str(args.model))
+    changed = rewrite(args.model)
     digest = hashlib.sha256(args.model.read_bytes()).hexdigest()
     print(f"{args.model}: {changed} weight matrices made uint8; sha256 {digest}")
     return 0
