@@ -268,3 +268,30 @@ def test_the_decider_script_trains_on_rows_calibrates_on_held_out_articles_and_w
     refused = [r["reason"] is not None or s < threshold for r, s in zip(held, scores)]
     assert abs(np.mean(refused) - 0.1) < 0.01
     assert decider.coef[QUESTION_FEATURES.index("best_logit")] > 0  # it learned which signal tells right answers
+
+
+def test_the_ranker_experiment_names_its_features_and_scores_places_honestly(tiny_pipeline) -> None:  # noqa: ANN001
+    """`training/train_ranker.py` (measured, not shipped): one row of named features per hit,
+    relative within the question, and the place of the question's own passage under any order."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "training"))
+    try:
+        import train_ranker as tr
+    finally:
+        sys.path.remove(str(root / "training"))
+    query = tiny_pipeline.analyse("Which keeper ran the station, and when did the lighthouse lamp burn whale oil?")
+    hits = tiny_pipeline.retrieve(query, 20)
+    matrix = tr.rank_features(query, hits, tiny_pipeline.index, tiny_pipeline.vectors)
+    assert matrix.shape == (len(hits), len(tr.RANK_FEATURES)) and len(hits) >= 2
+    column = dict(zip(tr.RANK_FEATURES, matrix.T))
+    assert column["order"][0] == 1.0 and column["words"].max() == 1.0 and column["sentence_gap"].max() == 0.0
+    assert ((column["passage"] >= column["sentence"] - 1e-12) & (column["passage"] <= 1 + 1e-12)).all()
+    # two questions of three hits each: the own passage is the second, then the third, hit
+    y = np.array([False, True, False, False, False, True])
+    q = np.array([0, 0, 0, 1, 1, 1])
+    given = -np.arange(6, dtype=float)
+    assert tr.ranks(given, y, q, np.array([0, 1])).tolist() == [2, 3]
+    assert tr.ranks(-given, y, q, np.array([0, 1])).tolist() == [2, 1]  # reversed order
+    assert tr.figures(np.array([1, 2, 0, 11])) == {"hit@1": 0.25, "hit@3": 0.5, "mrr@10": 0.375}
