@@ -2,7 +2,7 @@
 the SQuAD 2.0 subset (measured, not shipped: README, "Measuring answer quality").
 
     python3 -m pip install -e '.[train]'
-    python3 training/train_ranker.py --encoder-folds ENC_A ENC_B ENC_C --dry-run   # about 5 min
+    python3 training/train_ranker.py --encoder-folds ENC_A ENC_B [--kind trees]   # about 5 min
 
 Every answerable question runs through the shipped pipeline over its own article (analysed,
 retrieved, the hand-weighted re-rankers); each of the hits they hand on (``rerank_depth``, plus
@@ -14,7 +14,7 @@ Everything is cross-validated leaving one article out, against the order the pip
 today, and reported per article. The shipped encoder was fine-tuned on these articles, so its
 cosines here are better than on new text: ``--encoder-folds`` takes encoders trained with some
 articles held out (``train_encoder.py --holdout ...`` then ``export_encoder.py``), and each
-article is read with the one that did not see it. The figures go into the model file.
+article is read with the one that did not see it. Nothing is written: the figures are printed.
 """
 
 from __future__ import annotations
@@ -33,18 +33,14 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
-from provenance import data_record, trained_at_commit  # noqa: E402
-from train_answer_model import fold_encoders  # noqa: E402
+from train_answer_model import fit as fit_logistic, fit_trees, fold_encoders  # noqa: E402
 
 from qa_service.config import Settings  # noqa: E402
 from qa_service.evaluate import load_squad  # noqa: E402
-from qa_service.learned import LogisticModel, TreeModel  # noqa: E402
 from qa_service.pipeline import build_pipeline  # noqa: E402
 from qa_service.values import Corpus, Hit, Query, SentenceSource  # noqa: E402
 
 DATA = HERE / "squad2-subset" / "squad2-subset.json"
-OUT = ROOT / "ranker.json"
-TREES = {"max_iter": 150, "learning_rate": 0.05, "max_leaf_nodes": 8, "min_samples_leaf": 80, "l2_regularization": 1.0}
 
 
 RANK_FEATURES = (
@@ -169,19 +165,10 @@ def extract(path: Path, settings: Settings, encoders=None, articles: int | None 
             "q_article": np.array(arts), "articles": np.array(pools)}
 
 
-def fit(kind: str, x: np.ndarray, y: np.ndarray, c: float = 1.0):
-    if kind == "trees":
-        from sklearn.ensemble import HistGradientBoostingClassifier
-
-        model = HistGradientBoostingClassifier(early_stopping=False, random_state=0, **TREES).fit(x, y)
-        return TreeModel.from_sklearn(model, RANK_FEATURES)
-    from sklearn.linear_model import LogisticRegression
-
-    mean = x.mean(axis=0)
-    scale = x.std(axis=0)
-    scale[scale == 0] = 1.0
-    model = LogisticRegression(C=c, max_iter=3000).fit((x - mean) / scale, y)
-    return LogisticModel(RANK_FEATURES, mean, scale, model.coef_[0], float(model.intercept_[0]))
+def fit(kind: str, x: np.ndarray, y: np.ndarray):
+    """The answer model's own learners (``train_answer_model``): its chooser's trees or its
+    decider's standardised logistic regression (only scored here: nothing is saved)."""
+    return fit_trees(x, y) if kind == "trees" else fit_logistic(x, y)
 
 
 def ranks(scores: np.ndarray, y: np.ndarray, q: np.ndarray, questions: np.ndarray) -> np.ndarray:
@@ -201,13 +188,13 @@ def figures(places: np.ndarray) -> dict[str, float]:
             "mrr@10": round(float(np.where((places >= 1) & (places <= 10), 1.0 / np.maximum(places, 1), 0).mean()), 4)}
 
 
-def cross_validate(data: dict[str, np.ndarray], kind: str, c: float = 1.0) -> dict[str, object]:
+def cross_validate(data: dict[str, np.ndarray], kind: str) -> dict[str, object]:
     x, y, q = data["x"], data["y"], data["q"]
     given = -np.arange(len(q), dtype=np.float64)  # the order the pipeline hands over: rows are stored in it
     scores = np.zeros(len(q))
     for a in range(len(data["articles"])):
         test = data["q_article"][q] == a
-        model = fit(kind, x[~test], y[~test], c)
+        model = fit(kind, x[~test], y[~test])
         scores[test] = model.logits(x[test])
     questions = np.arange(len(data["q_article"]))
     before, after = ranks(given, y, q, questions), ranks(scores, y, q, questions)
@@ -223,14 +210,11 @@ def cross_validate(data: dict[str, np.ndarray], kind: str, c: float = 1.0) -> di
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--data", type=Path, default=DATA)
-    parser.add_argument("--out", type=Path, default=OUT)
     parser.add_argument("--encoder-folds", type=Path, nargs="+", default=None, metavar="DIR",
                         help="encoders trained with articles held out: each article is read by one that did not see it")
     parser.add_argument("--kind", choices=("logistic", "trees"), default="logistic")
-    parser.add_argument("--c", type=float, default=1.0, help="inverse regularisation of the logistic model")
     parser.add_argument("--rows", type=Path, default=None, help="read the features from this .npz if it exists, else write them there")
     parser.add_argument("--articles", type=int, default=None, help="only the first N articles (quick runs)")
-    parser.add_argument("--dry-run", action="store_true", help="cross-validate only; write no model")
     args = parser.parse_args(argv)
 
     if args.rows is not None and args.rows.exists():
@@ -241,24 +225,10 @@ def main(argv: list[str] | None = None) -> int:
         data = extract(args.data, Settings(), encoders, args.articles)
         if args.rows is not None:
             np.savez(args.rows, **data)
-    report = cross_validate(data, args.kind, args.c)
+    report = cross_validate(data, args.kind)
     print(json.dumps({k: v for k, v in report.items() if k != "by_article"}), file=sys.stderr)
     for name, row in report["by_article"].items():
         print(f"  {name:50s} {row['questions']:5d}  {row['pipeline']}  ->  {row['learned']}", file=sys.stderr)
-    if args.dry_run:
-        return 0
-    model = fit(args.kind, data["x"], data["y"], args.c)
-    card = {
-        "about": "Learned passage re-ranker of qa-service over the features named in qa_service/ranker.py",
-        "data": data_record(args.data, data["articles"], questions=len(data["q_article"])),
-        "trained_at_commit": trained_at_commit(),
-        "kind": args.kind,
-        "encoder_folds": bool(args.encoder_folds),
-        "cross_validated": report,
-        "model": model.to_json(),
-    }
-    args.out.write_text(json.dumps(card, indent=1) + "\n", encoding="utf-8")
-    print(f"wrote {args.out}", file=sys.stderr)
     return 0
 
 
