@@ -412,7 +412,8 @@ def test_a_headline_is_read_as_a_sentence_of_its_own(model: SpanModel, monkeypat
 
 def test_the_refusal_measurement_reads_what_the_service_weighs(tmp_path, capsys) -> None:  # noqa: ANN001
     """training/measure_reader_refusal.py asks the service each question of a SQuAD 2.0 file and
-    reports the AUC of the reader's scores, answerable against unanswerable."""
+    reports the AUC of the reader's scores, answerable against unanswerable, and with
+    ``--withheld`` against answerable questions asked without their paragraph."""
     import importlib.util
     import json
     from pathlib import Path
@@ -421,9 +422,12 @@ def test_the_refusal_measurement_reads_what_the_service_weighs(tmp_path, capsys)
         found = [{"text": answer, "answer_start": RAILWAY.index(answer)}] if answer else []
         return {"id": f"q{n}", "question": question, "answers": found, "is_impossible": answer is None}
 
+    depot = "The Harbour Line's depot stood at Kelso Quay. Its trains were painted green."
     squad = {"version": "v2.0", "data": [{"title": "Harbour", "paragraphs": [{"context": RAILWAY, "qas": [
         qa(1, "Who built the Harbour Line?", "Margaret Olsen"), qa(2, "When did the Harbour Line open?", "1911"),
-        qa(3, "Who designed the Harbour Line's tunnel?", None), qa(4, "How long is the Harbour Line?", None)]}]}]}
+        qa(3, "Who designed the Harbour Line's tunnel?", None), qa(4, "How long is the Harbour Line?", None)]},
+        {"context": depot, "qas": [{"id": "q5", "question": "Where was the Harbour Line's depot?", "is_impossible": False,
+                                    "answers": [{"text": "Kelso Quay", "answer_start": depot.index("Kelso Quay")}]}]}]}]}
     path = tmp_path / "tiny.json"
     path.write_text(json.dumps(squad))
     script = Path(__file__).resolve().parent.parent / "training" / "measure_reader_refusal.py"
@@ -436,8 +440,14 @@ def test_the_refusal_measurement_reads_what_the_service_weighs(tmp_path, capsys)
     assert module.main([str(path)]) == 0
     assert read.LearnedReader._readings is readings  # it recorded them by replacing the method, and put it back
     report = json.loads(capsys.readouterr().out)
-    assert (report["answerable"], report["unanswerable"]) == (2, 2)
-    assert all(0 <= report[k] <= 1 for k in ("best_span", "minus_no_answer", "best_minus_no_answer"))
+    assert report["answerable/unanswerable"] == "3/2" and report["answerable/withheld"] == "3/0"
+    assert all(0 <= report[f"unanswerable:{k}"] <= 1 for k in ("best_span", "minus_no_answer", "best_minus_no_answer"))
+    assert not any(k.startswith("withheld:") for k in report)  # no withheld question: no figure
+    assert module.main([str(path), "--withheld", "2"]) == 0  # both paragraphs withheld in turn
+    report = json.loads(capsys.readouterr().out)
+    answerable, withheld = map(int, report["answerable/withheld"].split("/"))
+    assert answerable == 3 and 1 <= withheld <= 3  # each asked of the other paragraph, when it matches a word
+    assert 0 <= report["withheld:best_minus_no_answer"] <= 1
 
 
 def test_a_count_question_gets_no_span_from_a_reader_pointing_at_a_sum_of_money() -> None:

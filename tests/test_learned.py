@@ -295,3 +295,47 @@ def test_the_ranker_experiment_names_its_features_and_scores_places_honestly(tin
     assert tr.ranks(given, y, q, np.array([0, 1])).tolist() == [2, 3]
     assert tr.ranks(-given, y, q, np.array([0, 1])).tolist() == [2, 1]  # reversed order
     assert tr.figures(np.array([1, 2, 0, 11])) == {"hit@1": 0.25, "hit@3": 0.5, "mrr@10": 0.375}
+
+
+def test_the_reader_can_train_on_the_excerpts_the_service_reads_with_ones_that_lack_the_answer() -> None:
+    """`training/train_reader.py --excerpts`: a question's excerpt is the sentence holding its
+    answer with one sentence either side (the answer's offsets moved into it); its negatives
+    are excerpts that do not hold the answer, from its own paragraph (two or more sentences
+    away) and from another paragraph of its article without the answer's text; an unanswerable
+    question's excerpt is labelled "no answer"."""
+    import sys
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "training"))
+    try:
+        import train_reader as tr
+    finally:
+        sys.path.remove(str(root / "training"))
+    bees = ("Honey bees live in colonies. A colony has one queen. The queen lays up to two thousand eggs a day. "
+            "Workers gather nectar from flowers. Drones mate with queens from other colonies. "
+            "Beekeepers harvest honey in late summer.")
+    hives = ("Langstroth designed the movable-frame hive in 1852. Its frames hang a bee space apart. "
+             "Most hives in North America still follow his design.")
+
+    def row(n: int, context: str, question: str, answer: str | None) -> dict:
+        found = [(answer, context.index(answer))] if answer else []
+        return {"article": "Bees", "context": context, "question": question, "answers": found,
+                "impossible": answer is None, "id": f"q{n}"}
+
+    rows = [row(1, bees, "How many eggs does the queen lay a day?", "up to two thousand"),
+            row(2, hives, "Who designed the movable-frame hive?", "Langstroth"),
+            row(3, bees, "What price do beekeepers get for their honey?", None)]
+    out = tr.excerpts(rows, negatives=2, seed=1)
+    eggs = [r for r in out if r["id"].startswith("q1")]
+    positive, *negatives = eggs
+    assert positive["context"] == ("A colony has one queen. The queen lays up to two thousand eggs a day. "
+                                   "Workers gather nectar from flowers.")
+    text, at = positive["answers"][0]
+    assert positive["context"][at:at + len(text)] == "up to two thousand" and not positive["impossible"]
+    assert len(negatives) == 2 and all(r["impossible"] and not r["answers"] for r in negatives)
+    assert all("two thousand" not in r["context"] for r in negatives)
+    assert any(r["context"] in bees for r in negatives) and any(r["context"] in hives for r in negatives)
+    [honey] = [r for r in out if r["id"].startswith("q3")]  # the sentence BM25 likes best, with its neighbours
+    assert honey["impossible"] and honey["context"] == ("Drones mate with queens from other colonies. "
+                                                        "Beekeepers harvest honey in late summer.")
+    assert len(tr.excerpts(rows, negatives=1, seed=1)) == len(out) - 2  # one negative each: one of the two kinds

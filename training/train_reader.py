@@ -26,10 +26,12 @@ import sys
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
-from transformers import BertForQuestionAnswering, BertTokenizerFast
+
+if TYPE_CHECKING:  # torch and transformers are imported where they are used: the data helpers need neither
+    from transformers import BertTokenizerFast
 
 HERE = Path(__file__).resolve().parent
 DATA = HERE / "squad2-subset" / "squad2-subset.json"
@@ -97,6 +99,8 @@ def f1(prediction: str, gold: str) -> float:
 
 
 def predict(model, tokenizer, rows: list[dict], max_length: int, stride: int, batch: int = 32) -> list[dict]:
+    import torch
+
     model.eval()
     enc = features(tokenizer, rows, max_length, stride, train=False)
     n = len(enc["input_ids"])
@@ -159,6 +163,80 @@ def summary(predictions: list[dict]) -> dict:
     return result
 
 
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"\w+", text.lower())
+
+
+def excerpts(rows: list[dict], negatives: int, seed: int) -> list[dict]:
+    """The questions as the service reads them: a sentence with one sentence either side (cut
+    by ``qa_service.text.sentence_spans``, the service's own splitter), not the whole paragraph.
+
+    An answerable question gives the excerpt around the sentence holding its answer, and up to
+    ``negatives`` excerpts that do not hold it, labelled "no answer" ([CLS]): the one around the
+    sentence of its own paragraph (two or more sentences from the answer's) that BM25 ranks
+    highest for the question, and the one around the best sentence of the other paragraphs of its
+    article that do not contain an answer's text (the passage a user's question lands on when the
+    document lacks the fact); with one, either kind at random. An unanswerable question gives the
+    excerpt around the sentence of its paragraph BM25 ranks highest, labelled "no answer".
+    Training on these makes the reader's "no answer" and its span scores mean something across
+    the excerpts the service compares (README, "The extractive reader")."""
+    from rank_bm25 import BM25Okapi
+
+    from qa_service.text import sentence_spans
+
+    rng = random.Random(seed)
+    split: dict[str, list] = {}
+    articles: dict[str, list[tuple[str, int]]] = {}  # article -> (paragraph, sentence number) of each sentence
+    for row in rows:
+        if row["context"] not in split:
+            split[row["context"]] = sentence_spans(row["context"])
+            articles.setdefault(row["article"], []).extend(
+                (row["context"], j) for j in range(len(split[row["context"]])))
+    indexes = {a: BM25Okapi([_tokens(c[split[c][j].start:split[c][j].end]) or ["_"] for c, j in sentences])
+               for a, sentences in articles.items()}
+
+    def cut(context: str, j: int) -> tuple[int, int]:
+        spans = split[context]
+        return spans[max(0, j - 1)].start, spans[min(len(spans) - 1, j + 1)].end
+
+    def negative(row: dict, context: str, j: int) -> dict:
+        s, e = cut(context, j)
+        return {**row, "context": context[s:e], "answers": [], "impossible": True, "id": f"{row['id']}#{j}"}
+
+    out = []
+    for row in rows:
+        context, spans = row["context"], split[row["context"]]
+        if not spans:
+            out.append(row)
+            continue
+        sentences = articles[row["article"]]
+        scores = indexes[row["article"]].get_scores(_tokens(row["question"]))
+        order = sorted(range(len(sentences)), key=lambda i: -scores[i])
+        if row["impossible"] or not row["answers"]:
+            best = next(j for c, j in (sentences[i] for i in order) if c == context)
+            out.append(negative(row, context, best))
+            continue
+        text, at = row["answers"][0]
+        g = next((j for j, sp in enumerate(spans) if sp.start <= at < sp.end), None)
+        s, e = cut(context, g) if g is not None else (0, 0)
+        if g is None or at + len(text) > e:
+            out.append(row)  # the answer runs past the excerpt: the paragraph as before
+            continue
+        out.append({**row, "context": context[s:e], "answers": [(t, a - s) for t, a in row["answers"]
+                                                                  if s <= a and a + len(t) <= e]})
+        golds = [t.lower() for t, _ in row["answers"]]
+        own = next((j for c, j in (sentences[i] for i in order) if c == context and abs(j - g) >= 2), None)
+        other = next(((c, j) for c, j in (sentences[i] for i in order)
+                      if c != context and not any(t in c.lower() for t in golds)), None)
+        found = [x for x in ((context, own) if own is not None else None, other) if x is not None]
+        if negatives == 1 and len(found) == 2:
+            found = [rng.choice(found)]
+        out.extend(negative(row, c, j) for c, j in found[:negatives])
+    print(f"excerpts: {len(rows)} questions -> {len(out)} excerpts "
+          f"({sum(r['impossible'] for r in out)} without an answer)", file=sys.stderr, flush=True)
+    return out
+
+
 def _type_times(option: str) -> tuple[str, int]:
     kind, _, times = option.partition("=")
     return kind, int(times)
@@ -198,7 +276,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--oversample", action="append", default=[], metavar="TYPE=K",
                         help="repeat the answerable questions of this answer type (qa_service.spans.answer_type) "
                              "K times in training, e.g. reason=4; may be given more than once")
+    parser.add_argument("--excerpts", action="store_true",
+                        help="train on the excerpts the service reads (a sentence with one either side) "
+                             "instead of whole paragraphs, with --negatives excerpts without the answer")
+    parser.add_argument("--negatives", type=int, default=1,
+                        help="with --excerpts: excerpts without the answer per answerable question (0-2)")
     args = parser.parse_args(argv)
+    import torch
+    from transformers import BertForQuestionAnswering, BertTokenizerFast
+
     torch.set_num_threads(args.threads)
     random.seed(args.seed)
     torch.manual_seed(args.seed)
@@ -211,6 +297,9 @@ def main(argv: list[str] | None = None) -> int:
         train = train[: args.limit]
     if args.oversample:
         train = oversampled(train, dict(_type_times(o) for o in args.oversample))
+        random.shuffle(train)
+    if args.excerpts:
+        train = excerpts(train, args.negatives, args.seed)
         random.shuffle(train)
     tokenizer = BertTokenizerFast(tokenizer_file=str(args.model / "tokenizer.json"), do_lower_case=True)
     model = BertForQuestionAnswering.from_pretrained(str(args.model))
