@@ -232,6 +232,33 @@ def test_coverage_by_meaning_is_calibrated_as_the_lowest_floor_no_off_topic_ques
     assert "answerable 1/1 (1 right)" in printed and "calibrated coverage_by_meaning: 0.30" in printed
 
 
+def test_a_refusal_row_records_the_readers_margin_on_the_sentence_it_chose(tiny_pipeline, tiny_corpus_dir) -> None:  # noqa: ANN001
+    """`training/measure_refusals.py`: each row records the extractive reader's best span minus its
+    "no answer" score on the chosen sentence, by watching the reader's span being taken, and puts
+    the service's function back."""
+    import sys
+
+    from qa_service import read
+    from qa_service.values import Question
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "training"))
+    try:
+        import measure_refusals
+    finally:
+        sys.path.remove(str(root / "training"))
+    real = read._with_read_span
+    q = Question("q1", "Which keeper ran the station?", ("keeper",))
+    row = measure_refusals._row(tiny_pipeline, q, "full", "")
+    assert read._with_read_span is real
+    assert isinstance(row["reader_margin"], float) and row["signals"] is not None
+    from qa_service.config import Settings
+    from qa_service.pipeline import build_pipeline
+
+    unread = measure_refusals._row(build_pipeline(Settings(corpus=tiny_corpus_dir, extractive=False)), q, "full", "")
+    assert unread["reader_margin"] is None and unread["signals"] is not None  # no reader: nothing to record
+
+
 def test_the_decider_script_trains_on_rows_calibrates_on_held_out_articles_and_writes_a_model(tmp_path: Path) -> None:
     """`training/train_decider.py --rows`: trains on the articles not held out, sets the threshold
     so that the held-out articles' answerable questions are refused at the stated share (the rules'

@@ -42,6 +42,7 @@ ROOT = HERE.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(HERE))
 
+from qa_service import read  # noqa: E402
 from qa_service.config import Settings  # noqa: E402
 from qa_service.evaluate import contains_answer, load_squad  # noqa: E402
 from qa_service.extract import SpanModel, load_reader_card  # noqa: E402
@@ -54,10 +55,25 @@ GRID = [round(0.30 + 0.05 * i, 2) for i in range(14)]
 
 
 def _row(pipeline: Pipeline, q: Question, condition: str, pool: str) -> dict[str, object]:
-    """One question asked of ``pool`` (its own article, or another for an off-topic one)."""
+    """One question asked of ``pool`` (its own article, or another for an off-topic one).
+    ``reader_margin``: the extractive reader's best span in the chosen sentence minus its "no
+    answer" score (None when the reader did not read it)."""
     query = pipeline.analyse(q.question)
-    hits, sentence, confidence, abstention = pipeline._decided(query, pipeline.top_k)
+    seen: list = []
+    real = read._with_read_span
+
+    def recording(sentence, reading, text, query):  # noqa: ANN001, ANN202
+        seen.append(reading)
+        return real(sentence, reading, text, query)
+
+    read._with_read_span = recording
+    try:
+        hits, sentence, confidence, abstention = pipeline._decided(query, pipeline.top_k)
+    finally:
+        read._with_read_span = real
+    margin = seen[-1].margin if seen and np.isfinite(seen[-1].margin) else None
     return {
+        "reader_margin": None if margin is None else round(float(margin), 4),
         "id": q.id, "pool": pool, "asked_from": q.pool, "condition": condition, "answerable": q.answerable,
         "reason": abstention.reason if abstention else None, "coverage": round(query.coverage, 4),
         "cosine": sentence.signals.get("best_cosine") if sentence is not None and sentence.signals else None,
