@@ -366,3 +366,35 @@ def test_the_reader_can_train_on_the_excerpts_the_service_reads_with_ones_that_l
     assert honey["impossible"] and honey["context"] == ("Drones mate with queens from other colonies. "
                                                         "Beekeepers harvest honey in late summer.")
     assert len(tr.excerpts(rows, negatives=1, seed=1)) == len(out) - 2  # one negative each: one of the two kinds
+
+
+def test_the_margin_measurement_fits_the_decider_with_and_without_the_readers_margin() -> None:
+    """`training/measure_decider_margin.py`: the same rows, a decider with and without the
+    reader's margin, at the same share of answerable questions refused; a margin that tells right
+    answers from the rest shows as a higher AUC and more withheld questions refused."""
+    import sys
+
+    from qa_service.learned import QUESTION_FEATURES
+
+    root = Path(__file__).resolve().parent.parent
+    sys.path.insert(0, str(root / "training"))
+    try:
+        import measure_decider_margin as mdm
+    finally:
+        sys.path.remove(str(root / "training"))
+    rng = np.random.default_rng(3)
+    rows = []
+    for pool in ("a", "b", "c"):
+        for i in range(240):
+            condition = "withheld" if i % 3 == 0 else "full"
+            right = condition == "full" and i % 4 != 1
+            rows.append({"pool": pool, "held_out": pool == "c", "condition": condition, "answerable": True,
+                         "reason": None, "right": right,
+                         "reader_margin": None if i % 10 == 7 else float(rng.normal(3.0 if right else -1.0, 1.0)),
+                         "signals": {name: float(rng.normal()) for name in QUESTION_FEATURES}})
+    report = mdm.compare([r for r in rows if not r["held_out"]], [r for r in rows if r["held_out"]], margin=True)
+    plain = mdm.compare([r for r in rows if not r["held_out"]], [r for r in rows if r["held_out"]], margin=False)
+    assert report["auc_right_vs_rest"] > 0.8 > plain["auc_right_vs_rest"]  # the features alone are noise here
+    assert report["at_0.05"]["withheld_refused"] > plain["at_0.05"]["withheld_refused"]
+    assert report["at_0.05"]["unanswerable_refused"] is None  # there are none: no share
+    assert mdm.matrix(rows[:5], True, 0.0).shape == (5, len(QUESTION_FEATURES) + 2)
