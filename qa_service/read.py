@@ -126,9 +126,8 @@ class LearnedReader:
 
     With the extractive reader (``span_model``), the chooser's best ``span_candidates`` sentences
     compete: each is read with ``span_context`` sentences either side, its score gets
-    ``span_weight`` x its best span's margin over "no answer" (start + end logit minus the
-    [CLS] token's, SQuAD 2.0's reading; relative to the best of them), and the exact answer is
-    the chosen sentence's best span. A
+    ``span_weight`` x its best span's score (start + end logit, relative to the best of them),
+    and the exact answer is the chosen sentence's best span. A
     follow-up is read together with the question it leans on (the reader too was trained on
     single questions).
     """
@@ -230,8 +229,7 @@ class LearnedReader:
             # the chooser's best `span_candidates` sentences compete, each read by the model with its neighbours
             top = [int(i) for i in np.argsort(-logits, kind="stable")[: self.span_candidates]]
             readings = dict(zip(top, self._readings(query.text, [found[i] for i in top])))
-            # an excerpt the reader doubts holds any answer ("no answer" scored high) counts for less
-            spans = np.array([readings[i].margin for i in top], dtype=np.float64)
+            spans = np.array([readings[i].score for i in top], dtype=np.float64)
             if np.isfinite(spans).any():
                 spans = np.where(np.isfinite(spans), spans - spans[np.isfinite(spans)].max(), -NO_SPAN)
                 scores = np.full(len(found), -np.inf)

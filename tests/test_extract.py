@@ -222,37 +222,6 @@ def test_the_reader_weighs_in_on_which_sentence_answers() -> None:
     assert pipe.reader.read(query, hits).text == chosen.text
 
 
-def test_the_readers_evidence_for_a_sentence_is_its_best_span_over_its_no_answer_score() -> None:
-    """Two sentences whose best spans score alike: the one whose excerpt the reader finds an
-    answer in ("no answer" scored low) wins, not the one it doubts (SQuAD 2.0's own reading of
-    the two scores)."""
-
-    class Doubtful:
-        """Every year scores alike as an answer, but an excerpt holding "1962" reads as holding none."""
-
-        def warm_up(self) -> None:
-            pass
-
-        def logits(self, question, texts):  # noqa: ANN001, ANN202
-            out = []
-            for text in texts:
-                words = list(re.finditer(r"\w+", text))
-                offsets = np.array([(m.start(), m.end()) for m in words])
-                score = np.array([5.0 if m.group().isdigit() else -10.0 for m in words])
-                out.append(extract.TextLogits(((offsets, score, score.copy()),), 20.0 if "1962" in text else -20.0))
-            return out
-
-    pipe = _railway_pipeline()
-    query = pipe.analyse("When were trains on the Harbour Line withdrawn?")
-    hits = pipe.retrieve(query)
-    pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = Doubtful(), 0.0, 100
-    chosen = pipe.reader.read(query, hits)
-    assert chosen is not None and "1962" in chosen.text  # the chooser alone
-    pipe.reader.span_weight = 1.0  # the same best span in both: only "no answer" tells them apart
-    doubted = pipe.reader.read(query, hits)
-    assert doubted is not None and "1911" in doubted.text
-
-
 def test_a_follow_up_is_read_with_the_question_it_leans_on() -> None:
     seen: list[str] = []
 
