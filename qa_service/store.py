@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -196,9 +198,9 @@ def check_folder(folder: Path) -> None:
     """A folder changes can be written to, or :class:`CorpusError` saying why (before any work is done)."""
     if not folder.is_dir():
         raise CorpusError(f"{folder}: corpus folder not found")
-    probe = folder / ".qa-write-probe.tmp"
-    try:
-        probe.write_bytes(b"")
-        probe.unlink()
+    try:  # a name of its own: the processes of `serve --workers` check the one folder at the same time
+        descriptor, probe = tempfile.mkstemp(prefix=".qa-write-probe-", suffix=".tmp", dir=folder)
+        os.close(descriptor)
+        os.unlink(probe)
     except OSError as exc:
         raise CorpusError(f"{folder}: cannot write to the corpus folder ({exc.strerror or exc})") from None

@@ -312,3 +312,47 @@ def test_a_full_disk_during_an_upload_leaves_the_corpus_as_it_was(corpus_copy: P
     assert _files(corpus_copy) == before and not [p for p in corpus_copy.iterdir() if p.name.endswith(".tmp")]
     assert client.get("/api/health").get_json()["documents"] == 1  # the live corpus too
     assert _upload(client, ("harbour.md", HARBOUR)).status_code == 201  # and the next upload works
+
+
+def test_processes_checking_one_folder_at_once_all_find_it_writable(tmp_path: Path) -> None:
+    """`serve --workers 2 --allow-uploads` starts two processes that check the folder together:
+    each probe has a name of its own, so one never removes the other's (that stopped a worker)."""
+    from qa_service.store import check_folder
+
+    failures: list[BaseException] = []
+
+    def check_many() -> None:
+        for _ in range(300):
+            try:
+                check_folder(tmp_path)
+            except BaseException as exc:  # noqa: BLE001 - counted below
+                failures.append(exc)
+
+    threads = [threading.Thread(target=check_many) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert list(tmp_path.iterdir()) == []  # no probe left behind
+
+
+def test_a_folder_that_cannot_be_written_is_refused_in_one_line(tmp_path: Path) -> None:
+    import os
+
+    from qa_service.errors import CorpusError
+    from qa_service.store import check_folder
+
+    with pytest.raises(CorpusError, match="corpus folder not found"):
+        check_folder(tmp_path / "missing")
+    if os.geteuid() == 0:  # root writes anywhere: a file where the folder should be stands in
+        (tmp_path / "file").write_text("x")
+        with pytest.raises(CorpusError):
+            check_folder(tmp_path / "file")
+        return
+    tmp_path.chmod(0o500)
+    try:
+        with pytest.raises(CorpusError, match="cannot write to the corpus folder"):
+            check_folder(tmp_path)
+    finally:
+        tmp_path.chmod(0o700)

@@ -25,15 +25,18 @@ def _get(url: str) -> dict:
         return json.loads(response.read())
 
 
-def _wait_until_up(base: str, seconds: float = 90) -> None:
+def _wait_until_up(base: str, proc: subprocess.Popen, seconds: float = 90) -> None:
+    """Until /api/health says ok; fails at once if the server stopped, and after ``seconds``."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        assert proc.poll() is None, f"the server stopped (exit {proc.returncode}) before it answered"
         try:
             if _get(f"{base}/api/health")["status"] == "ok":
                 return
         except OSError:
             pass
         time.sleep(0.2)
+    raise AssertionError(f"{base} did not answer /api/health within {seconds} s")
 
 
 def _children(pid: int) -> list[int]:
@@ -54,7 +57,7 @@ def test_two_workers_both_answer_on_one_port_reload_together_and_stop_together()
         first = proc.stdout.readline()
         assert "2 workers" in first, first
         base = re.search(r"http://[^/]+", first).group()
-        _wait_until_up(base)
+        _wait_until_up(base, proc)
         workers = _children(proc.pid)
         assert len(workers) == 2
         time.sleep(1)  # both have loaded: the parent printed at once, each worker loads on its own
@@ -98,18 +101,23 @@ def _serving_a_copy(tmp_path: Path, *flags: str) -> Iterator[tuple[subprocess.Po
     corpus = tmp_path / "corpus"
     shutil.copytree(ROOT / "corpus", corpus, ignore=shutil.ignore_patterns("squad-expmrc"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("QA_")}
+    said = (tmp_path / "stderr.txt").open("w")
     proc = subprocess.Popen([sys.executable, "-m", "qa_service", "serve", "--port", "0", "--access-log", "false",
                              "--allow-uploads", "--corpus", str(corpus), *flags], cwd=ROOT, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                            stdout=subprocess.PIPE, stderr=said, text=True)
     try:
         base = re.search(r"http://[^/]+", proc.stdout.readline()).group()
-        _wait_until_up(base)
+        try:
+            _wait_until_up(base, proc)
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}; it said: {(tmp_path / 'stderr.txt').read_text()[-2000:]}") from None
         yield proc, base
     finally:
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         proc.stdout.close()
+        said.close()
 
 
 @pytest.mark.server
