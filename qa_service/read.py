@@ -126,8 +126,10 @@ class LearnedReader:
 
     With the extractive reader (``span_model``), the chooser's best ``span_candidates`` sentences
     compete: each is read with ``span_context`` sentences either side, its score gets
-    ``span_weight`` x its best span's score (start + end logit, relative to the best of them),
-    and the exact answer is the chosen sentence's best span. A
+    ``span_weight`` x its best span's lead over "no answer" in its excerpt (start + end logit
+    minus [CLS]'s, SQuAD 2.0's reading; relative to the best of them), and the exact answer is
+    the chosen sentence's best span. A span that cannot answer the question as asked
+    (:func:`spans.fits_question`: "why?" answered by a bare name) weighs as no span. A
     follow-up is read together with the question it leans on (the reader too was trained on
     single questions).
     """
@@ -229,7 +231,8 @@ class LearnedReader:
             # the chooser's best `span_candidates` sentences compete, each read by the model with its neighbours
             top = [int(i) for i in np.argsort(-logits, kind="stable")[: self.span_candidates]]
             readings = dict(zip(top, self._readings(query.text, [found[i] for i in top])))
-            spans = np.array([readings[i].score for i in top], dtype=np.float64)
+            spans = np.array([readings[i].margin if _answers_as_asked(readings[i], found[i], query) else -np.inf
+                              for i in top], dtype=np.float64)
             if np.isfinite(spans).any():
                 spans = np.where(np.isfinite(spans), spans - spans[np.isfinite(spans)].max(), -NO_SPAN)
                 scores = np.full(len(found), -np.inf)
@@ -256,6 +259,14 @@ class LearnedReader:
 TYPED_KINDS = frozenset({"date", "number"})
 # A candidate the reader finds no span in counts this far below the best one (in logits).
 NO_SPAN = 20.0
+
+
+def _answers_as_asked(reading: Reading, candidate: Candidate, query: Query) -> bool:
+    """Whether the reader's best span in ``candidate`` can answer the question as asked (:func:`fits_question`)."""
+    if not np.isfinite(reading.score):
+        return False
+    start, end = whole_words(candidate.hit.passage.text, reading.start, reading.end)
+    return fits_question(candidate.hit.passage.text[start:end], query.text, query.answer_type)
 
 
 def _with_read_span(sentence: AnswerSentence, reading: Reading, text: str, query: Query) -> AnswerSentence | None:

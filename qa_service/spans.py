@@ -411,12 +411,19 @@ def is_sum(text: str) -> bool:
     return _SUM.search(text) is not None
 
 
+# A reason says something: it holds a lowercase word (so do all 45 of SQuAD 2.0's answers to reason questions).
+_REASON_WORD = re.compile(r"\b[a-z]{2,}\b")
+
+
 def fits_question(text: str, question: str, kind: str) -> bool:
     """Whether ``text``, a span of type ``kind``, can answer ``question`` as asked: not a sum of
     money for "how many ...?" (:func:`counts_things`), not a date without a year for "in what year
-    ...?" (:func:`asks_year`). Checked for the rules' spans and the reader's alike."""
+    ...?" (:func:`asks_year`), not a bare name or number for "why ...?". Checked for the rules'
+    spans and the reader's alike, and for the reader's when it weighs a sentence."""
     if kind == "number" and counts_things(question) and is_sum(text):
         return False
+    if kind == "reason" and not _REASON_WORD.search(text):
+        return False  # "why ...?" is not answered by a bare name or number ("Minsk", "2019")
     return not (kind == "date" and asks_year(question) and not has_year(text))
 
 

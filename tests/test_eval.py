@@ -240,8 +240,11 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.81", "hit@3=0.94", "mrr@10=0.87", "ndcg@10=0.87", "short_answer=0.71", "followup=0.80",
-              "abstain_recall=0.22", "span_f1=0.49"]
+OWN_FLOORS = ["hit@1=0.82", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.88", "short_answer=0.74", "followup=0.85",
+              "abstain_recall=0.22", "span_f1=0.50"]
+# (2026-11-30, the reader weighing a sentence by its span's lead over "no answer", and no span that cannot
+# answer as asked: hit@1 .817 -> .831, MRR .876 -> .885, nDCG .876 -> .883, short answer .718 -> .746,
+# follow-ups .800 -> .850, span F1 .495 -> .509, on the AVX2 CPU CI runs on.)
 # (2026-11-30, the models' weights made uint8 (training/unsigned_weights.py) and the figures measured on
 # a CPU without VNNI (AMD EPYC, AVX2), the kind CI now runs on: hit@1 .831 -> .817, MRR .885 -> .876,
 # nDCG .883 -> .876, short answer .732 -> .718, follow-ups .850 -> .800: one conversation (q077), whose
@@ -275,7 +278,7 @@ OWN_FLOORS = ["hit@1=0.81", "hit@3=0.94", "mrr@10=0.87", "ndcg@10=0.87", "short_
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
 OWN_WORDS_ONLY_FLOORS = ["hit@1=0.73", "hit@3=0.83", "mrr@10=0.78", "ndcg@10=0.78", "short_answer=0.66",
                          "followup=0.65", "abstain_recall=0.33"]
-SQUAD_FLOORS = ["hit@1=0.88", "hit@3=0.96", "mrr@10=0.92", "short_answer=0.81", "span_f1=0.55"]
+SQUAD_FLOORS = ["hit@1=0.88", "hit@3=0.96", "mrr@10=0.92", "short_answer=0.815", "span_f1=0.56"]
 
 
 def test_quality_gate_on_the_bundled_question_set() -> None:

@@ -488,3 +488,64 @@ def test_a_year_question_gets_no_span_from_a_reader_pointing_at_a_date_without_o
     at = text.index("1932")
     dated = _with_read_span(sentence, Reading(at, at + 4, 5.0, 0.0), text, year)
     assert dated is not None and dated.span is not None and dated.span.text == "1932"
+
+
+class Scripted:
+    """A stand-in reader: a start score per word (``starts``), an end score per word (``ends``),
+    -10 for the rest, and "no answer" scored by the first word of ``nulls`` the text holds."""
+
+    def __init__(self, starts: dict[str, float], ends: dict[str, float], nulls: dict[str, float]) -> None:
+        self.starts, self.ends, self.nulls = starts, ends, nulls
+
+    def warm_up(self) -> None:
+        pass
+
+    def logits(self, question, texts):  # noqa: ANN001, ANN201
+        out = []
+        for text in texts:
+            words = list(re.finditer(r"\w+", text))
+            offsets = np.array([(m.start(), m.end()) for m in words])
+            starts = np.array([self.starts.get(m.group(), -10.0) for m in words])
+            ends = np.array([self.ends.get(m.group(), -10.0) for m in words])
+            null = next((v for k, v in self.nulls.items() if k in text), 0.0)
+            out.append(extract.TextLogits(((offsets, starts, ends),), null))
+        return out
+
+
+MILLS = ["The old mill at Brandt burned in 1911.", "The new mill at Brandt burned in 1962."]
+
+
+def _mills_pipeline(*texts: str):  # noqa: ANN202
+    doc = Document("m", "The mills of Brandt", "mills.txt", "0" * 64, " ".join(texts))
+    pipe = build_pipeline(Settings(), Corpus((doc,), tuple(passages(*texts))))
+    pipe.reader.span_weight, pipe.reader.span_candidates = 10.0, 100
+    return pipe
+
+
+def test_the_reader_weighs_a_sentence_by_its_spans_lead_over_no_answer() -> None:
+    """A span scored a little higher in an excerpt the reader thinks lacks the answer loses to one
+    in an excerpt it is sure of: SQuAD 2.0's reading of the two scores."""
+    pipe = _mills_pipeline(*MILLS)
+    question = "When did the mill at Brandt burn?"
+    query = pipe.analyse(question)
+    hits = pipe.retrieve(query)
+    pipe.reader.span_model = Scripted({"1911": 5.0, "1962": 4.5}, {"1911": 5.0, "1962": 4.5},
+                                      {"old": 8.0, "new": -5.0})
+    chosen = pipe.reader.read(query, hits)
+    assert chosen is not None and chosen.span is not None and chosen.span.text == "1962"  # 9 - (-5) beats 10 - 8
+    pipe.reader.span_model = Scripted({"1911": 5.0, "1962": 4.5}, {"1911": 5.0, "1962": 4.5}, {})
+    chosen = pipe.reader.read(query, hits)  # the same "no answer" score everywhere: the higher span wins
+    assert chosen is not None and chosen.span is not None and chosen.span.text == "1911"
+
+
+def test_a_span_that_cannot_answer_as_asked_does_not_weigh_for_its_sentence() -> None:
+    """"Why ...?" is not answered by a bare name: the sentence whose best span is one is weighed
+    as a sentence without a span, and the one giving a reason wins."""
+    pipe = _mills_pipeline("The old mill at Brandt closed, and its owner moved to Oslo.",
+                           "The new mill at Brandt closed because the river dried up.")
+    query = pipe.analyse("Why did the mill at Brandt close?")
+    hits = pipe.retrieve(query)
+    pipe.reader.span_model = Scripted({"Oslo": 9.0, "because": 5.0}, {"Oslo": 9.0, "up": 5.0}, {})
+    chosen = pipe.reader.read(query, hits)
+    assert chosen is not None and "river" in chosen.text
+    assert chosen.span is not None and chosen.span.text == "because the river dried up"

@@ -295,3 +295,9 @@ def test_one_check_says_whether_a_span_fits_the_question_as_asked() -> None:
     assert fits_question("4 May 1932", "In what year did it open?", "date")
     assert fits_question("4 May", "When did it open?", "date")
     assert fits_question("$2 million", "Who gave the most?", "person")  # other kinds are not judged here
+    # a reason says something: not a bare name or number
+    assert not fits_question("Oslo", "Why did the owner leave?", "reason")
+    assert not fits_question("1962", "Why did the mill close?", "reason")
+    assert fits_question("because the river dried up", "Why did the mill close?", "reason")
+    assert fits_question("floods", "Why did the mill close?", "reason")
+    assert fits_question("Oslo", "Where did the owner go?", "place")
