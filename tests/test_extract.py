@@ -187,11 +187,12 @@ def test_off_the_chooser_and_the_rules_answer_alone() -> None:
     assert _railway_pipeline(extractive=False).reader.span_model is None
 
 
-class Fixed:
-    """A stand-in reader that scores only the word ``word`` as an answer."""
+class Scripted:
+    """A stand-in reader: a start score per word (``starts``), an end score per word (``ends``),
+    -10 for the rest, and "no answer" scored by the first word of ``nulls`` the text holds."""
 
-    def __init__(self, word: str) -> None:
-        self.word = word
+    def __init__(self, starts: dict[str, float], ends: dict[str, float], nulls: dict[str, float]) -> None:
+        self.starts, self.ends, self.nulls = starts, ends, nulls
 
     def warm_up(self) -> None:
         pass
@@ -201,9 +202,16 @@ class Fixed:
         for text in texts:
             words = list(re.finditer(r"\w+", text))
             offsets = np.array([(m.start(), m.end()) for m in words])
-            score = np.array([10.0 if m.group() == self.word else -10.0 for m in words])
-            out.append(extract.TextLogits(((offsets, score, score.copy()),), 0.0))
+            starts = np.array([self.starts.get(m.group(), -10.0) for m in words])
+            ends = np.array([self.ends.get(m.group(), -10.0) for m in words])
+            null = next((v for k, v in self.nulls.items() if k in text), 0.0)
+            out.append(extract.TextLogits(((offsets, starts, ends),), null))
         return out
+
+
+def fixed(word: str) -> Scripted:
+    """A stand-in reader that scores only the word ``word`` as an answer."""
+    return Scripted({word: 10.0}, {word: 10.0}, {})
 
 
 def test_the_reader_weighs_in_on_which_sentence_answers() -> None:
@@ -212,7 +220,7 @@ def test_the_reader_weighs_in_on_which_sentence_answers() -> None:
     query = pipe.analyse("When were trains on the Harbour Line withdrawn?")
     hits = pipe.retrieve(query)
     # A stand-in reader sure of the wrong year: only its weight can make it win over the chooser.
-    pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = Fixed("1911"), 0.0, 100
+    pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = fixed("1911"), 0.0, 100
     chosen = pipe.reader.read(query, hits)
     assert chosen is not None and "1962" in chosen.text  # the chooser alone picks the right sentence
     pipe.reader.span_weight = 10.0
@@ -310,7 +318,7 @@ def test_the_answers_passage_is_listed_even_when_fewer_passages_are_asked_for() 
     assert len(ranked) == 2
     second = ranked[1]
     word = next(w for w in re.findall(r"\d{4}", second.text))  # a year only the second passage holds
-    pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = Fixed(word), 10.0, 100
+    pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = fixed(word), 10.0, 100
     answer = pipe.ask(question, top_k=1)
     assert answer.answer is not None and answer.answer.passage_id == second.id
     assert [p.hit.passage.id for p in answer.passages] == [second.id]  # the quoted passage, not the better one
@@ -368,7 +376,7 @@ def test_the_reader_reads_each_candidate_with_its_neighbours(context: int, numbe
 
 def test_a_span_read_in_an_excerpt_points_into_the_passage() -> None:
     reader, hit, make = _library_candidates(1)
-    reader.span_model = Fixed("1905")
+    reader.span_model = fixed("1905")
     [reading] = reader._readings("When did the new building open?", [make(4)])
     assert LIBRARY[reading.start:reading.end] == "1905"
     first = make(0)  # 1905 is not in sentence 0: its best span stays inside it, and scores lower
@@ -488,28 +496,6 @@ def test_a_year_question_gets_no_span_from_a_reader_pointing_at_a_date_without_o
     at = text.index("1932")
     dated = _with_read_span(sentence, Reading(at, at + 4, 5.0, 0.0), text, year)
     assert dated is not None and dated.span is not None and dated.span.text == "1932"
-
-
-class Scripted:
-    """A stand-in reader: a start score per word (``starts``), an end score per word (``ends``),
-    -10 for the rest, and "no answer" scored by the first word of ``nulls`` the text holds."""
-
-    def __init__(self, starts: dict[str, float], ends: dict[str, float], nulls: dict[str, float]) -> None:
-        self.starts, self.ends, self.nulls = starts, ends, nulls
-
-    def warm_up(self) -> None:
-        pass
-
-    def logits(self, question, texts):  # noqa: ANN001, ANN201
-        out = []
-        for text in texts:
-            words = list(re.finditer(r"\w+", text))
-            offsets = np.array([(m.start(), m.end()) for m in words])
-            starts = np.array([self.starts.get(m.group(), -10.0) for m in words])
-            ends = np.array([self.ends.get(m.group(), -10.0) for m in words])
-            null = next((v for k, v in self.nulls.items() if k in text), 0.0)
-            out.append(extract.TextLogits(((offsets, starts, ends),), null))
-        return out
 
 
 MILLS = ["The old mill at Brandt burned in 1911.", "The new mill at Brandt burned in 1962."]
