@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from dataclasses import KW_ONLY, dataclass
 from pathlib import Path
 from typing import Callable, Sequence
@@ -201,9 +202,10 @@ def save_matrix(folder: Path, stem: str, matrix: np.ndarray, digest: str, finger
     meta = json.dumps({"encoder": fingerprint, what: int(matrix.shape[0]), "dim": int(matrix.shape[1]),
                        f"{what}_sha256": digest, "file_sha256": hashlib.sha256(data).hexdigest()},
                       indent=2) + "\n"
+    unique = f"{os.getpid()}-{threading.get_ident()}"  # the processes of `serve --workers` may save at once
     try:
         for name, content in ((f"{stem}.npy", data), (f"{stem}.json", meta.encode("utf-8"))):
-            temporary = folder / f".{name}.tmp"
+            temporary = folder / f".{name}.{unique}.tmp"
             temporary.write_bytes(content)
             os.replace(temporary, folder / name)
     except OSError as exc:

@@ -261,3 +261,24 @@ def test_a_long_question_alone_gets_no_second_vector(encoder) -> None:  # noqa: 
     index = make_index(passages("The lighthouse was built in 1854."))
     long = "When was the lighthouse built " + "and by whom " * 60 + "?"
     assert _analyser(index, encoder).analyse(long).own_vector is None
+
+
+def test_saving_from_many_threads_at_once_leaves_one_whole_file_and_no_warning(tmp_path: Path,
+                                                                              caplog) -> None:  # noqa: ANN001
+    """The processes of `serve --workers` compute the vectors of a new corpus together and each
+    saves them: each writes under a name of its own before the rename, so none finds its file gone."""
+    import threading
+
+    from qa_service.semantic import save_matrix
+
+    matrix = np.arange(12, dtype=np.float32).reshape(3, 4)
+    threads = [threading.Thread(target=lambda: [save_matrix(tmp_path, "sentence-vectors", matrix, "d", "f", False)
+                                                for _ in range(100)]) for _ in range(4)]
+    with caplog.at_level("WARNING"):
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    assert not [r for r in caplog.records if "cannot save" in r.getMessage()]
+    assert np.array_equal(np.load(tmp_path / VECTORS_FILE, allow_pickle=False), matrix)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sentence-vectors.json", "sentence-vectors.npy"]
