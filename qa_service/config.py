@@ -185,7 +185,8 @@ SETTINGS: tuple[Setting, ...] = (
             "a warning, when the model cannot be loaded.", _ANSWERING),
     Setting("extractive_weight", float, 0.5, "How much the reader's best span in a sentence (its start + end logit "
             "minus \"no answer\"'s in the sentence's excerpt, relative to the best sentence's) adds to the chooser's "
-            "score (log-odds); 0 = the reader gives the span only (chosen on a held-out SQuAD 2.0 article: README, The extractive reader).", _ANSWERING, 0, 10),
+            "score (log-odds); 0 = the reader gives the span only (chosen on a held-out SQuAD 2.0 article: README, "
+            "The extractive reader).", _ANSWERING, 0, 10),
     Setting("extractive_candidates", int, 2, "How many of the chooser's best sentences the reader weighs in on "
             "(2 chose as well as all of them on a held-out SQuAD 2.0 article, for a fraction of the reading: README, "
             "The extractive reader).", _ANSWERING, 1, 100),
