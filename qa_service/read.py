@@ -13,7 +13,7 @@ from .learned import (QUESTION_FEATURES, Candidate, SpanChooser, TreeModel, cand
 from .extract import Reading, SpanModel, whole_words
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
-from .spans import find_span, fits_question
+from .spans import answers_yes_or_no, find_span, fits_question
 from .values import AnswerSentence, AnswerSpan, Hit, Query, SentenceSource
 
 __all__ = ["LearnedReader", "SentenceReader", "gives_new"]
@@ -281,6 +281,8 @@ def _with_read_span(sentence: AnswerSentence, reading: Reading, text: str, query
         return None  # a "when" answered without a date: no span rather than a wrong one
     if not fits_question(text[start:end], query.text, query.answer_type):
         return None  # "how many people?" answered with "$598,000", "in what year?" with "June 12": no span
+    if not answers_yes_or_no(text[start:end], query.text, query.answer_type):
+        return None  # the sentence answers "did Belarus recall its ambassador?"; "Yerevan" emphasised would not
     return replace(sentence, span=AnswerSpan(text[start:end], start, end, query.answer_type))
 
 

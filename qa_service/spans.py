@@ -22,7 +22,7 @@ from typing import NamedTuple
 import wordfreq
 
 __all__ = ["ANSWER_TYPES", "Candidate", "FIGURE_TYPES", "MAX_SENTENCE", "SPAN_FEATURES", "acronym_pairs", "answer_type", "candidates",
-           "asks_year", "counts_things", "find_span", "fits_question", "has_year", "is_sum", "span_candidates"]
+           "answers_yes_or_no", "asks_year", "counts_things", "find_span", "fits_question", "has_year", "is_sum", "span_candidates"]
 
 # Longer "sentences" (a text without full stops) are not searched for spans: no rule is worth its cost there.
 MAX_SENTENCE = 2000
@@ -413,6 +413,15 @@ def is_sum(text: str) -> bool:
 
 # A reason says something: it holds a lowercase word (so do all 45 of SQuAD 2.0's answers to reason questions).
 _REASON_WORD = re.compile(r"\b[a-z]{2,}\b")
+_CHOICE = re.compile(r"\bor\b", re.IGNORECASE)
+
+
+def answers_yes_or_no(text: str, question: str, kind: str) -> bool:
+    """Whether ``text`` can stand as the answer to a yes/no question: when the question offers a
+    choice ("active or passive?") the chosen word does; otherwise only words that say something
+    ("not", "no consensus", SQuAD 2.0's answers), never a bare name ("Did the council approve
+    it?" is not answered by "Oslo"). True for every other kind of question."""
+    return kind != "yes_no" or bool(_CHOICE.search(question)) or bool(_REASON_WORD.search(text))
 
 
 def fits_question(text: str, question: str, kind: str) -> bool:

@@ -535,3 +535,17 @@ def test_a_span_that_cannot_answer_as_asked_does_not_weigh_for_its_sentence() ->
     chosen = pipe.reader.read(query, hits)
     assert chosen is not None and "river" in chosen.text
     assert chosen.span is not None and chosen.span.text == "because the river dried up"
+
+
+def test_a_yes_no_question_gets_no_name_emphasised_as_its_answer() -> None:
+    """"Did the mill at Brandt close?" is answered by the sentence; its best span "Oslo" is no
+    answer to it. A question offering a choice ("... in Oslo or in Bergen?") is answered by the choice."""
+    pipe = _mills_pipeline("The old mill at Brandt closed in the spring, and its owner moved to Oslo.",
+                           "The new mill at Brandt still runs.")
+    pipe.reader.span_model = Scripted({"Oslo": 9.0}, {"Oslo": 9.0}, {})
+    answer = pipe.ask("Did the old mill at Brandt close?")
+    assert answer.answer_type == "yes_no"
+    assert answer.answer is not None and "closed" in answer.answer.text
+    assert answer.answer.span is None or "Oslo" not in answer.answer.span.text
+    chosen = pipe.ask("Did the owner of the old mill at Brandt move to Oslo or to Bergen?")
+    assert chosen.answer is not None and chosen.answer.span is not None and chosen.answer.span.text == "Oslo"

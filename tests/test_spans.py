@@ -7,8 +7,8 @@ import time
 
 import pytest
 
-from qa_service.spans import (ANSWER_TYPES, MAX_SENTENCE, answer_type, asks_year, candidates, counts_things, find_span,
-                              fits_question, has_year, is_sum)
+from qa_service.spans import (ANSWER_TYPES, MAX_SENTENCE, answer_type, answers_yes_or_no, asks_year, candidates,
+                              counts_things, find_span, fits_question, has_year, is_sum)
 
 
 @pytest.mark.parametrize(
@@ -301,3 +301,12 @@ def test_one_check_says_whether_a_span_fits_the_question_as_asked() -> None:
     assert fits_question("because the river dried up", "Why did the mill close?", "reason")
     assert fits_question("floods", "Why did the mill close?", "reason")
     assert fits_question("Oslo", "Where did the owner go?", "place")
+
+
+def test_a_yes_no_answer_says_something_unless_the_question_offers_a_choice() -> None:
+    assert not answers_yes_or_no("Oslo", "Did the council approve the bridge?", "yes_no")
+    assert not answers_yes_or_no("$598,000", "Was the bridge expensive?", "yes_no")
+    assert answers_yes_or_no("not", "Is the toolkit available to outside developers?", "yes_no")
+    assert answers_yes_or_no("no consensus", "Do geologists agree that the quake was foreseeable?", "yes_no")
+    assert answers_yes_or_no("Passive", "Are these heating systems active or passive?", "yes_no")
+    assert answers_yes_or_no("Oslo", "Where did the council meet?", "place")  # other kinds are not judged here
