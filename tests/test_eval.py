@@ -241,10 +241,11 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
 OWN_FLOORS = ["hit@1=0.82", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.88", "short_answer=0.74", "followup=0.85",
-              "abstain_recall=0.22", "span_f1=0.50"]
+              "abstain_recall=0.22", "span_f1=0.57"]
 # (2026-11-30, the reader weighing a sentence by its span's lead over "no answer", and no span that cannot
 # answer as asked: hit@1 .817 -> .831, MRR .876 -> .885, nDCG .876 -> .883, short answer .718 -> .746,
-# follow-ups .800 -> .850, span F1 .495 -> .509, on the AVX2 CPU CI runs on.)
+# follow-ups .800 -> .850, span F1 .495 -> .509, on the AVX2 CPU CI runs on; then a follow-up read in its own
+# words: span F1 .509 -> .578.)
 # (2026-11-30, the models' weights made uint8 (training/unsigned_weights.py) and the figures measured on
 # a CPU without VNNI (AMD EPYC, AVX2), the kind CI now runs on: hit@1 .831 -> .817, MRR .885 -> .876,
 # nDCG .883 -> .876, short answer .732 -> .718, follow-ups .850 -> .800: one conversation (q077), whose
