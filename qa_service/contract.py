@@ -268,6 +268,8 @@ def render_message(answer: Answer) -> str:
         return "Your question has no words to search for. Ask about something in the document."
     if abstention.reason == "low_confidence":
         return "The document does not seem to answer this: no sentence found is likely to."
+    if abstention.reason == "nothing_more":
+        return "The document says nothing more on this than the answers already given."
     shown = ", ".join(f"“{w}”" for w in abstention.missing[:5])
     return "The document does not seem to answer this." + (f" It does not mention {shown}." if shown else "")
 

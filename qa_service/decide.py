@@ -13,7 +13,8 @@ __all__ = ["CoverageAbstainer", "LearnedAbstainer"]
 class CoverageAbstainer:
     """Refuses when the question has no words to search for, names something the documents
     never mention, holds too little of its information in the documents (``min_coverage``,
-    by rarity in English), or matches no passage."""
+    by rarity in English), or matches no passage; or asks for more ("anything else?") when
+    every sentence found was already given."""
 
     def __init__(self, *, min_coverage: float) -> None:
         self.min_coverage = min_coverage
@@ -30,6 +31,8 @@ class CoverageAbstainer:
             return Abstention("missing_names", query.names, query.coverage)
         if query.coverage < self.min_coverage:
             return Abstention("low_coverage", query.missing, query.coverage)
+        if hits and sentence is None and query.given:  # "anything else?" once all found was said
+            return Abstention("nothing_more", query.missing, query.coverage)
         if not hits or sentence is None:
             return Abstention("no_match", query.missing, query.coverage)
         return None

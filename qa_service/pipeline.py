@@ -209,7 +209,10 @@ class Pipeline:
         def previous() -> Exchange | None:
             return self._answer_of(window, len(window) - 1, k, memo, answers) if window else None
 
-        return self.analyser.analyse(question, window, previous, memo, lean=lean)
+        def earlier() -> list[Exchange]:
+            return [self._answer_of(window, i, k, memo, answers) for i in range(len(window))]
+
+        return self.analyser.analyse(question, window, previous, memo, lean=lean, earlier_answers=earlier)
 
     def _respond(self, question: str, window: list[Exchange], k: int, memo: dict[str, tuple[QueryTerm, ...]],
                  answers: dict[int, Exchange]

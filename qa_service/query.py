@@ -17,7 +17,7 @@ from .spans import answer_type, common_word
 from .text import MAX_CACHED_WORD, Token, Tokenizer
 from .values import Exchange, Query, QueryTerm, Turn
 
-__all__ = ["KIND_PATTERNS", "QueryAnalyser", "Vocabulary", "informativeness", "word_prior"]
+__all__ = ["KIND_PATTERNS", "QueryAnalyser", "Vocabulary", "asks_for_more", "informativeness", "word_prior"]
 
 # Pronouns that point back to an earlier turn when the question names nobody itself.
 _PRONOUNS = frozenset("he she they him her them his hers their theirs it its this that these those there then".split())
@@ -27,6 +27,11 @@ _CONNECTIVES = ("and ", "but ", "so ", "also ", "what about ", "how about ", "wh
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_START_RE = re.compile(r"(^|[.!?:;]\s*|[\"“(]\s*)$")  # what comes before a sentence's first word
 _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
+# Words asking for something beyond what was said: "what else…", "any other…", "tell me more",
+# "besides that…" ("more important" and "more than" compare, "each other" and "one another" pair).
+_MORE_RE = re.compile(r"\b(?:else|besides|additionally|in addition|(?<!\beach )others?|(?<!\bone )another|"
+                      r"(?:what|anything|something|any|tell me|say|said|know)\s+more|"
+                      r"more(?=\s*(?:[?.!]|$|about\b|on\b|details?\b|information\b)))\b", re.IGNORECASE)
 # The word naming the kind of answer wanted: "what year", "which city", "how many people".
 _ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
 # In "what does X stand for?" these words ask for an expansion; a document that defines X need not use them.
@@ -114,6 +119,13 @@ def word_prior(word: str, scale: float) -> float:
     if scale <= 0:
         return 1.0
     return min(1.0, informativeness(word) / scale)
+
+
+def asks_for_more(question: str) -> bool:
+    """Whether a question asks for something beyond what it was told: "What else did she say?",
+    "Anything else?", "Which other countries…?", "Tell me more." ("more than ten", "each other"
+    do not)."""
+    return _MORE_RE.search(question) is not None
 
 
 def answer_kind(question: str) -> str | None:
@@ -260,6 +272,7 @@ class QueryAnalyser:
         previous_answer: Callable[[], Exchange | None] | None = None,
         memo: dict[str, tuple[QueryTerm, ...]] | None = None,
         lean: bool = False,
+        earlier_answers: Callable[[], Sequence[Exchange]] | None = None,
     ) -> Query:
         """The query for ``question`` (already cleaned) after ``history`` (oldest first).
 
@@ -267,7 +280,9 @@ class QueryAnalyser:
         the question leans on the conversation, so a stand-alone question costs nothing more.
         ``lean``: read the question as leaning on the last earlier turn whatever
         :meth:`is_follow_up` says (the pipeline's second reading of a question that could not be
-        answered on its own).
+        answered on its own). ``earlier_answers`` gives every earlier exchange of the window with
+        its answer; it is called only for a follow-up that asks for more (:func:`asks_for_more`),
+        whose answer should be none of them.
         """
         memo = {} if memo is None else memo
         words = self.words(question, memo)
@@ -297,6 +312,9 @@ class QueryAnalyser:
                     previous = Exchange(previous.question, previous.answer, answered=True)
                 answer_words = self.words(previous.answer, memo)
             turns.append(Turn(previous.answer, turns[1].weight * self.answer_weight, "answer", answer_words))
+        given: tuple[Exchange, ...] = ()
+        if len(turns) > 1 and earlier_answers is not None and asks_for_more(question):
+            given = tuple(e for e in earlier_answers() if e.answer)
         turns, vector = self._meaning(turns)
         own_vector = None
         if vector is not None and any(t.role == "earlier" for t in turns):  # a follow-up: what it asks by itself
@@ -316,6 +334,7 @@ class QueryAnalyser:
             own_vector=own_vector,
             answer_type=answer_type(question),
             leant=lean and len(turns) > 1 and not self.is_follow_up(question, words),
+            given=given,
         )
 
     def _meaning(self, turns: list[Turn]) -> tuple[list[Turn], Any]:

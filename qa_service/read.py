@@ -32,7 +32,9 @@ class SentenceReader:
 
     A follow-up wants something new: the previous answer sentence counts ``repeat_weight``
     unless it holds one of the question's own terms ("what did she write?" moves on, "how did
-    she describe the visit?" may be answered by the sentence that named her).
+    she describe the visit?" may be answered by the sentence that named her). One that asks for
+    more ("what else did she say?", :attr:`Query.given`) is answered by none of the sentences the
+    conversation gave, on the same terms; by nothing when every sentence found was given.
 
     With sentence ``vectors``, every sentence of those passages is a candidate, even one that
     shares no word with the question: its score becomes its lexical score relative to the best
@@ -67,6 +69,9 @@ class SentenceReader:
             for n, (span, terms) in enumerate(self.index.sentences(hit.position)):
                 start, end = span
                 sentence = text[start:end]
+                if query.given and not (query.own & terms) and \
+                        any(is_previous(g, hit.passage.id, start, sentence) for g in query.given):
+                    continue  # "what else did she say?": not what the conversation already said
                 repeat = previous is not None and is_previous(previous, hit.passage.id, start, sentence) \
                     and not (query.own & terms)
                 score: float | None = query.mass_in(terms)
@@ -94,6 +99,8 @@ class SentenceReader:
             if best is None or key > best[:3]:
                 text = hit.passage.text
                 best = (score, -hit.rank, -n, AnswerSentence(text[start:end], hit.passage.id, round(score, 4), start, end))
+        if best is None and query.given:  # asked for more, and every sentence found was said already
+            return None
         if best is None:  # the hits matched only through hyphenated wholes; fall back to the top passage
             p = hits[0].passage
             (start, end), _ = self.index.sentences(hits[0].position)[0]
@@ -207,7 +214,7 @@ class LearnedReader:
                 return None
             if query.leant:  # not a follow-up by its words: the decider judges this reading of it
                 sentence = self._assessed(query, hits, sentence)
-            if self.span_model is None:
+            if self.span_model is None or not _asks_for_something(query):
                 return sentence
             # the reader reads its own words: after the question it leans on, it answers that one
             # ("What did she call the visit?" got the name the last question asked for)
@@ -261,6 +268,13 @@ class LearnedReader:
 TYPED_KINDS = frozenset({"date", "number"})
 # A candidate the reader finds no span in counts this far below the best one (in logits).
 NO_SPAN = 20.0
+
+
+def _asks_for_something(query: Query) -> bool:
+    """Whether a question says what it wants: a kind of answer, or a word the documents hold.
+    "Anything else?" or "Tell me more." want the next thing said; the reader, reading those
+    words alone, would emphasise any name of it."""
+    return query.answer_type != "other" or any(w.searched for w in query.question.words)
 
 
 def _answers_as_asked(reading: Reading, candidate: Candidate, query: Query) -> bool:

@@ -44,8 +44,8 @@ _QUESTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((t, re.compile(
                r"|\bwhat (?:number|amount|quantity|size|population)\b"),
     ("date", r"\bwhen\b|\b(?:what|which) (?:year|date|day|month|century|decade|time|period|season)\b"
              r"|\bhow long ago\b|\bsince when\b"),
-    ("reason", r"\bwhy\b|\bfor what reason\b|\bwhat (?:was |is )?the (?:reason|cause|motive)\b|\bwhat caused\b"
-               r"|\bhow come\b"),
+    ("reason", r"\bwhy\b|\bfor what reason\b|\bwhat (?:was |is )?the (?:reason|cause|motive)\b"
+               r"|\bwhat (?:caused|prompted|triggered|sparked|led to)\b|\bhow come\b"),
     ("person", r"\bwho\b|\bwhom\b|\bwhose\b|\b(?:what|which) (?:person|man|woman|leader|president|minister"
                r"|official|player|artist|author|singer|actor|king|queen)\b"),
     ("place", r"\bwhere\b|\b(?:what|which|in what|in which) (?:city|country|place|town|village|region|state"
@@ -53,7 +53,7 @@ _QUESTION_RULES: tuple[tuple[str, re.Pattern[str]], ...] = tuple((t, re.compile(
     ("organisation", r"\b(?:what|which) (?:company|organi[sz]ation|party|team|group|agency|firm|band|club"
                      r"|university|institution|alliance|bloc|union|ministry)\b"),
     ("manner", r"\bhow\b"),
-    ("yes_no", rf"^\s*{_AUX}\b"),
+    ("yes_no", rf"^\s*(?:(?:and|but|so|then|also|well)\b[,\s]*)?{_AUX}\b"),
     ("definition", r"^\s*what (?:is|are|was|were) (?:an? |the )?[\w-]+(?: [\w-]+)?\s*\??\s*$"),
 ))
 

@@ -184,6 +184,9 @@ class Query:
     answer_type: str = "other"  # spans.ANSWER_TYPES: person, date, reason, definition, ...
     own_vector: Any = None  # a follow-up's own unit vector, without the turns it leans on (None otherwise)
     leant: bool = False  # read as leaning on the conversation only because it could not be answered alone
+    # the answers the conversation already gave, when a follow-up asks for more ("what else did she
+    # say?", query.asks_for_more): none of them is its answer again unless it holds the question's own words
+    given: tuple[Exchange, ...] = ()
 
     @cached_property
     def choice_vector(self) -> Any:
@@ -291,7 +294,7 @@ class Abstention:
     missing: tuple[str, ...] = ()
     coverage: float | None = None
 
-    REASONS = ("no_terms", "missing_names", "low_coverage", "no_match", "low_confidence")
+    REASONS = ("no_terms", "missing_names", "low_coverage", "no_match", "low_confidence", "nothing_more")
 
     def __post_init__(self) -> None:
         if self.reason not in self.REASONS:

@@ -225,7 +225,8 @@ def test_openapi_description_comes_from_the_contract(client) -> None:
     assert post["properties"]["question"]["maxLength"] == contract.MAX_QUESTION_CHARS
     assert post["properties"]["history"]["oneOf"][0]["maxItems"] == contract.MAX_HISTORY
     reasons = spec["components"]["schemas"]["Answer"]["properties"]["abstention"]["oneOf"][1]
-    assert set(reasons["properties"]["reason"]["enum"]) == {"no_terms", "missing_names", "low_coverage", "no_match", "low_confidence"}
+    assert set(reasons["properties"]["reason"]["enum"]) == {"no_terms", "missing_names", "low_coverage", "no_match", "low_confidence",
+                                                         "nothing_more"}
 
 
 # ---------------------------------------------------------------- errors
