@@ -265,4 +265,61 @@ def whole_words(text: str, start: int, end: int) -> tuple[int, int]:
         start += 1
     while end > start and (text[end - 1] in _CLOSERS or (text[end - 1] == "." and "." not in text[start:end - 1])):
         end -= 1
-    return start, end
+    return balanced(text, start, end)
+
+
+_BRACKETS = (("(", ")"), ("[", "]"), ("{", "}"), ("“", "”"), ("«", "»"))
+
+
+def balanced(text: str, start: int, end: int) -> tuple[int, int]:
+    """A span without a lone quote or bracket: one whose partner is just outside the span takes
+    it in (`free to leave" the pact` is `"free to leave" the pact`, `the Treaty Organization (CSTO`
+    is `the Treaty Organization (CSTO)`); otherwise the span is cut at it and keeps its longer
+    side. Unchanged when that would leave nothing."""
+    original = start, end
+
+    def cut(at: int) -> None:  # keep the longer side of the character at ``at``
+        nonlocal start, end
+        if at - start >= end - at - 1:
+            end = at
+        else:
+            start = at + 1
+
+    for opener, closer in _BRACKETS:
+        opens: list[int] = []
+        lone_close = None
+        for i in range(start, end):
+            if text[i] == opener:
+                opens.append(i)
+            elif text[i] == closer:
+                if opens:
+                    opens.pop()
+                elif lone_close is None:
+                    lone_close = i
+        if lone_close is not None:
+            if start > 0 and text[start - 1] == opener:
+                start -= 1
+            else:
+                cut(lone_close)
+        if opens and opens[0] < end:
+            if end < len(text) and text[end] == closer and len(opens) == 1:
+                end += 1
+            else:
+                cut(opens[0])
+    quotes = [i for i in range(start, end) if text[i] == '"']
+    if len(quotes) % 2:
+        q = quotes[0]
+        closing = len(quotes) == 1 and q > start and not text[q - 1].isspace()
+        if closing and start > 0 and text[start - 1] == '"':
+            start -= 1
+        elif not closing and end < len(text) and text[end] == '"':
+            end += 1
+        elif not closing and text[end:end + 2] in ('."', ',"', '!"', '?"'):
+            end += 2
+        else:
+            cut(q if closing else quotes[-1])
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return (start, end) if start < end else original

@@ -317,6 +317,26 @@ def test_a_span_grows_to_whole_words_without_the_punctuation_around_them(text: s
     assert text[a:b] == whole
 
 
+@pytest.mark.parametrize(("text", "first", "last", "whole"), [
+    ('The mayor said the bridge was "unsafe to cross" at night.', "unsafe", "night", '"unsafe to cross" at night'),
+    ("It joined the World Meteorological Organization (WMO) in 1951.", "World", "WMO",
+     "World Meteorological Organization (WMO)"),
+    ('Critics called it "a rushed job" before the vote.', "rushed", "job", "rushed job"),
+    ('He wrote "we sail at dawn" in his log.', "we sail", "log", '"we sail at dawn" in his log'),
+    ('She said "the harbour is closed." Then she left.', "said", "closed", 'said "the harbour is closed."'),
+    ("The guild (founded in 1820 by weavers) grew.", "1820", "grew", "1820 by weavers"),
+    ("The guild grew (slowly at first, then fast) after 1850.", "grew", "slowly", "slowly"),
+    ("Its lamp (a paraffin burner) lit the bay.", "paraffin", "burner", "paraffin burner"),
+], ids=["closing-quote-inside", "bracket-open-inside", "no-quote-inside", "opening-quote-taken", "quote-after-stop",
+        "lone-closer-cut", "lone-opener-cut", "inside-brackets"])
+def test_a_span_has_no_lone_quote_or_bracket(text: str, first: str, last: str, whole: str) -> None:
+    from qa_service.extract import whole_words
+
+    start, end = text.index(first), text.index(last) + len(last)
+    a, b = whole_words(text, start, end)
+    assert text[a:b] == whole
+
+
 def test_whole_words_leaves_a_bad_range_alone() -> None:
     from qa_service.extract import whole_words
 
