@@ -36,6 +36,9 @@ _MORE_RE = re.compile(r"\b(?:else|besides|additionally|in addition|(?<!\beach )o
 _ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
 # In "what does X stand for?" these words ask for an expansion; a document that defines X need not use them.
 _DEFINITION_FRAME_RE = re.compile(r"\b(?:stands?|short|abbreviat\w*|acronyms?|initials|means?)\b", re.IGNORECASE)
+# Of those, the ones that are only the question's frame: searched, "stand" finds "it stands alone"
+# for "what does NASA stand for?"; a sentence defining NASA holds NASA itself.
+_FRAME_ONLY_RE = re.compile(r"\b(?:stands?|short)(?=\s+for\b)", re.IGNORECASE)
 
 # What a sentence must hold to be the kind of answer asked for.
 KIND_PATTERNS: dict[str, re.Pattern[str]] = {
@@ -185,12 +188,16 @@ class QueryAnalyser:
         if memo is not None and text in memo:
             return memo[text]
         asked_for = {m.start(1) for m in _ASKED_FOR_RE.finditer(text)}
+        frame: set[int] = set()
         if answer_type(text) == "definition":
             asked_for |= {m.start() for m in _DEFINITION_FRAME_RE.finditer(text)}
+            frame = {m.start() for m in _FRAME_ONLY_RE.finditer(text)}
         out = []
         guesses = 0
         for token in self.tokenizer.tokens(text) if tokens is None else tokens:
             surface = text[token.start : token.end]
+            if token.start in frame:
+                continue  # "stand" of "stand for": not what the question is about
             if self.vocabulary.known(token.term):
                 searched: tuple[str, ...] = (token.term,)
             elif guesses < MAX_GUESSES:

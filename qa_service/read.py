@@ -309,6 +309,8 @@ def with_span(sentence: AnswerSentence, query: Query, spans: SpanChooser | None 
     found = find_span(sentence.text, query.text, query.answer_type)
     if found is None and spans is not None:
         found = spans.choose(sentence.text, query.text, query.answer_type)
+        if found is not None and not fits_question(found.text, query.text, query.answer_type):
+            found = None  # as for the rules' spans and the reader's
     if found is None:
         return sentence
     return replace(sentence, span=AnswerSpan(found.text, sentence.start + found.start, sentence.start + found.end,

@@ -427,13 +427,39 @@ def answers_yes_or_no(text: str, question: str, kind: str) -> bool:
 def fits_question(text: str, question: str, kind: str) -> bool:
     """Whether ``text``, a span of type ``kind``, can answer ``question`` as asked: not a sum of
     money for "how many ...?" (:func:`counts_things`), not a date without a year for "in what year
-    ...?" (:func:`asks_year`), not a bare name or number for "why ...?". Checked for the rules'
+    ...?" (:func:`asks_year`), not a bare name or number for "why ...?", not a phrase holding a
+    number standing alone for "who ...?", not words whose initials
+    lack a letter of the acronym "what does X stand for?" asks about (:func:`spells_asked_acronym`). Checked for the rules'
     spans and the reader's alike, and for the reader's when it weighs a sentence."""
     if kind == "number" and counts_things(question) and is_sum(text):
         return False
     if kind == "reason" and not _REASON_WORD.search(text):
         return False  # "why ...?" is not answered by a bare name or number ("Minsk", "2019")
+    if kind == "person" and _CARDINAL.search(text):
+        return False  # "who was on it?" is not answered by "Apollo 8" (no answer to the subset's 692 "who" questions is)
+    if kind == "definition" and not spells_asked_acronym(text, question):
+        return False  # "what does NASA stand for?" is not answered by "alone in sending missions"
     return not (kind == "date" and asks_year(question) and not has_year(text))
+
+
+# A number standing alone ("Apollo 8", "in 1990"), not an ordinal ("the 5th Dalai Lama") or part of a name ("G7").
+_CARDINAL = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w.,]*\w)")
+
+
+def spells_asked_acronym(text: str, question: str) -> bool:
+    """Whether ``text`` could be what the acronym a question asks about stands for: every letter of
+    it begins a word of ``text`` (in any order: "New York City Fire Department" for FDNY; a word
+    in capitals gives each of its leading capitals: "SPecial" gives S and P). True when the
+    question names no acronym ("what is a solar chimney?")."""
+    asked = [raw.replace(".", "") for raw in _ASKED_ACRONYM.findall(question)]
+    asked = [a for a in asked if len(a) >= 2]
+    if not asked:
+        return True
+    initials: set[str] = set()
+    for word in re.findall(r"[^\W\d_]+", text):
+        initials.add(word[0].upper())
+        initials.update(re.match(r"[A-Z]*", word).group())  # type: ignore[union-attr]
+    return any(set(a.upper()) <= initials for a in asked)
 
 
 def find_span(sentence: str, question: str, kind: str) -> Candidate | None:

@@ -229,3 +229,15 @@ def test_the_words_asking_for_an_expansion_are_not_missing_words() -> None:
     assert query.missing == () and query.coverage == 1.0
     assert make_query(index, "What did the CPI forecast?").missing == ("forecast",)
     assert make_query(index, "Where did the baker stand?").missing == ("stand",)  # not a definition question
+
+
+def test_the_frame_of_stand_for_is_not_searched() -> None:
+    """ "It stands alone" does not answer "what does ESA stand for?": "stand" of "stand for" is the
+    question's frame, not its subject (it found "It stands alone in sending crews beyond orbit")."""
+    from helpers import make_index, make_query, passages
+
+    index = make_index(passages("The tower stands alone on the cliff.", "ESA funded the probe in 2004."))
+    query = make_query(index, "What does ESA stand for?")
+    assert set(query.weights) == {"esa"} and query.missing == ()
+    assert "stand" in make_query(index, "Where does the tower stand?").weights  # not a definition question
+    assert "stand" in make_query(index, "What does ESA stand on?").weights

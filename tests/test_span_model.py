@@ -83,6 +83,29 @@ def test_the_rules_come_first_and_the_chooser_only_fills_their_gaps(monkeypatch:
     assert with_span(feeding, query_of(open_question), span_chooser()).span.text == "turquoise lake"
 
 
+def test_the_choosers_span_must_fit_the_question_as_the_rules_and_the_readers_do() -> None:
+    from qa_service.spans import Candidate as SpanCandidate
+    from qa_service.values import Query
+
+    class Always(SpanChooser):
+        def __init__(self, text: str) -> None:
+            self.text = text
+
+        def choose(self, sentence: str, question: str, kind: str, rule: object = None) -> SpanCandidate | None:
+            start = sentence.index(self.text)
+            return SpanCandidate("other", start, start + len(self.text), self.text)
+
+    question = "What does ESA stand for?"
+    query = Query(text=question, turns=(), weights={}, kind=None, coverage=1.0, missing=(), names=(),
+                  answer_type=answer_type(question))
+    text = "It stands alone in sending crews beyond orbit."
+    sentence = AnswerSentence(text, "d-p001", 1.0, 0, len(text))
+    assert with_span(sentence, query, Always("alone in sending crews beyond orbit")).span is None
+    spelled = "The European Space Agency sent crews beyond orbit."
+    sentence = AnswerSentence(spelled, "d-p001", 1.0, 0, len(spelled))
+    assert with_span(sentence, query, Always("European Space Agency")).span.text == "European Space Agency"
+
+
 def test_a_broken_span_model_is_one_clear_error(tmp_path: Path) -> None:
     path = tmp_path / "span-model.json"
     path.write_text(json.dumps({"model": {"kind": "trees"}, "threshold": 0.3}))

@@ -294,13 +294,29 @@ def test_one_check_says_whether_a_span_fits_the_question_as_asked() -> None:
     assert not fits_question("4 May", "In what year did it open?", "date")
     assert fits_question("4 May 1932", "In what year did it open?", "date")
     assert fits_question("4 May", "When did it open?", "date")
-    assert fits_question("$2 million", "Who gave the most?", "person")  # other kinds are not judged here
+    assert fits_question("$2 million", "What did the fund give?", "other")  # other kinds are not judged here
     # a reason says something: not a bare name or number
     assert not fits_question("Oslo", "Why did the owner leave?", "reason")
     assert not fits_question("1962", "Why did the mill close?", "reason")
     assert fits_question("because the river dried up", "Why did the mill close?", "reason")
     assert fits_question("floods", "Why did the mill close?", "reason")
     assert fits_question("Oslo", "Where did the owner go?", "place")
+    # a person is not a phrase with a number standing alone; ordinals and names with digits are fine
+    assert not fits_question("Voyager 2", "Who was aboard it?", "person")
+    assert not fits_question("in 1,200 years", "Who founded the abbey?", "person")
+    assert fits_question("the 14th Earl of Derby", "Who founded the abbey?", "person")
+    assert fits_question("the G20 finance ministers", "Who signed the accord?", "person")
+    assert fits_question("Voyager 2", "What flew past Neptune?", "other")
+    # what an acronym stands for: every letter of it begins a word
+    assert not fits_question("alone in sending crews beyond orbit", "What does ESA stand for?", "definition")
+    assert fits_question("European Space Agency", "What does ESA stand for?", "definition")
+    assert fits_question("the National Weather Service", "What is the NWS short for?", "definition")
+    assert fits_question("Fire Department of New York", "What does FDNY stand for?", "definition")
+    assert fits_question("New York City Fire Department", "What does FDNY stand for?", "definition")  # any order
+    assert fits_question("Blue Ivy Carter", "What does B.I.C. stand for?", "definition")
+    assert fits_question("SPecial Executive for Counter-intelligence, Terrorism, Revenge and Extortion",
+                         "What did SPECTRE stand for?", "definition")  # a word's leading capitals count
+    assert fits_question("a passive ventilation system", "What is a solar chimney?", "definition")  # no acronym asked
 
 
 def test_a_yes_no_answer_says_something_unless_the_question_offers_a_choice() -> None:
