@@ -32,6 +32,8 @@ _NAME_RE = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+")
 _MORE_RE = re.compile(r"\b(?:else|besides|additionally|in addition|(?<!\beach )others?|(?<!\bone )another|"
                       r"(?:what|anything|something|any|tell me|say|said|know)\s+more|"
                       r"more(?=\s*(?:[?.!]|$|about\b|on\b|details?\b|information\b)))\b", re.IGNORECASE)
+# The words of those questions that only ask for more.
+_MORE_WORD_RE = re.compile(r"\b(?:else|besides|additionally|others?|another|more)\b", re.IGNORECASE)
 # The word naming the kind of answer wanted: "what year", "which city", "how many people".
 _ASKED_FOR_RE = re.compile(r"\b(?:what|which|whose|how many|how much)\s+([^\W\d_]+)", re.IGNORECASE)
 # In "what does X stand for?" these words ask for an expansion; a document that defines X need not use them.
@@ -192,12 +194,14 @@ class QueryAnalyser:
         if answer_type(text) == "definition":
             asked_for |= {m.start() for m in _DEFINITION_FRAME_RE.finditer(text)}
             frame = {m.start() for m in _FRAME_ONLY_RE.finditer(text)}
+        if asks_for_more(text):  # "else" of "what else…?": not a word the documents should hold
+            frame |= {m.start() for m in _MORE_WORD_RE.finditer(text)}
         out = []
         guesses = 0
         for token in self.tokenizer.tokens(text) if tokens is None else tokens:
             surface = text[token.start : token.end]
             if token.start in frame:
-                continue  # "stand" of "stand for": not what the question is about
+                continue  # "stand" of "stand for", "else" of "what else": not what the question is about
             if self.vocabulary.known(token.term):
                 searched: tuple[str, ...] = (token.term,)
             elif guesses < MAX_GUESSES:
@@ -303,8 +307,8 @@ class QueryAnalyser:
                 len(turns) > 1 and _PERSONAL_RE.search(current))
             if not leans:
                 break
-            if not earlier.question:
-                continue
+            if not earlier.question or not any(w.known for w in self.words(earlier.question, memo)):
+                continue  # an earlier "Anything else?" says nothing to lean on: the turn before it does
             weight *= self.history_weight
             if weight <= 0:
                 break

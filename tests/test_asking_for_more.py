@@ -128,3 +128,25 @@ def test_anything_else_with_the_real_models_moves_on_and_emphasises_no_phrase(ti
     assert again.answer.span is None
     typed = tiny_pipeline.ask("And when?", history)  # says what it wants: a date, so a span is looked for
     assert typed.answer is not None and typed.answer.span is not None
+
+
+def test_the_words_asking_for_more_are_not_words_the_documents_lack() -> None:
+    """"else" of "What else did she do?" is the question's frame: not searched, not missing."""
+    _, analyser, _ = _reader_and_analyser()
+    query = analyser.analyse("What else did she do?", [_given(FIRST)])
+    assert "else" not in query.missing and not any(w.term.startswith("els") for w in query.question.words)
+    assert "other" not in analyser.analyse("Which other keepers wrote?", [_given(FIRST)]).missing
+    assert analyser.analyse("What else did she paint?", [_given(FIRST)]).missing == ("paint",)
+
+
+def test_asking_for_more_again_leans_past_the_turns_that_said_nothing() -> None:
+    """A second "Anything else?" leans on the question before the first one, not on it: its
+    words are in no document, and read as the conversation they would be what it lacks."""
+    _, analyser, pipeline = _reader_and_analyser()
+    text = TEXTS[0].text
+    history = [Exchange("Who was Ingrid Solberg?", FIRST, TEXTS[0].id, text.index(FIRST), True),
+               Exchange("Anything else?", SECOND, TEXTS[0].id, text.index(SECOND), True)]
+    query = analyser.analyse("Anything else?", history)
+    assert query.context == ("Who was Ingrid Solberg?",)
+    answer = pipeline.answer("Anything else?", history)
+    assert answer.answer is not None and answer.answer.text == THIRD
