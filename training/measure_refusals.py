@@ -81,6 +81,9 @@ def _row(pipeline: Pipeline, q: Question, condition: str, pool: str) -> dict[str
         "signals": dict(sentence.signals) if sentence is not None and sentence.signals else None,
         "right": bool(condition == "full" and q.answerable and sentence is not None
                       and contains_answer(sentence.text, q.answers)),
+        "answer_type": query.answer_type,
+        "span": None if sentence is None else (None if sentence.span is None else sentence.span.text),
+        "sentence": None if sentence is None else sentence.text,
     }
 
 
