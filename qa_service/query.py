@@ -17,12 +17,23 @@ from .spans import answer_type, common_word
 from .text import MAX_CACHED_WORD, Token, Tokenizer
 from .values import Exchange, Query, QueryTerm, Turn
 
-__all__ = ["KIND_PATTERNS", "QueryAnalyser", "Vocabulary", "asks_for_more", "informativeness", "word_prior"]
+__all__ = ["KIND_PATTERNS", "QueryAnalyser", "Vocabulary", "asks_for_more", "informativeness", "lone_demonstrative", "word_prior"]
 
 # Pronouns that point back to an earlier turn when the question names nobody itself.
 _PRONOUNS = frozenset("he she they him her them his hers their theirs it its this that these those there then".split())
 # Pronouns for a person: with no name before them in the question, they point at an earlier turn.
 _PERSONAL_RE = re.compile(r"\b(he|she|him|her|his|hers|himself|herself)\b", re.IGNORECASE)
+# A demonstrative standing for something said before rather than pointing at a noun after it:
+# "Does Yerevan accept that?", "Why did that happen?", "What was that about?" ("this year",
+# "those who", "those with lower incomes", "compared to that of", "the man that was recalled",
+# "what does it have that is rare?" do not).
+_LINKING = r"(?:is|are|was|were|be|been|do|does|did|will|would|can|could|should|might|may|must)"
+_VERB_AFTER = rf"(?:{_LINKING}|has|have|had|mean|means|meant|happen|happens|happened)"
+_PREPOSITION = r"(?:about|after|before|of|for|by|from|with|to|in|on|at|since|despite|during|like)"
+_LONE_DEMONSTRATIVE_RE = re.compile(
+    rf"\b(?:this|that|these|those)\s*[?.!]*\s*$"
+    rf"|(?:^|\b(?:why|how|what|when|where|who|{_LINKING}|{_PREPOSITION})\s+)(?:this|that|these|those)"
+    rf"\s+(?:(?:{_VERB_AFTER}|why|how|what|when|where)\b|{_PREPOSITION}\s*[?.!]*\s*$)", re.IGNORECASE)
 _CONNECTIVES = ("and ", "but ", "so ", "also ", "what about ", "how about ", "what else", "anything else")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_START_RE = re.compile(r"(^|[.!?:;]\s*|[\"“(]\s*)$")  # what comes before a sentence's first word
@@ -131,6 +142,14 @@ def asks_for_more(question: str) -> bool:
     "Anything else?", "Which other countries…?", "Tell me more." ("more than ten", "each other"
     do not)."""
     return _MORE_RE.search(question) is not None
+
+
+def lone_demonstrative(question: str) -> bool:
+    """Whether ``question`` holds "this", "that", "these" or "those" standing alone for
+    something said before ("What did Russia say about that?", "Why did this happen?"), not
+    pointing at a noun after it ("this year", "those who") nor opening a relative clause ("the
+    law that was passed")."""
+    return _LONE_DEMONSTRATIVE_RE.search(question) is not None
 
 
 def answer_kind(question: str) -> str | None:
@@ -260,9 +279,10 @@ class QueryAnalyser:
 
     def is_follow_up(self, text: str, words: Sequence[QueryTerm] | None = None) -> bool:
         """Whether a question leans on earlier turns: it opens with a connective, names too
-        little to stand alone, speaks of "he" or "she" before naming anyone, or uses another
-        pronoun while naming nobody and little else."""
-        if text.lower().startswith(_CONNECTIVES):
+        little to stand alone, speaks of "he" or "she" before naming anyone, points back with a
+        demonstrative standing alone ("Does Yerevan accept that?": whatever it names), or uses
+        another pronoun while naming nobody and little else."""
+        if text.lower().startswith(_CONNECTIVES) or lone_demonstrative(text):
             return True
         personal = _PERSONAL_RE.search(text)
         if personal and not _NAME_RE.search(text[: personal.start()]):

@@ -1,0 +1,55 @@
+"""A demonstrative standing alone ("Does the council accept that?", "Why did this happen?")
+points back at something said before: the question is a follow-up whatever names it holds. One
+that points at a noun after it ("this year", "those who") or opens a relative clause ("the law
+that was passed") does not. Texts that are not the bundled article."""
+
+from __future__ import annotations
+
+import pytest
+
+from qa_service.pipeline import Pipeline
+from qa_service.query import lone_demonstrative
+from qa_service.values import Exchange
+
+
+@pytest.mark.parametrize("question", [
+    "Does the council accept that?",
+    "Did Oslo agree to this?",
+    "Why did that happen?",
+    "What does this mean?",
+    "Did this happen before the storm?",
+    "How did the Stevenson brothers react to those?",
+    "What came after that?",
+    "Is that why the keeper left?",
+    "What was that about?",
+    "Who paid for these?",
+])
+def test_a_demonstrative_standing_alone_points_back(question: str) -> None:
+    assert lone_demonstrative(question)
+
+
+@pytest.mark.parametrize("question", [
+    "What happened this year?",
+    "Which of those ships sank?",
+    "How did the rocks on the moon compare to those on Earth?",  # ExpMRC questions: "those", "that" of a
+    "What is the power-to-weight ratio of a steam plant compared to that of an internal combustion engine?",
+    "What are those with lower incomes often unable to manage?",  # comparison or a generic "those"
+    "Who are those who signed the treaty?",
+    "What is the law that was passed in 1911?",
+    "Who said that the lamp burned whale oil?",
+    "What does Chopin's Op. 63 No. 3 have that is rare?",  # a SQuAD 2.0 question: "that" opens a clause
+    "When was the lighthouse built?",
+    "That storm in 1950: how long did it last?",
+])
+def test_a_demonstrative_before_its_noun_or_a_relative_that_does_not(question: str) -> None:
+    assert not lone_demonstrative(question)
+
+
+def test_a_question_pointing_back_with_that_is_a_follow_up_though_it_names_a_place(tiny_pipeline: Pipeline) -> None:
+    analyser = tiny_pipeline.analyser
+    assert analyser.is_follow_up("Does Vardø accept that?")
+    assert not analyser.is_follow_up("Does Vardø accept the plan?")
+    turns = tiny_pipeline.analyse("Does Vardø accept that?", [Exchange("Who ran the station?")]).turns
+    assert [t.role for t in turns][:2] == ["question", "earlier"]
+    alone = tiny_pipeline.analyse("Does Vardø accept the plan?", [Exchange("Who ran the station?")]).turns
+    assert [t.role for t in alone] == ["question"]
