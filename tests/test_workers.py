@@ -60,11 +60,13 @@ def test_two_workers_both_answer_on_one_port_reload_together_and_stop_together()
         _wait_until_up(base, proc)
         workers = _children(proc.pid)
         assert len(workers) == 2
-        time.sleep(1)  # both have loaded: the parent printed at once, each worker loads on its own
         url = f"{base}/api/ask?q=why+did+Armenia+recall+its+envoy"
         for paused, running in ((workers[0], workers[1]), (workers[1], workers[0])):
             os.kill(paused, signal.SIGSTOP)  # only the other one can accept: each must answer alone
             try:
+                # each worker loads on its own after the parent printed: on a busy machine the
+                # running one may still be loading (503 until then), so wait for its own "ok"
+                _wait_until_up(base, proc)
                 for _ in range(5):
                     assert _get(url)["answer"] is not None
             finally:
