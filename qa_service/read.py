@@ -13,7 +13,7 @@ from .learned import (QUESTION_FEATURES, Candidate, SpanChooser, TreeModel, cand
 from .extract import Reading, SpanModel, whole_words
 from .query import KIND_PATTERNS
 from .semantic import SentenceVectors, minmax
-from .spans import answers_yes_or_no, find_span, fits_question
+from .spans import answers_yes_or_no, find_span, fits_question, one_figure
 from .values import AnswerSentence, AnswerSpan, Hit, Query, SentenceSource
 
 __all__ = ["LearnedReader", "SentenceReader", "gives_new"]
@@ -291,6 +291,7 @@ def _with_read_span(sentence: AnswerSentence, reading: Reading, text: str, query
         return None
     start, end = whole_words(text, reading.start, reading.end)
     start, end = max(start, sentence.start), min(end, sentence.end)
+    end = start + len(one_figure(text[start:end], query.answer_type))
     if not text[start:end].strip():
         return None
     if query.kind in TYPED_KINDS and not KIND_PATTERNS[query.kind].search(text[start:end]):

@@ -22,7 +22,7 @@ from typing import NamedTuple
 import wordfreq
 
 __all__ = ["ANSWER_TYPES", "Candidate", "FIGURE_TYPES", "MAX_SENTENCE", "SPAN_FEATURES", "acronym_pairs", "answer_type", "candidates",
-           "answers_yes_or_no", "asks_year", "counts_things", "find_span", "fits_question", "has_year", "is_sum", "span_candidates"]
+           "answers_yes_or_no", "asks_year", "counts_things", "find_span", "fits_question", "has_year", "is_sum", "one_figure", "span_candidates"]
 
 # Longer "sentences" (a text without full stops) are not searched for spans: no rule is worth its cost there.
 MAX_SENTENCE = 2000
@@ -431,8 +431,8 @@ def fits_question(text: str, question: str, kind: str) -> bool:
     number standing alone for "who ...?", not words whose initials
     lack a letter of the acronym "what does X stand for?" asks about (:func:`spells_asked_acronym`). Checked for the rules'
     spans and the reader's alike, and for the reader's when it weighs a sentence."""
-    if kind == "number" and counts_things(question) and is_sum(text):
-        return False
+    if kind == "number" and counts_things(question) and (is_sum(text) or _NUMBERED_NAME.fullmatch(text.strip())):
+        return False  # "how many missions landed?" is not answered by "$5" nor by "Apollo 20"
     if kind == "reason" and not _REASON_WORD.search(text):
         return False  # "why ...?" is not answered by a bare name or number ("Minsk", "2019")
     if kind == "person" and _CARDINAL.search(text):
@@ -442,8 +442,30 @@ def fits_question(text: str, question: str, kind: str) -> bool:
     return not (kind == "date" and asks_year(question) and not has_year(text))
 
 
+# A name with its number ("Apollo 20", "Boeing 747", "Windows 10"): not how many of something there are. A
+# capitalised quantifier before a number counts ("Over 3,000", "Between 64 and 104": the subset's gold answers).
+_QUANTIFIERS = (r"(?:over|under|about|around|nearly|almost|approximately|roughly|some|more|fewer|less|at|up|between"
+                r"|only|just|exactly|no|all|circa|ca|estimated|an|a|the|another|well|barely|close|top|total|by)")
+_NUMBERED_NAME = re.compile(rf"(?!(?i:{_QUANTIFIERS})\b)[A-Z][\w'’-]*(?:\s[A-Z][\w'’-]*)*\s\d+[A-Za-z]?")
+
+
 # A number standing alone ("Apollo 8", "in 1990"), not an ordinal ("the 5th Dalai Lama") or part of a name ("G7").
 _CARDINAL = re.compile(r"(?<![\w.,])\d+(?:[.,]\d+)*(?![\w.,]*\w)")
+
+
+# ", 12.83" closing a span that already holds a figure: the start of the next one ("11.42 feet tall, 12.83 feet
+# wide" read as "11.42 feet tall, 12.83"). A date's ", 2008" is its year: dates are left as they are.
+_NEXT_FIGURE = re.compile(r",\s+(?:and\s+)?[$€£¥]?\d[\d.,]*\s*$")
+
+
+def one_figure(text: str, kind: str) -> str:
+    """``text`` (a span answering a question of type ``kind``) without the start of a next figure
+    after a comma, for a number, sum or percentage: "11.42 feet (3.48 m) tall, 12.83" is "11.42 feet
+    (3.48 m) tall". No gold answer to the subset's or ExpMRC's number questions ends so."""
+    if kind not in ("number", "money", "percentage"):
+        return text
+    m = _NEXT_FIGURE.search(text)
+    return text[: m.start()] if m and re.search(r"\d", text[: m.start()]) else text
 
 
 def spells_asked_acronym(text: str, question: str) -> bool:

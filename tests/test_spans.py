@@ -8,7 +8,7 @@ import time
 import pytest
 
 from qa_service.spans import (ANSWER_TYPES, MAX_SENTENCE, answer_type, answers_yes_or_no, asks_year, candidates,
-                              counts_things, find_span, fits_question, has_year, is_sum)
+                              counts_things, find_span, fits_question, has_year, is_sum, one_figure)
 
 
 @pytest.mark.parametrize(
@@ -326,3 +326,31 @@ def test_a_yes_no_answer_says_something_unless_the_question_offers_a_choice() ->
     assert answers_yes_or_no("no consensus", "Do geologists agree that the quake was foreseeable?", "yes_no")
     assert answers_yes_or_no("Passive", "Are these heating systems active or passive?", "yes_no")
     assert answers_yes_or_no("Oslo", "Where did the council meet?", "place")  # other kinds are not judged here
+
+
+@pytest.mark.parametrize(("text", "fits"), [
+    ("Voyager 2", False), ("Boeing 747", False), ("Windows 10", False), ("Saturn 5", False),  # a name and its number
+    ("Over 3,000", True), ("Between 64 and 104", True), ("About 300", True), ("Nearly 40", True),  # quantifiers
+    ("12", True), ("twelve probes", True), ("Voyager 1 and 2", True),
+])
+def test_how_many_is_not_answered_by_a_name_and_its_number(text: str, fits: bool) -> None:
+    """ "How many probes left the solar system?" is not answered by "Voyager 2" (once on the
+    *Apollo program* text: "How many missions landed?" got "Apollo 20"). No gold answer to the
+    subset's 552 nor ExpMRC's 85 number questions is refused by this."""
+    assert fits_question(text, "How many probes left the solar system?", "number") is fits
+    assert fits_question("Voyager 2", "What was the second probe called?", "other")
+
+
+@pytest.mark.parametrize(("text", "kind", "expected"), [
+    ("11.42 feet (3.48 m) tall, 12.83", "number", "11.42 feet (3.48 m) tall"),  # the reader ran into the next figure
+    ("40 km long, 12", "number", "40 km long"),
+    ("$5 million, $6", "money", "$5 million"),
+    ("12%, 15", "percentage", "12%"),
+    ("1,200 workers", "number", "1,200 workers"),  # a thousands comma is part of the number
+    ("June 24, 2003", "date", "June 24, 2003"),  # a date's year is not a next figure
+    ("twelve, 13", "number", "twelve, 13"),  # nothing before the comma is a figure in digits: left alone
+    ("Oslo, 1905", "place", "Oslo, 1905"),
+])
+def test_a_figure_span_stops_before_the_next_figure(text: str, kind: str, expected: str) -> None:
+    """No gold answer of the subset's 4,702 nor ExpMRC's 886 is changed by this."""
+    assert one_figure(text, kind) == expected
