@@ -34,6 +34,7 @@ _LONE_DEMONSTRATIVE_RE = re.compile(
     rf"\b(?:this|that|these|those)\s*[?.!]*\s*$"
     rf"|(?:^|\b(?:why|how|what|when|where|who|{_LINKING}|{_PREPOSITION})\s+)(?:this|that|these|those)"
     rf"\s+(?:(?:{_VERB_AFTER}|why|how|what|when|where)\b|{_PREPOSITION}\s*[?.!]*\s*$)", re.IGNORECASE)
+_ACRONYM_RE = re.compile(r"\b[A-Z]{2,}s?\b")
 _CONNECTIVES = ("and ", "but ", "so ", "also ", "what about ", "how about ", "what else", "anything else")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
 _SENTENCE_START_RE = re.compile(r"(^|[.!?:;]\s*|[\"“(]\s*)$")  # what comes before a sentence's first word
@@ -279,7 +280,7 @@ class QueryAnalyser:
 
     def is_follow_up(self, text: str, words: Sequence[QueryTerm] | None = None) -> bool:
         """Whether a question leans on earlier turns: it opens with a connective, names too
-        little to stand alone, speaks of "he" or "she" before naming anyone, points back with a
+        little to stand alone (one word, unless it asks about a name: "Who is Lukashenko?"), speaks of "he" or "she" before naming anyone, points back with a
         demonstrative standing alone ("Does Yerevan accept that?": whatever it names), or uses
         another pronoun while naming nobody and little else."""
         if text.lower().startswith(_CONNECTIVES) or lone_demonstrative(text):
@@ -292,7 +293,10 @@ class QueryAnalyser:
         # stands alone even if no document says "happened" (it was once read as a continuation).
         named = {w.term for w in words}
         if len(named) <= 1:
-            return True
+            # one word named: "Why?", "When was it built?" lean back; a question asking about a
+            # name ("Who is Lukashenko?", "What does NASA stand for?") stands alone
+            return not (named and len(_WORD_RE.findall(text)) >= 3 and (
+                _NAME_RE.search(text) or _ACRONYM_RE.search(text)))
         pronoun = any(w.lower() in _PRONOUNS for w in _WORD_RE.findall(text))
         return pronoun and len(named) <= 2 and not _NAME_RE.search(text)
 

@@ -53,3 +53,18 @@ def test_a_question_pointing_back_with_that_is_a_follow_up_though_it_names_a_pla
     assert [t.role for t in turns][:2] == ["question", "earlier"]
     alone = tiny_pipeline.analyse("Does Vardø accept the plan?", [Exchange("Who ran the station?")]).turns
     assert [t.role for t in alone] == ["question"]
+
+
+def test_a_question_naming_one_word_stands_alone_when_it_asks_about_a_name(tiny_pipeline: Pipeline) -> None:
+    """One word named is too little to stand alone ("Why?", "When was it built?"), unless the
+    question asks about a name: once, "What does NASA stand for?" after "Who was on it?" was read as
+    a continuation and answered with the sentence just given."""
+    analyser = tiny_pipeline.analyser
+    assert not analyser.is_follow_up("Who is Solberg?")
+    assert not analyser.is_follow_up("What does NRK stand for?")
+    assert not analyser.is_follow_up("Where is Kirkenes?")
+    assert analyser.is_follow_up("When was it built?")
+    assert analyser.is_follow_up("Why?")
+    assert analyser.is_follow_up("Kirkenes?")  # a name alone, asked as a question: more of the same
+    answer = tiny_pipeline.ask("Who is Solberg?", history=["When was the lighthouse built?"])
+    assert not answer.follow_up
