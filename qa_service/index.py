@@ -36,7 +36,7 @@ import numpy as np
 
 from .errors import CorpusError, EmptyCorpusError
 from .spans import acronym_pairs
-from .text import TOKENIZER_VERSION, Token, Tokenizer, merge_spans, sentence_spans
+from .text import TOKENIZER_VERSION, Token, Tokenizer, merge_spans, sentence_spans, term_libraries
 from .values import Hit, Passage, Query, Span
 
 __all__ = ["INDEX_DIR", "Index", "IndexBuilder", "IndexData", "SCORERS", "TokenisedPassages", "build_data", "drop_data", "extend_data", "fingerprint", "load_data", "load_or_build_data", "tokenise_passages"]
@@ -181,8 +181,8 @@ def _file_sha256(path: Path) -> str:
 
 
 def fingerprint(passages: Iterable[Passage], tokenizer: Tokenizer) -> str:
-    """What a saved index depends on: its format, the tokeniser (version and settings) and every
-    passage's id and text, in order. BM25's parameters are not in it: they apply at load."""
+    """What a saved index depends on: its format, the tokeniser (version, settings and the
+    versions of the stemmer and lemmatiser it calls) and every passage's id and text, in order. BM25's parameters are not in it: they apply at load."""
     h = _fingerprint_hasher(tokenizer)
     _hash_passages(h, passages)
     return h.hexdigest()
@@ -190,7 +190,8 @@ def fingerprint(passages: Iterable[Passage], tokenizer: Tokenizer) -> str:
 
 def _fingerprint_hasher(tokenizer: Tokenizer) -> Any:
     return hashlib.sha256(json.dumps({"format": INDEX_FORMAT, "tokenizer_version": TOKENIZER_VERSION,
-                                      "tokenizer": dataclasses.asdict(tokenizer)}, sort_keys=True).encode())
+                                      "tokenizer": dataclasses.asdict(tokenizer),
+                                      "libraries": term_libraries(tokenizer)}, sort_keys=True).encode())
 
 
 def _hashed(passages: Sequence[Passage]) -> bytes:

@@ -7,6 +7,7 @@ and passages again for highlighting, so a term that matched is always a term we 
 from __future__ import annotations
 
 import re
+import importlib.metadata
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ __all__ = [
     "clean_question",
     "merge_spans",
     "sentence_spans",
+    "term_libraries",
     "slugify",
     "word_count",
 ]
@@ -57,6 +59,26 @@ STOPWORDS: frozenset[str] = frozenset(
 # Saved indexes record it: bump it whenever the terms or spans the tokeniser gives change, so an
 # index saved by an older tokeniser is rebuilt instead of served.
 TOKENIZER_VERSION = 1
+
+
+def term_libraries(tokenizer: "Tokenizer") -> dict[str, str]:
+    """The versions of the libraries whose output the tokeniser's terms are, for the settings it
+    uses: saved indexes record them too. A new Snowball release stems otherwise (PyStemmer 3 gives
+    "organiz" for "organization", 2.2 gave "organ"), a new simplemma lemmatises otherwise: an
+    index saved under other versions would match questions on terms they no longer give."""
+    out = {}
+    if tokenizer.stem:
+        out["PyStemmer"] = _version("PyStemmer")
+    if tokenizer.lemmatize:
+        out["simplemma"] = _version("simplemma")
+    return out
+
+
+def _version(distribution: str) -> str:
+    try:
+        return importlib.metadata.version(distribution)
+    except importlib.metadata.PackageNotFoundError:  # imported from a checkout, not installed
+        return "unknown"
 
 # One word: letters/digits, with inner apostrophes (don't, O'Brien) but no hyphen.
 # Numbers with thousands separators or decimals are one word: 598,000 and 1.5.

@@ -139,3 +139,24 @@ def test_an_index_made_with_other_tokeniser_settings_is_foreign(corpus_dir: Path
     assert "withdraws" in data.terms and "withdraw" not in data.terms  # its own terms, not the saved ones
     assert _ranking(build_pipeline(_settings(corpus_dir, stem=False, lemmatize=False))) == \
         _fresh_ranking(corpus_dir, stem=False, lemmatize=False)
+
+
+@pytest.mark.parametrize("library", ["PyStemmer", "simplemma"])
+def test_an_index_saved_under_another_stemmer_or_lemmatiser_release_is_foreign(
+        corpus_dir: Path, library: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A new Snowball release stems otherwise (PyStemmer 3 gives "organiz" for "organization",
+    2.2 gave "organ"): an index saved under other versions would meet questions on terms they no
+    longer give, so it is rebuilt, not served. A library the settings do not use does not count."""
+    import qa_service.text as text_module
+    passages = load_corpus(corpus_dir).passages
+    tokenizer = build_tokenizer(_settings(corpus_dir))
+    load_data(corpus_dir, fingerprint(passages, tokenizer))  # current
+    real = text_module._version
+    monkeypatch.setattr(text_module, "_version", lambda name: "0.0.1" if name == library else real(name))
+    with pytest.raises(CorpusError, match="stale or foreign"):
+        load_data(corpus_dir, fingerprint(passages, tokenizer))
+    unused = build_tokenizer(_settings(corpus_dir, **({"stem": False} if library == "PyStemmer" else {"lemmatize": False})))
+    monkeypatch.setattr(text_module, "_version", real)
+    before = fingerprint(passages, unused)
+    monkeypatch.setattr(text_module, "_version", lambda name: "0.0.1" if name == library else real(name))
+    assert fingerprint(passages, unused) == before
