@@ -240,8 +240,14 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.82", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.88", "short_answer=0.74", "followup=0.85",
+OWN_FLOORS = ["hit@1=0.85", "hit@3=0.95", "mrr@10=0.90", "ndcg@10=0.90", "short_answer=0.74", "followup=0.85",
               "abstain_recall=0.22", "span_f1=0.57"]
+# (2026-12-01, a demonstrative standing alone makes a question a follow-up ("Does Yerevan accept that?"):
+# hit@1 .831 -> .845, hit@3 .944 -> .958; then the answer's passage listed first (answer_first, chosen on
+# the SQuAD 2.0 subset: hit@1 .863 -> .870): hit@1 .845 -> .859, MRR .900 -> .911, nDCG .897 -> .906;
+# words only hit@1 .746 -> .761; ExpMRC hit@1 .886 -> .892, MRR .930 -> .934. Measured on an Intel Xeon
+# (AVX-512, no VNNI), where ExpMRC's short answer is .814 (.816 on the AMD EPYC before, the same code:
+# the float parts of the models round otherwise), so that floor fell to .81.)
 # (2026-11-30, the reader weighing a sentence by its span's lead over "no answer", and no span that cannot
 # answer as asked: hit@1 .817 -> .831, MRR .876 -> .885, nDCG .876 -> .883, short answer .718 -> .746,
 # follow-ups .800 -> .850, span F1 .495 -> .509, on the AVX2 CPU CI runs on; then a follow-up read in its own
@@ -277,9 +283,9 @@ OWN_FLOORS = ["hit@1=0.82", "hit@3=0.94", "mrr@10=0.88", "ndcg@10=0.88", "short_
 # "Russian". The settings were calibrated on the SQuAD 2.0 subset, not on this set.)
 # (The set grew from 70 to 80 questions on 2026-11-29: ten follow-ups that move on, written blind;
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
-OWN_WORDS_ONLY_FLOORS = ["hit@1=0.73", "hit@3=0.83", "mrr@10=0.78", "ndcg@10=0.78", "short_answer=0.66",
-                         "followup=0.65", "abstain_recall=0.33"]
-SQUAD_FLOORS = ["hit@1=0.88", "hit@3=0.96", "mrr@10=0.92", "short_answer=0.815", "span_f1=0.56"]
+OWN_WORDS_ONLY_FLOORS = ["hit@1=0.75", "hit@3=0.84", "mrr@10=0.80", "ndcg@10=0.80", "short_answer=0.67",
+                         "followup=0.70", "abstain_recall=0.33"]
+SQUAD_FLOORS = ["hit@1=0.885", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.81", "span_f1=0.56"]
 
 
 def test_quality_gate_on_the_bundled_question_set() -> None:
