@@ -156,9 +156,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("semantic_sentence_weight", float, 1.0, "Answer choice: each sentence's word score relative to the best "
             "one plus this x its cosine with the question, spread over [0, 1].", _ANSWERING, 0, 10),
     Setting("answer_first", bool, True, "List the passage the answer is quoted from first (off: passages keep the "
-            "ranking's order, and the answer may come from the second or third). On since 2026-12-01: with the "
-            "learned choice and the reader it moved hit@1 on the SQuAD 2.0 subset from .863 to .870 (.774 to .785 on "
-            "Spectre, which the reader did not train on).", _ANSWERING),
+            "ranking's order, and the answer may come from the second or third). Applies with the learned answer "
+            "choice (meaning on): on the SQuAD 2.0 subset it moved hit@1 from .863 to .870 (.774 to .785 on Spectre, "
+            "which the reader did not train on); with words only it would move it from .786 to .775.", _ANSWERING),
     Setting("semantic_candidates", int, 5, "Passages found by meaning alone (closest best sentence) that join the "
             "ones found by words before re-ranking (0 = a passage must share a word with the question).",
             _ANSWERING, 0, 100),

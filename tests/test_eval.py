@@ -245,7 +245,7 @@ OWN_FLOORS = ["hit@1=0.85", "hit@3=0.95", "mrr@10=0.90", "ndcg@10=0.90", "short_
 # (2026-12-01, a demonstrative standing alone makes a question a follow-up ("Does Yerevan accept that?"):
 # hit@1 .831 -> .845, hit@3 .944 -> .958; then the answer's passage listed first (answer_first, chosen on
 # the SQuAD 2.0 subset: hit@1 .863 -> .870): hit@1 .845 -> .859, MRR .900 -> .911, nDCG .897 -> .906;
-# words only hit@1 .746 -> .761; ExpMRC hit@1 .886 -> .892, MRR .930 -> .934. Measured on an Intel Xeon
+# words only, where it does not apply, hit@1 .746; ExpMRC hit@1 .886 -> .892, MRR .930 -> .934. Measured on an Intel Xeon
 # (AVX-512, no VNNI), where ExpMRC's short answer is .814 (.816 on the AMD EPYC before, the same code:
 # the float parts of the models round otherwise), so that floor fell to .81.)
 # (2026-11-30, the reader weighing a sentence by its span's lead over "no answer", and no span that cannot
@@ -283,7 +283,7 @@ OWN_FLOORS = ["hit@1=0.85", "hit@3=0.95", "mrr@10=0.90", "ndcg@10=0.90", "short_
 # "Russian". The settings were calibrated on the SQuAD 2.0 subset, not on this set.)
 # (The set grew from 70 to 80 questions on 2026-11-29: ten follow-ups that move on, written blind;
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
-OWN_WORDS_ONLY_FLOORS = ["hit@1=0.75", "hit@3=0.84", "mrr@10=0.80", "ndcg@10=0.80", "short_answer=0.67",
+OWN_WORDS_ONLY_FLOORS = ["hit@1=0.74", "hit@3=0.84", "mrr@10=0.80", "ndcg@10=0.80", "short_answer=0.67",
                          "followup=0.70", "abstain_recall=0.33"]
 SQUAD_FLOORS = ["hit@1=0.885", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.81", "span_f1=0.56"]
 
