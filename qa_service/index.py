@@ -182,7 +182,8 @@ def _file_sha256(path: Path) -> str:
 
 def fingerprint(passages: Iterable[Passage], tokenizer: Tokenizer) -> str:
     """What a saved index depends on: its format, the tokeniser (version, settings and the
-    versions of the stemmer and lemmatiser it calls) and every passage's id and text, in order. BM25's parameters are not in it: they apply at load."""
+    versions of the stemmer and lemmatiser it calls) and every passage's id and text, in order.
+    BM25's parameters are not in it: they apply at load."""
     h = _fingerprint_hasher(tokenizer)
     _hash_passages(h, passages)
     return h.hexdigest()

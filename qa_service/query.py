@@ -280,9 +280,10 @@ class QueryAnalyser:
 
     def is_follow_up(self, text: str, words: Sequence[QueryTerm] | None = None) -> bool:
         """Whether a question leans on earlier turns: it opens with a connective, names too
-        little to stand alone (one word, unless it asks about a name: "Who is Lukashenko?"), speaks of "he" or "she" before naming anyone, points back with a
-        demonstrative standing alone ("Does Yerevan accept that?": whatever it names), or uses
-        another pronoun while naming nobody and little else."""
+        little to stand alone (one word, unless it asks about a name: "Who is Lukashenko?"),
+        speaks of "he" or "she" before naming anyone, points back with a demonstrative standing
+        alone ("Does Yerevan accept that?": whatever it names), or uses another pronoun while
+        naming nobody and little else."""
         if text.lower().startswith(_CONNECTIVES) or lone_demonstrative(text):
             return True
         personal = _PERSONAL_RE.search(text)

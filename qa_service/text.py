@@ -6,8 +6,8 @@ and passages again for highlighting, so a term that matched is always a term we 
 
 from __future__ import annotations
 
-import re
 import importlib.metadata
+import re
 import threading
 import unicodedata
 from dataclasses import dataclass
@@ -74,6 +74,7 @@ def term_libraries(tokenizer: "Tokenizer") -> dict[str, str]:
     return out
 
 
+@lru_cache(maxsize=None)
 def _version(distribution: str) -> str:
     try:
         return importlib.metadata.version(distribution)
