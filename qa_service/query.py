@@ -34,6 +34,8 @@ _LONE_DEMONSTRATIVE_RE = re.compile(
     rf"\b(?:this|that|these|those)\s*[?.!]*\s*$"
     rf"|(?:^|\b(?:why|how|what|when|where|who|{_LINKING}|{_PREPOSITION})\s+)(?:this|that|these|those)"
     rf"\s+(?:(?:{_VERB_AFTER}|why|how|what|when|where)\b|{_PREPOSITION}\s*[?.!]*\s*$)", re.IGNORECASE)
+# "the", "that", "this", "these", "those" right before a word, perhaps past one adjective: a definite description.
+_DEFINITE_BEFORE_RE = re.compile(r"\b(?:the|that|this|these|those)\s+(?:[a-z][\w-]*\s+)?$", re.IGNORECASE)
 _ACRONYM_RE = re.compile(r"\b[A-Z]{2,}s?\b")
 _CONNECTIVES = ("and ", "but ", "so ", "also ", "what about ", "how about ", "what else", "anything else")
 _WORD_RE = re.compile(r"[^\W_]+(?:['’][^\W_]+)*")
@@ -301,6 +303,22 @@ class QueryAnalyser:
         pronoun = any(w.lower() in _PRONOUNS for w in _WORD_RE.findall(text))
         return pronoun and len(named) <= 2 and not _NAME_RE.search(text)
 
+    def _names_in_other_words(self, text: str, words: Sequence[QueryTerm], window: Sequence[Exchange],
+                              memo: dict[str, tuple[QueryTerm, ...]]) -> bool:
+        """Whether ``text`` speaks of something of the conversation in its own words: "the trip"
+        (a word no document holds) after "Who did he travel with?", whose word is the one the
+        documents hold nearest in meaning to it. A definite description of that kind points back
+        ("How did Russia react to the trip?"); "the lighthouse", a word the documents hold,
+        says nothing of the sort."""
+        if self.neighbours is None or not window:
+            return False
+        described = [text[w.start : w.end] for w in (words[i] for i in self._unmatched(words))
+                     if text[w.start : w.end].islower() and _DEFINITE_BEFORE_RE.search(text[: w.start])]
+        if not described:
+            return False
+        earlier_terms = {w.term for e in window if e.question for w in self.words(e.question, memo)}
+        return any(earlier_terms & set(near) for near in self.neighbours.nearest(described))
+
     def analyse(
         self,
         question: str,
@@ -325,11 +343,13 @@ class QueryAnalyser:
         turns = [Turn(question, 1.0, "question", words)]
         weight = 1.0
         current, current_words = question, words
-        for earlier in reversed(self.window(history)):
+        window = self.window(history)
+        for earlier in reversed(window):
             # Once in a conversation, an earlier "he" or "she" reaches back too, named or not
             # ("Which Ukrainian town did he visit?": "Ukrainian" is not who "he" is).
             leans = (lean and len(turns) == 1) or self.is_follow_up(current, current_words) or (
-                len(turns) > 1 and _PERSONAL_RE.search(current))
+                len(turns) > 1 and _PERSONAL_RE.search(current)) or (
+                len(turns) == 1 and self._names_in_other_words(question, words, window, memo))
             if not leans:
                 break
             if not earlier.question or not any(w.known for w in self.words(earlier.question, memo)):

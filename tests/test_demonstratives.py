@@ -68,3 +68,25 @@ def test_a_question_naming_one_word_stands_alone_when_it_asks_about_a_name(tiny_
     assert analyser.is_follow_up("Kirkenes?")  # a name alone, asked as a question: more of the same
     answer = tiny_pipeline.ask("Who is Solberg?", history=["When was the lighthouse built?"])
     assert not answer.follow_up
+
+
+def _leans(pipeline: Pipeline, question: str, *history: str) -> bool:
+    turns = pipeline.analyse(question, [Exchange(h) for h in history]).turns
+    return any(t.role == "earlier" for t in turns)
+
+
+def test_a_definite_description_in_other_words_than_the_documents_points_back(tiny_pipeline: Pipeline) -> None:
+    """ "The ferry" (no document says "ferry"; the word they hold nearest in meaning is "boat")
+    after "Did supplies come by boat?" speaks of that boat: the question leans on the
+    conversation. Once a defect: "How did Russia react to the trip?" after "Who did he travel
+    with?" stood alone and was refused for not matching "react"."""
+    assert _leans(tiny_pipeline, "Where did the ferry sail from?", "Did supplies come by boat?")
+    assert _leans(tiny_pipeline, "When was the fuel replaced?", "What oil did the lamp burn?")
+    assert _leans(tiny_pipeline, "Where did the ferry sail from?", "Did supplies come by boat?", "Who ran the station?")
+
+
+def test_a_definite_description_the_conversation_did_not_name_stands_alone(tiny_pipeline: Pipeline) -> None:
+    assert not _leans(tiny_pipeline, "Where did the ferry sail from?", "Who ran the station?")  # no boat before
+    assert not _leans(tiny_pipeline, "When was the lamp replaced?", "What did the lamp burn?")  # the documents' word
+    assert not _leans(tiny_pipeline, "Where did a ferry sail from?", "Did supplies come by boat?")  # not definite
+    assert not _leans(tiny_pipeline, "Where did the ferry sail from?")  # no conversation
