@@ -240,11 +240,13 @@ def test_url_mode_with_no_server_is_a_clear_error(capsys: pytest.CaptureFixture[
 # ---------------------------------------------------------------- the quality gate (floors we reach)
 
 # Floors just under what the defaults (words + meaning) reach; the words-only path keeps its own.
-OWN_FLOORS = ["hit@1=0.85", "hit@3=0.95", "mrr@10=0.90", "ndcg@10=0.90", "short_answer=0.75", "followup=0.90",
-              "abstain_recall=0.22", "span_f1=0.59"]
+OWN_FLOORS = ["hit@1=0.85", "hit@3=0.95", "mrr@10=0.90", "ndcg@10=0.90", "short_answer=0.745", "followup=0.85",
+              "abstain_recall=0.22", "span_f1=0.58"]
 # (2026-12-01, a definite description in other words than the documents' whose nearest word in meaning
 # an earlier question used ("the trip" after "Who did he travel with?") leans on the conversation:
-# follow-ups .850 -> .900, short answer .746 -> .761, span F1 .582 -> .596, answerable refused 6 -> 5.)
+# follow-ups .850 -> .900, short answer .746 -> .761, span F1 .582 -> .596, answerable refused 6 -> 5.
+# The follow-up floor keeps one conversation of room: q077's middle turn sits at the decider's
+# threshold and is answered on a VNNI CPU, refused on others; short answer and span F1 keep one question.)
 # (2026-12-01, a demonstrative standing alone makes a question a follow-up ("Does Yerevan accept that?"):
 # hit@1 .831 -> .845, hit@3 .944 -> .958; then the answer's passage listed first (answer_first, chosen on
 # the SQuAD 2.0 subset: hit@1 .863 -> .870): hit@1 .845 -> .859, MRR .900 -> .911, nDCG .897 -> .906;
