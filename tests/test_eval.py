@@ -290,7 +290,10 @@ OWN_FLOORS = ["hit@1=0.85", "hit@3=0.95", "mrr@10=0.90", "ndcg@10=0.90", "short_
 # five of them are answered, so the follow-up floors fell from .90/.80 to .65.)
 OWN_WORDS_ONLY_FLOORS = ["hit@1=0.74", "hit@3=0.84", "mrr@10=0.80", "ndcg@10=0.80", "short_answer=0.67",
                          "followup=0.70", "abstain_recall=0.33"]
-SQUAD_FLOORS = ["hit@1=0.885", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.81", "span_f1=0.56"]
+# (2026-12-01, the other sentences of the excerpts the reader reads compete (extractive_neighbours, chosen on
+# the SQuAD 2.0 subset: short answer .822 -> .829): ExpMRC short answer .814 -> .824, span F1 56.3 -> 57.2,
+# so those floors rose, a few questions under, for CPUs that round the models otherwise.)
+SQUAD_FLOORS = ["hit@1=0.885", "hit@3=0.96", "mrr@10=0.93", "short_answer=0.815", "span_f1=0.565"]
 
 
 def test_quality_gate_on_the_bundled_question_set() -> None:

@@ -440,6 +440,44 @@ def test_a_span_read_in_an_excerpt_points_into_the_passage() -> None:
     assert first.start <= outside.start < outside.end <= first.end and outside.score < reading.score
 
 
+def test_a_sentence_inside_an_excerpt_already_read_gets_its_best_span_there_without_more_reading() -> None:
+    reader, hit, make = _library_candidates(1)
+    reader.span_model = Texts()
+    readings = reader._readings("When did the new building open?", [make(2)], [make(3), make(1), make(5)])
+    assert reader.span_model.seen == [LIBRARY[LIBRARY.index("Its first"):LIBRARY.index(" The new")]]  # one excerpt
+    assert [r is not None for r in readings] == [True, True, True, False]  # sentence 5 lies outside it: not read
+    reader.span_model = fixed("1905")
+    [_, beside] = reader._readings("When did the new building open?", [make(3)], [make(4)])
+    assert LIBRARY[beside.start:beside.end] == "1905"
+
+
+def _restating_library(neighbours: bool):  # noqa: ANN202
+    """The library pipeline whose chooser prefers the sentence that restates the question
+    (sentence 3), a reader sure of "1905" (sentence 4, after it) and nothing else."""
+    reader, hit, make = _library_candidates(1)
+    logits = np.full(6, -6.0)
+    logits[3], logits[0] = 2.0, 1.0
+    reader.chooser = type("Chooser", (), {"logits": lambda self, matrix: logits})()
+    reader.span_model, reader.span_weight, reader.span_neighbours = fixed("1905"), 0.5, neighbours
+    return reader, hit
+
+
+def test_the_sentence_after_a_restatement_competes_when_the_reader_has_read_it() -> None:
+    """With ``extractive_neighbours`` the other sentences of the excerpts read for the chooser's
+    two best compete, weighed the same way; the decider's signals do not move."""
+    before, hit = _restating_library(False)
+    after, _ = _restating_library(True)
+    pipe = build_pipeline(Settings(), Corpus((Document("lib", "The Library", "lib.txt", "0" * 64, LIBRARY),),
+                                             tuple(passages(LIBRARY))))
+    query = pipe.analyse("When did the city rebuild the library?")
+    kept = before.read(query, [hit])
+    moved = after.read(query, [hit])
+    assert kept is not None and kept.text == "The city rebuilt it in stone." and kept.span is None
+    assert moved is not None and moved.text == "The new building opened in 1905."
+    assert moved.span is not None and moved.span.text == "1905"
+    assert moved.signals == kept.signals  # the decision to answer is made as it was trained
+
+
 @pytest.mark.parametrize(("text", "read_as"), [
     ("Council shuts bridge\n\nThe bridge stays shut.", "Council shuts bridge.\nThe bridge stays shut."),
     ("A heading\r\nText.", "A heading.\nText."),

@@ -52,9 +52,9 @@ def main(argv: list[str] | None = None) -> int:
     seen: list[list] = []
     readings = read.LearnedReader._readings
 
-    def recording(self, question, candidates):  # noqa: ANN001, ANN202
-        out = readings(self, question, candidates)
-        seen.append(out)
+    def recording(self, question, candidates, inside=()):  # noqa: ANN001, ANN202
+        out = readings(self, question, candidates, inside)
+        seen.append(out[: len(candidates)])  # the chooser's best, whose scores the decider reads
         return out
 
     def built(documents: tuple, passages: tuple):  # noqa: ANN202
