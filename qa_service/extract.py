@@ -216,16 +216,22 @@ def best_span(offsets: np.ndarray, starts: np.ndarray, ends: np.ndarray,
         return None
     allowed_start = np.ones(n, dtype=bool)
     allowed_end = np.ones(n, dtype=bool)
+    first, last = 0, n
     if within is not None:
         allowed_start &= (offsets[:, 0] >= within[0]) & (offsets[:, 0] < within[1])
         allowed_end &= (offsets[:, 1] <= within[1]) & (offsets[:, 1] > within[0])
-    band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_ANSWER_TOKENS)
-    band &= allowed_start[:, None] & allowed_end[None, :]
+        inside = np.flatnonzero(allowed_start | allowed_end)  # the tokens of a sentence: a short run of the window
+        if not inside.size:
+            return None
+        first, last = int(inside[0]), int(inside[-1]) + 1
+    m = last - first  # only the tokens that can start or end a span: the same best span, found in m x m, not n x n
+    band = np.triu(np.ones((m, m), dtype=bool)) & ~np.triu(np.ones((m, m), dtype=bool), MAX_ANSWER_TOKENS)
+    band &= allowed_start[first:last, None] & allowed_end[None, first:last]
     if not band.any():
         return None
-    scores = np.where(band, starts[:, None] + ends[None, :], -np.inf)
-    i, j = divmod(int(np.argmax(scores)), n)
-    return int(offsets[i, 0]), int(offsets[j, 1]), float(scores[i, j])
+    scores = np.where(band, starts[first:last, None] + ends[None, first:last], -np.inf)
+    i, j = divmod(int(np.argmax(scores)), m)
+    return int(offsets[first + i, 0]), int(offsets[first + j, 1]), float(scores[i, j])
 
 
 _LINE_END = re.compile(r"(?<=[^\W_])[ \t]*(\r?\n)")  # a line ending in a letter or digit

@@ -104,6 +104,31 @@ def test_best_span_keeps_end_after_start_and_the_length_bound() -> None:
     assert (start, end) != (30, 10 * (3 + MAX_ANSWER_TOKENS) + 5)
 
 
+def _best_span_everywhere(offsets, starts, ends, within):  # noqa: ANN001, ANN202
+    """best_span as first written: every pair of the window's tokens looked at."""
+    n = len(starts)
+    ok_start = (offsets[:, 0] >= within[0]) & (offsets[:, 0] < within[1])
+    ok_end = (offsets[:, 1] <= within[1]) & (offsets[:, 1] > within[0])
+    band = np.triu(np.ones((n, n), dtype=bool)) & ~np.triu(np.ones((n, n), dtype=bool), MAX_ANSWER_TOKENS)
+    band &= ok_start[:, None] & ok_end[None, :]
+    if not band.any():
+        return None
+    scores = np.where(band, starts[:, None] + ends[None, :], -np.inf)
+    i, j = divmod(int(np.argmax(scores)), n)
+    return int(offsets[i, 0]), int(offsets[j, 1]), float(scores[i, j])
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_best_span_inside_a_sentence_looks_only_at_its_tokens_and_finds_the_same_span(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 120))
+    offsets = _tokens(n)
+    starts, ends = rng.integers(-3, 4, n).astype(float), rng.integers(-3, 4, n).astype(float)  # ties too
+    low = int(rng.integers(-20, 10 * n + 20))
+    within = (low, low + int(rng.integers(0, 400)))
+    assert best_span(offsets, starts, ends, within) == _best_span_everywhere(offsets, starts, ends, within)
+
+
 def test_best_span_stays_inside_the_range_asked_for() -> None:
     n = 10
     starts, ends = np.zeros(n), np.zeros(n)
