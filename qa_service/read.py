@@ -187,8 +187,8 @@ class LearnedReader:
                   inside: Sequence[Candidate] = ()) -> list[Reading]:
         """The reader's best span inside each candidate sentence (offsets in its passage), each
         read with its excerpt (:meth:`excerpts`), every excerpt once, in one call; then, for
-        each of ``inside`` that lies wholly in one of those excerpts, its best span there too
-        (None for one that does not: it was not read)."""
+        each of ``inside`` (sentences that lie wholly in one of those excerpts), its best span
+        there too, with no more reading. ValueError for one of ``inside`` outside them."""
         excerpts = self.excerpts(candidates)
         texts: dict[int, tuple[str, int]] = {}
         where: dict[int, tuple[int, int, int]] = {}  # excerpt -> (passage position, start, end)
@@ -201,7 +201,9 @@ class LearnedReader:
         for c in inside:
             n = next((n for n, (position, start, end) in where.items()
                       if position == c.hit.position and start <= c.start and c.end <= end), None)
-            found.append(None if n is None else read[n].shifted(texts[n][1]).best((c.start, c.end)))  # type: ignore[arg-type]
+            if n is None:
+                raise ValueError(f"sentence {c.number} of passage {c.hit.passage.id} was not read")
+            found.append(read[n].shifted(texts[n][1]).best((c.start, c.end)))
         return found
 
     def _weighed(self, logits: np.ndarray, competing: list[int], readings: dict[int, Reading],
@@ -269,9 +271,9 @@ class LearnedReader:
                 c.hit.position == found[t].hit.position and abs(c.number - found[t].number) <= self.span_context
                 for t in top)]
             read = self._readings(query.text, [found[i] for i in top], [found[i] for i in near])
-            readings = {i: r for i, r in zip(top + near, read) if r is not None}
+            readings = dict(zip(top + near, read))
             scores = self._weighed(logits, top, readings, found, query)
-            chosen_by = self._weighed(logits, [i for i in top + near if i in readings], readings, found, query)
+            chosen_by = self._weighed(logits, top + near, readings, found, query)
         # the decider reads the scores the choice among the chooser's best was made on (the candidates the reader
         # did not weigh keep the chooser's), as it was trained: the other sentences of the excerpts may take the
         # answer's place, not move the decision to answer
