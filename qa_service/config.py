@@ -191,6 +191,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("extractive_candidates", int, 2, "How many of the chooser's best sentences the reader weighs in on "
             "(2 chose as well as all of them on a held-out SQuAD 2.0 article, for a fraction of the reading: README, "
             "The extractive reader).", _ANSWERING, 1, 100),
+    Setting("extractive_lead", float, 3.0, "When the chooser's best sentence leads its next best by at least this "
+            "(log-odds), the reader reads only the best one's excerpt: its span, and its neighbours competing (0: "
+            "always the `extractive_candidates` best). Faster, a little less exact: 3 against 0 on the SQuAD 2.0 "
+            "subset, eval's p50 84 -> 64 ms, short answer .830 -> .828 (README, The extractive reader).",
+            _ANSWERING, 0, 100),
     Setting("extractive_context", int, 1, "How many sentences either side of a candidate sentence the reader reads "
             "with it (0: the sentence alone; 100: in effect its whole passage). Fewer is faster; 1 chose best on a "
             "held-out SQuAD 2.0 article: README, The extractive reader.", _ANSWERING, 0, 100),

@@ -401,6 +401,7 @@ def build_pipeline(settings: Settings, corpus: Corpus | None = None, *, data: In
                                vectors=vectors, spans=spans, span_model=build_span_model(settings),
                                span_weight=settings.extractive_weight,
                                span_candidates=settings.extractive_candidates,
+                               span_lead=settings.extractive_lead,
                                span_context=settings.extractive_context,
                                span_neighbours=settings.extractive_neighbours)
         abstainer = LearnedAbstainer(min_coverage=settings.min_coverage, decider=decider, threshold=threshold,

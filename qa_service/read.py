@@ -135,7 +135,8 @@ class LearnedReader:
     compete: each is read with ``span_context`` sentences either side, its score gets
     ``span_weight`` x its best span's lead over "no answer" in its excerpt (start + end logit
     minus [CLS]'s, SQuAD 2.0's reading; relative to the best of them), and the exact answer is
-    the chosen sentence's best span. A span that cannot answer the question as asked
+    the chosen sentence's best span; when the chooser's best leads the next by ``span_lead`` or
+    more (log-odds; 0: never), only the best is read. A span that cannot answer the question as asked
     (:func:`spans.fits_question`: "why?" answered by a bare name) weighs as no span. A
     follow-up's sentence is read with the follow-up's own words: the reader, trained on single
     questions, reads two questions as the first one (held-out SQuAD: span F1 .718 alone, .497
@@ -145,7 +146,7 @@ class LearnedReader:
     def __init__(self, index: SentenceSource, *, passages: int, chooser: TreeModel, follow_ups: SentenceReader,
                  vectors: SentenceVectors | None = None, spans: SpanChooser | None = None,
                  span_model: SpanModel | None = None, span_weight: float = 0.0, span_candidates: int = 2,
-                 span_context: int = 100, span_neighbours: bool = False) -> None:
+                 span_context: int = 100, span_neighbours: bool = False, span_lead: float = 0.0) -> None:
         self.index = index
         self.passages = passages
         self.chooser = chooser
@@ -157,6 +158,7 @@ class LearnedReader:
         self.span_candidates = span_candidates
         self.span_context = span_context
         self.span_neighbours = span_neighbours
+        self.span_lead = span_lead
 
     def warm_up(self) -> None:
         if self.span_model is not None:
@@ -267,6 +269,8 @@ class LearnedReader:
         if self.span_model is not None:
             # the chooser's best `span_candidates` sentences compete, each read by the model with its neighbours
             top = [int(i) for i in np.argsort(-logits, kind="stable")[: self.span_candidates]]
+            if self.span_lead > 0 and len(top) > 1 and logits[top[0]] - logits[top[1]] >= self.span_lead:
+                top = top[:1]  # a lead the reader's weighing seldom overturns: only the best is read
             near = [i for i, c in enumerate(found) if self.span_neighbours and i not in top and any(
                 c.hit.position == found[t].hit.position and abs(c.number - found[t].number) <= self.span_context
                 for t in top)]

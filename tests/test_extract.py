@@ -246,6 +246,7 @@ def test_the_reader_weighs_in_on_which_sentence_answers() -> None:
     hits = pipe.retrieve(query)
     # A stand-in reader sure of the wrong year: only its weight can make it win over the chooser.
     pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = fixed("1911"), 0.0, 100
+    pipe.reader.span_lead = 0.0  # every candidate is read, however far the chooser's best leads
     chosen = pipe.reader.read(query, hits)
     assert chosen is not None and "1962" in chosen.text  # the chooser alone picks the right sentence
     pipe.reader.span_weight = 10.0
@@ -400,6 +401,7 @@ def test_the_answers_passage_is_listed_even_when_fewer_passages_are_asked_for() 
     second = ranked[1]
     word = next(w for w in re.findall(r"\d{4}", second.text))  # a year only the second passage holds
     pipe.reader.span_model, pipe.reader.span_weight, pipe.reader.span_candidates = fixed(word), 10.0, 100
+    pipe.reader.span_lead = 0.0  # every candidate is read
     answer = pipe.ask(question, top_k=1)
     assert answer.answer is not None and answer.answer.passage_id == second.id
     assert [p.hit.passage.id for p in answer.passages] == [second.id]  # the quoted passage, not the better one
@@ -625,7 +627,7 @@ MILLS = ["The old mill at Brandt burned in 1911.", "The new mill at Brandt burne
 def _mills_pipeline(*texts: str):  # noqa: ANN202
     doc = Document("m", "The mills of Brandt", "mills.txt", "0" * 64, " ".join(texts))
     pipe = build_pipeline(Settings(), Corpus((doc,), tuple(passages(*texts))))
-    pipe.reader.span_weight, pipe.reader.span_candidates = 10.0, 100
+    pipe.reader.span_weight, pipe.reader.span_candidates, pipe.reader.span_lead = 10.0, 100, 0.0  # all read
     return pipe
 
 
@@ -670,3 +672,28 @@ def test_a_yes_no_question_gets_no_name_emphasised_as_its_answer() -> None:
     assert answer.answer.span is None or "Oslo" not in answer.answer.span.text
     chosen = pipe.ask("Did the owner of the old mill at Brandt move to Oslo or to Bergen?")
     assert chosen.answer is not None and chosen.answer.span is not None and chosen.answer.span.text == "Oslo"
+
+
+@pytest.mark.parametrize(("lead", "behind", "read"), [
+    (0.0, 3.0, ["The library was founded in 1850.", "A fire destroyed it in 1901."]),  # off: both are read
+    (2.0, 2.0, ["The library was founded in 1850."]),  # the best leads by 2: only it is read
+    (2.0, 1.5, ["The library was founded in 1850.", "A fire destroyed it in 1901."]),  # by 1.5: both
+], ids=["off", "lead-reached", "lead-not-reached"])
+def test_a_chooser_sure_enough_has_only_its_best_sentence_read(lead: float, behind: float, read: list[str]) -> None:
+    """``extractive_lead``: when the chooser's best sentence leads the next by at least this, only
+    the best one's excerpt is read (its span still comes from the reader)."""
+    reader, hit, _ = _library_candidates(0)
+    logits = np.full(6, -6.0)
+    logits[0], logits[2] = 3.0, 3.0 - behind
+    reader.chooser = type("Chooser", (), {"logits": lambda self, matrix: logits})()
+    reader.span_model, reader.span_weight, reader.span_lead = Texts(), 0.5, lead
+    pipe = build_pipeline(Settings(), Corpus((Document("lib", "The Library", "lib.txt", "0" * 64, LIBRARY),),
+                                             tuple(passages(LIBRARY))))
+    chosen = reader.read(pipe.analyse("When was the library founded?"), [hit])
+    assert sorted(reader.span_model.seen) == sorted(read)
+    assert chosen is not None and chosen.text == "The library was founded in 1850."
+
+
+def test_the_lead_is_a_setting() -> None:
+    assert build_pipeline(Settings()).reader.span_lead == Settings().extractive_lead == 3.0
+    assert build_pipeline(Settings(extractive_lead=0)).reader.span_lead == 0.0
